@@ -1,0 +1,52 @@
+//! Lookahead ("Lookahead Optimizer: k steps forward, 1 step back", Zhang, Lucas, Hinton & Ba,
+//! 2019) for every [Burn](https://burn.dev) optimizer, plus RAdam/Ranger and the OneCycle and
+//! FlatCos learning-rate schedules used by fastai.
+//!
+//! * [`Lookahead`] wraps any per-tensor [`SimpleOptimizer`](burn::optim::SimpleOptimizer) and
+//!   becomes a Burn `Optimizer` through [`LookaheadConfig::init`]; its whole state (slow weights,
+//!   counters, inner state, pullback caches) is a Burn record, so runs resume bit-exactly.
+//! * [`InnerStatePolicy`] makes the inner-state choice at each sync explicit: keep, reset, or
+//!   pull back the momentum buffers.
+//! * [`slow_weights`] gives a copy of the model carrying the slow weights, for evaluation.
+//! * [`RAdam`] and [`RangerConfig`] (Lookahead(RAdam) with fastai's defaults).
+//! * [`OneCycle`] and [`FlatCos`], fastai's schedules, as Burn `LrScheduler`s.
+//!
+//! ```
+//! use burn::backend::{Autodiff, NdArray};
+//! use burn::module::Module;
+//! use burn::nn::{Linear, LinearConfig};
+//! use burn::optim::momentum::MomentumConfig;
+//! use burn::optim::{GradientsParams, Optimizer, SgdConfig};
+//! use burn::tensor::{Distribution, Tensor};
+//! use lookahead_optim::{LookaheadConfig, slow_weights};
+//!
+//! type B = Autodiff<NdArray>;
+//! let device = Default::default();
+//! let mut model: Linear<B> = LinearConfig::new(4, 1).init(&device);
+//! let sgd = SgdConfig::new().with_momentum(Some(MomentumConfig::new())).build();
+//! let mut optim = LookaheadConfig::new().init::<B, Linear<B>, _>(sgd).unwrap();
+//! for _ in 0..10 {
+//!     let x = Tensor::<B, 2>::random([8, 4], Distribution::Default, &device);
+//!     let loss = model.forward(x).powi_scalar(2).mean();
+//!     let grads = GradientsParams::from_grads(loss.backward(), &model);
+//!     model = optim.step(0.05, model, grads);
+//! }
+//! let eval_model = slow_weights(&optim, &model); // validate on the slow weights
+//! # let _ = eval_model;
+//! ```
+
+mod error;
+mod lookahead;
+mod pullback;
+mod radam;
+mod ranger;
+mod schedule;
+mod slow_weights;
+
+pub use error::ConfigError;
+pub use lookahead::{InnerStatePolicy, Lookahead, LookaheadConfig, LookaheadState, LookaheadStateItem};
+pub use pullback::FIRST_MOMENT_FIELDS;
+pub use radam::{RAdam, RAdamConfig, RAdamState};
+pub use ranger::{RangerConfig, ranger};
+pub use schedule::{FlatCos, FlatCosConfig, OneCycle, OneCycleConfig};
+pub use slow_weights::slow_weights;

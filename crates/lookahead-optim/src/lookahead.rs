@@ -1,0 +1,695 @@
+//! The Lookahead optimizer: `k` steps forward with any inner optimizer, one step back.
+
+use burn::config::Config;
+use burn::module::AutodiffModule;
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{LearningRate, SimpleOptimizer};
+use burn::record::{PrecisionSettings, Record};
+use burn::tensor::Tensor;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use serde::{Deserialize, Serialize};
+
+use crate::ConfigError;
+use crate::pullback::{FIRST_MOMENT_FIELDS, count_first_moments, interpolate, pull_back};
+
+/// What happens to the inner optimizer's state (momentum, Adam moments, step count) when the
+/// fast weights are pulled back to the slow weights.
+#[derive(Config, Debug, PartialEq, Eq, Copy)]
+pub enum InnerStatePolicy {
+    /// The inner state is left as it is (the paper's default, and optax's).
+    Keep,
+    /// The inner state is discarded: the inner optimizer restarts as on its very first step,
+    /// Adam's bias correction included (optax's `reset_state`).
+    Reset,
+    /// Every first-moment buffer `m` (SGD velocity, Adam/AdamW/RAdam `moment_1`, RMSProp
+    /// momentum) is interpolated like the weights against its copy `c` from the previous sync:
+    /// `m ← c + α(m − c)`, then `c ← m` (a fresh tensor); `c` starts at zero, the state before
+    /// the first step. Second moments are kept. Refused for inner optimizers without such a
+    /// buffer (see [`FIRST_MOMENT_FIELDS`]).
+    Pullback,
+}
+
+/// Configuration of [`Lookahead`].
+///
+/// ```
+/// use burn::backend::{Autodiff, NdArray};
+/// use burn::nn::{Linear, LinearConfig};
+/// use burn::optim::momentum::MomentumConfig;
+/// use burn::optim::SgdConfig;
+/// use lookahead_optim::{InnerStatePolicy, LookaheadConfig};
+///
+/// type B = Autodiff<NdArray>;
+/// let sgd = SgdConfig::new().with_momentum(Some(MomentumConfig::new())).build();
+/// let optim = LookaheadConfig::new()
+///     .with_k(6)
+///     .with_inner_state(InnerStatePolicy::Pullback)
+///     .init::<B, Linear<B>, _>(sgd)
+///     .expect("valid config");
+/// # let _ = optim;
+/// // A Burn `Optimizer<Linear<B>, B>`, ready for `optim.step(lr, model, grads)` or a `Learner`.
+///
+/// // Invalid values are refused with the field's name:
+/// let err = LookaheadConfig::new().with_k(0).validate().unwrap_err();
+/// assert!(err.to_string().contains("`k`"));
+/// ```
+#[derive(Config, Debug)]
+pub struct LookaheadConfig {
+    /// Number of inner (fast) steps between two syncs. Must be ≥ 1. Default 5 (paper's ImageNet
+    /// setting and the official code's; fastai and timm use 6).
+    #[config(default = 5)]
+    pub k: usize,
+    /// Slow-weight step size α, in (0, 1]. Default 0.5 (paper's default; the official code uses
+    /// 0.8). With α = 1 Lookahead is exactly its inner optimizer (plus the state policy).
+    #[config(default = 0.5)]
+    pub alpha: f64,
+    /// What to do with the inner optimizer's state at each sync. Default [`InnerStatePolicy::Keep`].
+    #[config(default = "InnerStatePolicy::Keep")]
+    pub inner_state: InnerStatePolicy,
+    /// Gradient clipping applied before the inner step (the adaptor's, as in Burn's own
+    /// optimizers). Default none.
+    pub grad_clipping: Option<GradientClippingConfig>,
+}
+
+impl LookaheadConfig {
+    /// Checks `k ≥ 1` and `0 < α ≤ 1`; the error names the offending field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.k == 0 {
+            return Err(ConfigError::out_of_range("k", self.k, "must be at least 1"));
+        }
+        if !(self.alpha > 0.0 && self.alpha <= 1.0) {
+            return Err(ConfigError::out_of_range(
+                "alpha",
+                self.alpha,
+                "must satisfy 0 < alpha <= 1",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Wraps `inner` in a [`Lookahead`] per-tensor optimizer, after validating the config.
+    ///
+    /// For [`InnerStatePolicy::Pullback`], one inner step is taken on a one-element probe tensor
+    /// on `B`'s default device to check that the inner state has a first-moment buffer.
+    pub fn build<B: Backend, O: SimpleOptimizer<B>>(
+        &self,
+        inner: O,
+    ) -> Result<Lookahead<O>, ConfigError> {
+        self.validate()?;
+        if self.inner_state == InnerStatePolicy::Pullback {
+            check_pullback::<B, O>(&inner)?;
+        }
+        Ok(Lookahead {
+            inner,
+            k: self.k,
+            alpha: self.alpha,
+            policy: self.inner_state,
+        })
+    }
+
+    /// The ready module optimizer: `Lookahead(inner)` adapted with Burn's [`OptimizerAdaptor`],
+    /// usable with `Optimizer::step` or burn-train's `Learner`.
+    pub fn init<B, M, O>(&self, inner: O) -> Result<OptimizerAdaptor<Lookahead<O>, M, B>, ConfigError>
+    where
+        B: AutodiffBackend,
+        M: AutodiffModule<B>,
+        O: SimpleOptimizer<B::InnerBackend>,
+    {
+        let mut optim = OptimizerAdaptor::from(self.build::<B::InnerBackend, O>(inner)?);
+        if let Some(clipping) = &self.grad_clipping {
+            optim = optim.with_grad_clipping(clipping.init());
+        }
+        Ok(optim)
+    }
+}
+
+/// Refuses an inner optimizer whose state, after one step, holds no first-moment buffer.
+fn check_pullback<B: Backend, O: SimpleOptimizer<B>>(inner: &O) -> Result<(), ConfigError> {
+    let device = B::Device::default();
+    let probe = Tensor::<B, 1>::zeros([1], &device);
+    let (_, state) = inner.step(0.0, probe.clone(), probe.ones_like(), None);
+    let optimizer = std::any::type_name::<O>();
+    let found = match state {
+        Some(state) => count_first_moments::<B, _>(state)
+            .map_err(|reason| ConfigError::StateRecord { optimizer, reason })?,
+        None => 0,
+    };
+    if found == 0 {
+        return Err(ConfigError::PullbackUnsupported {
+            optimizer,
+            fields: FIRST_MOMENT_FIELDS,
+        });
+    }
+    Ok(())
+}
+
+/// Lookahead (Zhang, Lucas, Hinton & Ba, 2019) over any per-tensor inner optimizer `O`.
+///
+/// Built with [`LookaheadConfig::build`] (per-tensor) or [`LookaheadConfig::init`] (module
+/// optimizer). Each parameter carries its own slow copy and step counter (see
+/// [`LookaheadState`]).
+#[derive(Clone, Debug)]
+pub struct Lookahead<O> {
+    inner: O,
+    k: usize,
+    alpha: f64,
+    policy: InnerStatePolicy,
+}
+
+impl<O> Lookahead<O> {
+    /// The inner (fast) optimizer.
+    pub fn inner(&self) -> &O {
+        &self.inner
+    }
+    /// Inner steps between syncs.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+    /// Slow-weight step size.
+    pub fn alpha(&self) -> f64 {
+        self.alpha
+    }
+    /// The inner-state policy applied at each sync.
+    pub fn policy(&self) -> InnerStatePolicy {
+        self.policy
+    }
+}
+
+/// Per-parameter state of [`Lookahead`]: the inner optimizer's state plus the slow weights.
+#[derive(Clone)]
+pub struct LookaheadState<B: Backend, S, const D: usize> {
+    /// The inner optimizer's state (`None` before its first step and right after a reset).
+    pub inner: Option<S>,
+    /// The slow weights φ: θ0 until the first sync, then the last synced value.
+    pub slow: Tensor<B, D>,
+    /// Inner steps this parameter has taken (steps in which it received a gradient).
+    pub count: usize,
+    /// Pullback only: the first-moment buffers as left by the previous sync (`None` = zero).
+    pub pullback_cache: Option<Vec<Tensor<B, D>>>,
+}
+
+impl<B: Backend, O: SimpleOptimizer<B>> SimpleOptimizer<B> for Lookahead<O> {
+    type State<const D: usize> = LookaheadState<B, O::State<D>, D>;
+
+    /// Algorithm 1 of the paper is two nested loops: for each outer step, θ ← φ, run k inner
+    /// steps on θ, then φ ← φ + α(θ − φ). Burn calls us once per parameter per iteration, so the
+    /// loops are flattened into one per-step update (as optax does): every call is an inner step;
+    /// the call that brings this parameter's counter to a multiple of k also does the outer
+    /// update and returns φ as the new fast weights, which is the next outer step's θ ← φ.
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<B, D>,
+        grad: Tensor<B, D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        let LookaheadState {
+            inner,
+            slow,
+            count,
+            pullback_cache,
+        } = match state {
+            Some(state) => state,
+            // φ starts at θ0, the value before the first inner step.
+            None => LookaheadState {
+                inner: None,
+                slow: tensor.clone(),
+                count: 0,
+                pullback_cache: None,
+            },
+        };
+
+        let (fast, inner) = self.inner.step(lr, tensor, grad, inner);
+        let count = count + 1;
+        if count % self.k != 0 {
+            let state = LookaheadState {
+                inner,
+                slow,
+                count,
+                pullback_cache,
+            };
+            return (fast, Some(state));
+        }
+
+        // Outer step: φ ← φ + α(θ_k − φ); θ ← φ.
+        let slow = interpolate(slow, fast, self.alpha);
+        let (inner, pullback_cache) = match (self.policy, inner) {
+            (InnerStatePolicy::Keep, inner) => (inner, pullback_cache),
+            (InnerStatePolicy::Reset, _) => (None, None),
+            (InnerStatePolicy::Pullback, Some(inner)) => {
+                let device = slow.device();
+                let (inner, cache) = pull_back(inner, pullback_cache, self.alpha, &device)
+                    .unwrap_or_else(|reason| {
+                        panic!(
+                            "Lookahead pullback: cannot edit the state of `{}`: {reason}",
+                            std::any::type_name::<O>()
+                        )
+                    });
+                (Some(inner), Some(cache))
+            }
+            (InnerStatePolicy::Pullback, None) => (None, pullback_cache),
+        };
+        let state = LookaheadState {
+            inner,
+            slow: slow.clone(),
+            count,
+            pullback_cache,
+        };
+        (slow, Some(state))
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &B::Device) -> Self::State<D> {
+        LookaheadState {
+            inner: state.inner.map(|inner| O::to_device(inner, device)),
+            slow: state.slow.to_device(device),
+            count: state.count,
+            pullback_cache: state
+                .pullback_cache
+                .map(|cache| cache.into_iter().map(|t| t.to_device(device)).collect()),
+        }
+    }
+}
+
+type TensorItem<B, P, const D: usize> = <Tensor<B, D> as Record<B>>::Item<P>;
+
+/// Serializable form of [`LookaheadState`] (see Burn's [`Record`]).
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct LookaheadStateItem<B: Backend, S: Record<B>, P: PrecisionSettings, const D: usize> {
+    /// The inner state's item.
+    pub inner: Option<S::Item<P>>,
+    /// The slow weights.
+    pub slow: TensorItem<B, P, D>,
+    /// Inner steps taken.
+    pub count: usize,
+    /// Pullback caches.
+    pub pullback_cache: Option<Vec<TensorItem<B, P, D>>>,
+}
+
+impl<B: Backend, S: Record<B>, P: PrecisionSettings, const D: usize> Clone
+    for LookaheadStateItem<B, S, P, D>
+{
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            slow: self.slow.clone(),
+            count: self.count,
+            pullback_cache: self.pullback_cache.clone(),
+        }
+    }
+}
+
+impl<B: Backend, S: Record<B>, const D: usize> Record<B> for LookaheadState<B, S, D> {
+    type Item<P: PrecisionSettings> = LookaheadStateItem<B, S, P, D>;
+
+    fn into_item<P: PrecisionSettings>(self) -> Self::Item<P> {
+        LookaheadStateItem {
+            inner: self.inner.map(S::into_item),
+            slow: self.slow.into_item(),
+            count: self.count,
+            pullback_cache: self
+                .pullback_cache
+                .map(|cache| cache.into_iter().map(Record::into_item).collect()),
+        }
+    }
+
+    fn from_item<P: PrecisionSettings>(item: Self::Item<P>, device: &B::Device) -> Self {
+        LookaheadState {
+            inner: item.inner.map(|inner| S::from_item(inner, device)),
+            slow: Record::from_item(item.slow, device),
+            count: item.count,
+            pullback_cache: item.pullback_cache.map(|cache| {
+                cache
+                    .into_iter()
+                    .map(|t| Record::from_item(t, device))
+                    .collect()
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::{RAdamConfig, slow_weights};
+    use burn::backend::{Autodiff, NdArray};
+    use burn::module::{Module, Param};
+    use burn::nn::{Linear, LinearConfig};
+    use burn::optim::{
+        AdaGradConfig, AdamConfig, AdamWConfig, GradientsParams, Optimizer,
+        RmsPropConfig, Sgd, SgdConfig,
+    };
+    use burn::optim::momentum::MomentumConfig;
+    use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
+    use burn::tensor::{Distribution, TensorData};
+
+    type TB = NdArray;
+    type AB = Autodiff<NdArray>;
+
+    pub(crate) fn sgd_momentum(nesterov: bool) -> Sgd<TB> {
+        let momentum = MomentumConfig::new()
+            .with_momentum(0.9)
+            .with_dampening(0.0)
+            .with_nesterov(nesterov);
+        SgdConfig::new().with_momentum(Some(momentum)).build()
+    }
+
+    fn lookahead<O: SimpleOptimizer<TB>>(k: usize, alpha: f64, policy: InnerStatePolicy, inner: O) -> Lookahead<O> {
+        LookaheadConfig::new()
+            .with_k(k)
+            .with_alpha(alpha)
+            .with_inner_state(policy)
+            .build::<TB, O>(inner)
+            .unwrap()
+    }
+
+    fn tensor1(values: &[f32]) -> Tensor<TB, 1> {
+        Tensor::from_data(TensorData::new(values.to_vec(), [values.len()]), &Default::default())
+    }
+
+    fn values(t: &Tensor<TB, 1>) -> Vec<f32> {
+        t.to_data().to_vec::<f32>().unwrap()
+    }
+
+    /// Per-tensor steps on f(x) = ½ Σ a_i x_i² (gradient a ⊙ x); the value after each step,
+    /// plus the final state.
+    pub(crate) fn run_quadratic<O: SimpleOptimizer<TB>>(
+        optim: &O,
+        x0: &[f32],
+        a: &[f32],
+        lr: f64,
+        steps: usize,
+    ) -> (Vec<Vec<f32>>, Option<O::State<1>>) {
+        let a = tensor1(a);
+        let mut x = tensor1(x0);
+        let mut state = None;
+        let mut trajectory = Vec::new();
+        for _ in 0..steps {
+            let grad = x.clone() * a.clone();
+            let (next, next_state) = optim.step(lr, x, grad, state);
+            trajectory.push(values(&next));
+            (x, state) = (next, next_state);
+        }
+        (trajectory, state)
+    }
+
+    #[test]
+    fn alpha_one_with_keep_is_exactly_the_inner_optimizer() {
+        let (x0, a) = ([1.5, -0.7, 3.0], [1.0, 0.3, 2.0]);
+        let sgd = sgd_momentum(false);
+        let (expected, _) = run_quadratic(&sgd, &x0, &a, 0.05, 25);
+        let (got, _) = run_quadratic(&lookahead(3, 1.0, InnerStatePolicy::Keep, sgd), &x0, &a, 0.05, 25);
+        assert_eq!(got, expected, "SGD-momentum");
+
+        let adam = AdamConfig::new().build();
+        let (expected, _) = run_quadratic(&adam, &x0, &a, 0.05, 25);
+        let (got, _) = run_quadratic(&lookahead(3, 1.0, InnerStatePolicy::Keep, adam), &x0, &a, 0.05, 25);
+        assert_eq!(got, expected, "Adam");
+    }
+
+    /// Lookahead(SGD with momentum μ, no dampening) on f = ½ Σ a_i x_i², written out in f64 as
+    /// the paper's Algorithm 1 with two nested loops, independent of the tensor code.
+    fn reference_trajectory(policy: InnerStatePolicy, x0: &[f64], a: &[f64], steps: usize) -> Vec<Vec<f64>> {
+        let (lr, mu, k, alpha) = (0.1, 0.9, 3, 0.5);
+        let mut slow = x0.to_vec();
+        let mut velocity: Option<Vec<f64>> = None;
+        let mut cached = vec![0.0; x0.len()];
+        let mut out = Vec::new();
+        while out.len() < steps {
+            let mut x = slow.clone();
+            for _ in 0..k {
+                let g: Vec<f64> = x.iter().zip(a).map(|(x, a)| a * x).collect();
+                let v: Vec<f64> = match &velocity {
+                    None => g.clone(),
+                    Some(v) => g.iter().zip(v).map(|(g, v)| g + mu * v).collect(),
+                };
+                x = x.iter().zip(&v).map(|(x, v)| x - lr * v).collect();
+                velocity = Some(v);
+                out.push(x.clone());
+            }
+            slow = slow.iter().zip(&x).map(|(s, x)| s + alpha * (x - s)).collect();
+            *out.last_mut().unwrap() = slow.clone();
+            match policy {
+                InnerStatePolicy::Keep => {}
+                InnerStatePolicy::Reset => velocity = None,
+                InnerStatePolicy::Pullback => {
+                    let v = velocity.take().unwrap();
+                    let pulled: Vec<f64> = cached.iter().zip(&v).map(|(c, m)| c + alpha * (m - c)).collect();
+                    cached = pulled.clone();
+                    velocity = Some(pulled);
+                }
+            }
+        }
+        out.truncate(steps);
+        out
+    }
+
+    #[test]
+    fn hand_computed_trajectories_for_each_policy() {
+        // By hand, first coordinate (a = 1, x0 = 1, lr 0.1, μ 0.9, k 3, α 0.5):
+        // steps 1-3: v = 1, 1.8, 2.34; x = 0.9, 0.72, 0.486; sync: φ = 1 + 0.5(0.486 − 1) = 0.743.
+        // step 4, Keep: v = 0.743 + 0.9·2.34 = 2.849, x = 0.4581;
+        //         Reset: v = 0.743, x = 0.6687;
+        //         Pullback: v = 0 + 0.5(2.34 − 0) = 1.17, then v = 0.743 + 0.9·1.17 = 1.796, x = 0.5634.
+        let by_hand = [
+            (InnerStatePolicy::Keep, 0.4581),
+            (InnerStatePolicy::Reset, 0.6687),
+            (InnerStatePolicy::Pullback, 0.5634),
+        ];
+        let (x0, a) = ([1.0_f32, -2.0], [1.0_f32, 0.5]);
+        for (policy, step4) in by_hand {
+            let optim = lookahead(3, 0.5, policy, sgd_momentum(false));
+            let (got, _) = run_quadratic(&optim, &x0, &a, 0.1, 12);
+            for (step, expected) in [0.9, 0.72, 0.743, step4].into_iter().enumerate() {
+                assert!((got[step][0] - expected).abs() < 1e-6, "{policy:?} step {}: {} vs {expected}", step + 1, got[step][0]);
+            }
+            let reference = reference_trajectory(policy, &[1.0, -2.0], &[1.0, 0.5], 12);
+            for (step, (g, r)) in got.iter().zip(&reference).enumerate() {
+                for (g, r) in g.iter().zip(r) {
+                    assert!((*g as f64 - r).abs() < 1e-5, "{policy:?} step {}: {g} vs {r}", step + 1);
+                }
+            }
+        }
+        // The three policies really differ after the first sync.
+        let run = |p| run_quadratic(&lookahead(3, 0.5, p, sgd_momentum(false)), &x0, &a, 0.1, 12).0;
+        assert_ne!(run(InnerStatePolicy::Keep), run(InnerStatePolicy::Reset));
+        assert_ne!(run(InnerStatePolicy::Keep), run(InnerStatePolicy::Pullback));
+    }
+
+    #[test]
+    fn slow_weights_are_theta_zero_before_the_first_sync() {
+        let optim = lookahead(5, 0.5, InnerStatePolicy::Keep, sgd_momentum(false));
+        for steps in 1..5 {
+            let (trajectory, state) = run_quadratic(&optim, &[1.0, 2.0], &[1.0, 1.0], 0.1, steps);
+            let state = state.unwrap();
+            assert_eq!(values(&state.slow), vec![1.0, 2.0], "after {steps} steps");
+            assert_ne!(trajectory[0], vec![1.0, 2.0], "θ1 differs from θ0");
+            assert_eq!(state.count, steps);
+        }
+        // At the k-th step the slow weights move, and the fast weights are set to them.
+        let (trajectory, state) = run_quadratic(&optim, &[1.0, 2.0], &[1.0, 1.0], 0.1, 5);
+        assert_eq!(values(&state.unwrap().slow), trajectory[4]);
+        assert_ne!(trajectory[4], vec![1.0, 2.0]);
+    }
+
+    #[test]
+    fn invalid_configs_are_rejected_naming_the_field() {
+        let err = LookaheadConfig::new().with_k(0).validate().unwrap_err();
+        assert_eq!(err.to_string(), "invalid `k` = 0: must be at least 1");
+        for alpha in [0.0, -0.5, 2.0, f64::NAN] {
+            let err = LookaheadConfig::new().with_alpha(alpha).validate().unwrap_err();
+            assert!(err.to_string().starts_with("invalid `alpha` = "), "{err}");
+        }
+        let err = LookaheadConfig::new()
+            .with_alpha(2.0)
+            .build::<TB, _>(sgd_momentum(false))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("`alpha` = 2"), "{err}");
+        // A config read from JSON is validated the same way when it is used.
+        let config: LookaheadConfig = serde_json::from_str(r#"{"k": 0, "alpha": 0.5, "inner_state": "Reset", "grad_clipping": null}"#).unwrap();
+        assert!(config.build::<TB, _>(sgd_momentum(false)).is_err());
+    }
+
+    #[test]
+    fn pullback_is_refused_without_a_first_moment_buffer() {
+        let config = LookaheadConfig::new().with_inner_state(InnerStatePolicy::Pullback);
+        let err = config.build::<TB, _>(SgdConfig::new().build::<TB>()).err().unwrap();
+        assert!(matches!(err, ConfigError::PullbackUnsupported { .. }), "{err}");
+        assert!(err.to_string().contains("Sgd"), "{err}");
+        let err = config.build::<TB, _>(AdaGradConfig::new().build()).err().unwrap();
+        assert!(err.to_string().contains("AdaGrad"), "{err}");
+        // Keep and Reset work for any inner optimizer.
+        assert!(LookaheadConfig::new().with_inner_state(InnerStatePolicy::Reset).build::<TB, _>(AdaGradConfig::new().build()).is_ok());
+    }
+
+    /// Pullback runs for every optimizer with a momentum buffer and changes the trajectory.
+    #[test]
+    fn pullback_supports_every_momentum_optimizer() {
+        fn check<O: SimpleOptimizer<TB>>(name: &str, inner: O) {
+            let (x0, a) = ([1.0, -2.0], [1.0, 0.5]);
+            let pull = lookahead(3, 0.5, InnerStatePolicy::Pullback, inner.clone());
+            let keep = lookahead(3, 0.5, InnerStatePolicy::Keep, inner);
+            let (pulled, state) = run_quadratic(&pull, &x0, &a, 0.01, 9);
+            let (kept, _) = run_quadratic(&keep, &x0, &a, 0.01, 9);
+            assert_eq!(pulled[..3], kept[..3], "{name}: identical before the first sync");
+            assert_ne!(pulled[3..], kept[3..], "{name}: pullback changes the momentum");
+            assert_eq!(state.unwrap().pullback_cache.map(|c| c.len()), Some(1), "{name}");
+        }
+        check("sgd", sgd_momentum(false));
+        check("sgd-nesterov", sgd_momentum(true));
+        check("adam", AdamConfig::new().build());
+        check("adamw", AdamWConfig::new().build());
+        check(
+            "rmsprop",
+            RmsPropConfig::new().with_momentum(0.9).build(),
+        );
+        check("radam", RAdamConfig::new().build().unwrap());
+    }
+
+    /// Adam's fields are public: check the pullback arithmetic on them directly.
+    #[test]
+    fn pullback_interpolates_first_moments_and_keeps_second_moments() {
+        let adam = AdamConfig::new().build();
+        let (x0, a) = ([1.0, -2.0], [1.0, 0.5]);
+        let (_, before) = run_quadratic(&adam, &x0, &a, 0.01, 3);
+        let before = before.unwrap().momentum;
+        let optim = lookahead(3, 0.5, InnerStatePolicy::Pullback, adam);
+        let (_, after) = run_quadratic(&optim, &x0, &a, 0.01, 3);
+        let after = after.unwrap();
+        let inner = after.inner.unwrap().momentum;
+        let expected: Vec<f32> = values(&before.moment_1).iter().map(|m| 0.5 * m).collect();
+        assert_eq!(values(&inner.moment_1), expected);
+        assert_eq!(values(&inner.moment_2), values(&before.moment_2));
+        assert_eq!(inner.time, 3, "Adam's step count is kept");
+        assert_eq!(values(&after.pullback_cache.unwrap()[0]), expected);
+    }
+
+    #[test]
+    fn reset_restarts_adam_bias_correction() {
+        let optim = lookahead(3, 0.5, InnerStatePolicy::Reset, AdamConfig::new().build());
+        let (_, state) = run_quadratic(&optim, &[1.0], &[1.0], 0.01, 4);
+        assert_eq!(state.unwrap().inner.unwrap().momentum.time, 1);
+    }
+
+    #[derive(Module, Debug)]
+    struct TwoParams<B: burn::tensor::backend::Backend> {
+        a: Param<Tensor<B, 1>>,
+        b: Param<Tensor<B, 1>>,
+    }
+
+    #[test]
+    fn a_parameter_without_gradient_syncs_on_its_own_count() {
+        let device = Default::default();
+        let init = |v: [f32; 2]| Param::from_tensor(Tensor::<AB, 1>::from_floats(v, &device));
+        let mut model = TwoParams { a: init([1.0, 2.0]), b: init([-1.0, 0.5]) };
+        let (id_a, id_b) = (model.a.id, model.b.id);
+        let mut optim = LookaheadConfig::new()
+            .with_k(3)
+            .init::<AB, TwoParams<AB>, _>(sgd_momentum(false))
+            .unwrap();
+        for step in 0..6 {
+            let mut loss = model.a.val().powi_scalar(2).sum().mul_scalar(0.5);
+            if step % 2 == 0 {
+                loss = loss + model.b.val().powi_scalar(2).sum().mul_scalar(0.5);
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(0.1, model, grads);
+        }
+        let record = optim.to_record();
+        let state = |id| record.get(&id).unwrap().clone().into_state::<1>();
+        assert_eq!(state(id_a).count, 6);
+        assert_eq!(state(id_b).count, 3);
+        // b took 3 steps, so it has just synced: the same value as 3 per-tensor steps.
+        let (expected, _) = run_quadratic(&lookahead(3, 0.5, InnerStatePolicy::Keep, sgd_momentum(false)), &[-1.0, 0.5], &[1.0, 1.0], 0.1, 3);
+        assert_eq!(model.b.val().into_data().to_vec::<f32>().unwrap(), expected[2]);
+        assert_eq!(state(id_b).slow.into_data().to_vec::<f32>().unwrap(), expected[2]);
+    }
+
+    fn linear_problem(device: &burn::tensor::Device<AB>) -> (Linear<AB>, Vec<(Tensor<AB, 2>, Tensor<AB, 2>)>) {
+        TB::seed(device, 7);
+        let model: Linear<AB> = LinearConfig::new(4, 3).init(device);
+        // Parameters are initialised lazily, on first use: do it now, so clones share them.
+        let _ = (model.weight.val(), model.bias.as_ref().map(|b| b.val()));
+        let batches = (0..16)
+            .map(|_| {
+                let x = Tensor::random([8, 4], Distribution::Normal(0.0, 1.0), device);
+                let y = Tensor::random([8, 3], Distribution::Normal(0.0, 1.0), device);
+                (x, y)
+            })
+            .collect();
+        (model, batches)
+    }
+
+    fn train<O: Optimizer<Linear<AB>, AB>>(mut model: Linear<AB>, optim: &mut O, batches: &[(Tensor<AB, 2>, Tensor<AB, 2>)]) -> Linear<AB> {
+        for (x, y) in batches {
+            let loss = (model.forward(x.clone()) - y.clone()).powi_scalar(2).mean();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(0.05, model, grads);
+        }
+        model
+    }
+
+    fn params(model: &Linear<AB>) -> Vec<f32> {
+        let mut out = model.weight.val().into_data().to_vec::<f32>().unwrap();
+        out.extend(model.bias.as_ref().unwrap().val().into_data().to_vec::<f32>().unwrap());
+        out
+    }
+
+    fn check_resume<O: SimpleOptimizer<TB>>(name: &str, inner: O) {
+        let device = Default::default();
+        for policy in [InnerStatePolicy::Keep, InnerStatePolicy::Reset, InnerStatePolicy::Pullback] {
+            let config = LookaheadConfig::new().with_k(5).with_inner_state(policy);
+            let (model, batches) = linear_problem(&device);
+            let mut optim = config.init::<AB, Linear<AB>, _>(inner.clone()).unwrap();
+            let uninterrupted = train(model.clone(), &mut optim, &batches);
+
+            let mut optim = config.init::<AB, Linear<AB>, _>(inner.clone()).unwrap();
+            let model = train(model, &mut optim, &batches[..7]);
+            // Save both through a Burn recorder, as a checkpoint would, and restore into fresh ones.
+            let recorder = BinBytesRecorder::<FullPrecisionSettings>::default();
+            let optim_bytes = recorder.record(optim.to_record(), ()).unwrap();
+            let model_bytes = recorder.record(model.into_record(), ()).unwrap();
+            drop(optim);
+            let (fresh_model, _) = linear_problem(&device);
+            let model = fresh_model.load_record(recorder.load(model_bytes, &device).unwrap());
+            let mut optim = config
+                .init::<AB, Linear<AB>, _>(inner.clone())
+                .unwrap()
+                .load_record(recorder.load(optim_bytes, &device).unwrap());
+            let resumed = train(model, &mut optim, &batches[7..]);
+            assert_eq!(params(&resumed), params(&uninterrupted), "{name} {policy:?}");
+        }
+    }
+
+    #[test]
+    fn resume_mid_cycle_is_bit_exact_sgd() {
+        check_resume("sgd", sgd_momentum(false));
+    }
+
+    #[test]
+    fn resume_mid_cycle_is_bit_exact_adam() {
+        check_resume("adam", AdamConfig::new().build());
+    }
+
+    #[test]
+    fn slow_weight_model_matches_slow_copies_and_leaves_training_alone() {
+        let device = Default::default();
+        let config = LookaheadConfig::new().with_k(5);
+        let (model, batches) = linear_problem(&device);
+        let mut reference_optim = config.init::<AB, Linear<AB>, _>(sgd_momentum(false)).unwrap();
+        let reference = train(model.clone(), &mut reference_optim, &batches);
+
+        let mut optim = config.init::<AB, Linear<AB>, _>(sgd_momentum(false)).unwrap();
+        let model = train(model, &mut optim, &batches[..7]);
+        let slow = slow_weights(&optim, &model);
+        let record = optim.to_record();
+        let slow_of = |id| record.get(&id).unwrap().clone().into_state::<2>().slow.into_data();
+        assert_eq!(slow.weight.val().into_data(), slow_of(model.weight.id));
+        assert_ne!(slow.weight.val().into_data(), model.weight.val().into_data(), "after step 7, φ ≠ θ");
+        let bias_slow = record.get(&model.bias.as_ref().unwrap().id).unwrap().clone().into_state::<1>().slow;
+        assert_eq!(slow.bias.as_ref().unwrap().val().into_data(), bias_slow.into_data());
+        let continued = train(model, &mut optim, &batches[7..]);
+        assert_eq!(params(&continued), params(&reference));
+    }
+}

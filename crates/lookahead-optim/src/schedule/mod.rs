@@ -1,0 +1,169 @@
+//! fastai's learning-rate schedules as Burn [`LrScheduler`](burn::optim::lr_scheduler::LrScheduler)s.
+
+/// Implements `LrScheduler` for a schedule with an `iter` counter and an `lr_at(iter)` method:
+/// each step returns the current iteration's lr and advances; the record is the counter.
+macro_rules! iteration_scheduler {
+    ($schedule:ty) => {
+        impl burn::optim::lr_scheduler::LrScheduler for $schedule {
+            /// The number of iterations already stepped.
+            type Record<B: burn::tensor::backend::Backend> = usize;
+
+            fn step(&mut self) -> LearningRate {
+                let lr = self.lr_at(self.iter);
+                self.iter += 1;
+                lr
+            }
+
+            fn to_record<B: burn::tensor::backend::Backend>(&self) -> Self::Record<B> {
+                self.iter
+            }
+
+            fn load_record<B: burn::tensor::backend::Backend>(
+                mut self,
+                record: Self::Record<B>,
+            ) -> Self {
+                self.iter = record;
+                self
+            }
+        }
+    };
+}
+use iteration_scheduler;
+
+mod flat_cos;
+mod one_cycle;
+
+pub use flat_cos::{FlatCos, FlatCosConfig};
+pub use one_cycle::{OneCycle, OneCycleConfig};
+
+use crate::ConfigError;
+
+/// fastai's `SchedCos(start, end)` at `pos ∈ [0, 1]`:
+/// `start + (1 + cos(π(1 − pos)))·(end − start)/2`, i.e. half a cosine from `start` to `end`.
+fn sched_cos(start: f64, end: f64, pos: f64) -> f64 {
+    start + (1.0 + (std::f64::consts::PI * (1.0 - pos)).cos()) * (end - start) / 2.0
+}
+
+/// Position of iteration `iter` in a schedule of `num_iters` iterations, as fastai computes it
+/// (`iter / total`, so the first step is at 0 and the last at (n−1)/n); clamped to 1 past the end.
+fn position(iter: usize, num_iters: usize) -> f64 {
+    (iter as f64 / num_iters as f64).min(1.0)
+}
+
+/// Two schedule pieces joined at `pct_start` (fastai's `combine_scheds` with two pieces):
+/// `first` gets the position within [0, pct_start), `second` within [pct_start, 1].
+fn two_phases(
+    pos: f64,
+    pct_start: f64,
+    first: impl Fn(f64) -> f64,
+    second: impl Fn(f64) -> f64,
+) -> f64 {
+    if pos < pct_start {
+        first(pos / pct_start)
+    } else {
+        second((pos - pct_start) / (1.0 - pct_start))
+    }
+}
+
+/// Validation shared by both schedules.
+fn check_common(
+    lr: (&'static str, f64),
+    num_iters: usize,
+    pct_start: f64,
+    divisors: &[(&'static str, f64)],
+) -> Result<(), ConfigError> {
+    if !(lr.1 > 0.0 && lr.1.is_finite()) {
+        return Err(ConfigError::out_of_range(lr.0, lr.1, "must be finite and > 0"));
+    }
+    if num_iters == 0 {
+        return Err(ConfigError::out_of_range("num_iters", num_iters, "must be at least 1"));
+    }
+    if !(0.0..1.0).contains(&pct_start) {
+        return Err(ConfigError::out_of_range("pct_start", pct_start, "must be in [0, 1)"));
+    }
+    for &(field, value) in divisors {
+        if !(value > 0.0 && value.is_finite()) {
+            return Err(ConfigError::out_of_range(field, value, "must be finite and > 0"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::NdArray;
+    use burn::optim::lr_scheduler::LrScheduler;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-12 * b.abs().max(1e-3)
+    }
+
+    /// Reference values from fastai's formula, evaluated in Python:
+    /// `sc(s,e,p) = s + (1 + cos(pi*(1-p)))*(e-s)/2`, pos = i/100.
+    #[test]
+    fn one_cycle_matches_fastai() {
+        let sched = OneCycleConfig::new(0.1, 100).init().unwrap();
+        for (iter, lr) in [
+            (0, 0.004),                   // lr_max / div
+            (10, 0.037167184270002526),   // warm-up, pos 0.1
+            (25, 0.1),                    // peak at pct_start
+            (50, 0.07500025000000002),    // half-way down
+            (99, 4.485805647212737e-05),  // last iteration
+        ] {
+            assert!(close(sched.lr_at(iter), lr), "iter {iter}: {} vs {lr}", sched.lr_at(iter));
+        }
+        assert!(close(sched.lr_at(100), 0.1 / 1e5), "end = lr_max/div_final");
+        assert!(close(sched.lr_at(1000), 0.1 / 1e5), "stays there past the end");
+        // Monotone up to the peak, then down.
+        assert!((1..=25).all(|i| sched.lr_at(i) > sched.lr_at(i - 1)));
+        assert!((26..100).all(|i| sched.lr_at(i) < sched.lr_at(i - 1)));
+    }
+
+    #[test]
+    fn flat_cos_matches_fastai() {
+        let sched = FlatCosConfig::new(0.1, 100).init().unwrap();
+        for (iter, lr) in [
+            (0, 0.1),
+            (74, 0.1),
+            (75, 0.1),
+            (90, 0.03454980478974981),
+            (99, 0.0003952609916267752),
+        ] {
+            assert!(close(sched.lr_at(iter), lr), "iter {iter}: {} vs {lr}", sched.lr_at(iter));
+        }
+        assert!(close(sched.lr_at(100), 0.1 / 1e5));
+    }
+
+    #[test]
+    fn step_follows_lr_at_and_resumes_from_its_record() {
+        let mut sched = OneCycleConfig::new(0.01, 50).with_pct_start(0.3).init().unwrap();
+        let mut fresh = sched.clone();
+        let first: Vec<f64> = (0..20).map(|_| sched.step()).collect();
+        assert!(first.iter().enumerate().all(|(i, lr)| *lr == fresh.lr_at(i)));
+        let record = LrScheduler::to_record::<NdArray>(&sched);
+        assert_eq!(record, 20);
+        fresh = fresh.load_record::<NdArray>(record);
+        for _ in 0..40 {
+            assert_eq!(fresh.step(), sched.step());
+        }
+        let mut flat = FlatCosConfig::new(0.01, 10).init().unwrap();
+        (0..8).for_each(|_| {
+            flat.step();
+        });
+        let mut resumed = FlatCosConfig::new(0.01, 10).init().unwrap().load_record::<NdArray>(flat.to_record::<NdArray>());
+        assert_eq!(resumed.step(), flat.step());
+    }
+
+    #[test]
+    fn invalid_schedules_name_the_field() {
+        let err = OneCycleConfig::new(0.0, 10).init().unwrap_err();
+        assert!(err.to_string().contains("`lr_max`"), "{err}");
+        let err = OneCycleConfig::new(0.1, 0).init().unwrap_err();
+        assert!(err.to_string().contains("`num_iters`"), "{err}");
+        let err = OneCycleConfig::new(0.1, 10).with_pct_start(1.0).init().unwrap_err();
+        assert!(err.to_string().contains("`pct_start`"), "{err}");
+        let err = FlatCosConfig::new(0.1, 10).with_div_final(0.0).init().unwrap_err();
+        assert!(err.to_string().contains("`div_final`"), "{err}");
+    }
+}
