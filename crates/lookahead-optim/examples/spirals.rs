@@ -15,14 +15,14 @@ use burn::nn::{Linear, LinearConfig, Relu};
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, Optimizer, SgdConfig};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Distribution, Int, Tensor};
+use burn::tensor::{Distribution, ElementConversion, Int, Tensor};
 use lookahead_optim::{InnerStatePolicy, LookaheadConfig, slow_weights};
 
 type B = Autodiff<Flex>;
 
 const CLASSES: usize = 3;
-const STEPS: usize = 600;
-const LR: f64 = 0.05;
+const STEPS: usize = 3000;
+const LR: f64 = 0.1;
 
 #[derive(Module, Debug)]
 struct Mlp<B: Backend> {
@@ -54,7 +54,10 @@ impl<B: Backend> Mlp<B> {
 fn spirals<B: Backend>(n: usize, device: &B::Device) -> (Tensor<B, 2>, Tensor<B, 1, Int>) {
     let labels = Tensor::<B, 1, Int>::arange(0..n as i64, device).remainder_scalar(CLASSES as i64);
     let t = Tensor::<B, 1>::random([n], Distribution::Uniform(0.0, 1.0), device);
-    let angle = labels.clone().float().mul_scalar(2.0 * std::f64::consts::PI / CLASSES as f64)
+    let angle = labels
+        .clone()
+        .float()
+        .mul_scalar(2.0 * std::f64::consts::PI / CLASSES as f64)
         + t.clone().mul_scalar(3.0 * std::f64::consts::PI);
     let noise = || Tensor::<B, 1>::random([n], Distribution::Normal(0.0, 0.04), device);
     let x = t.clone() * angle.clone().cos() + noise();
@@ -64,11 +67,16 @@ fn spirals<B: Backend>(n: usize, device: &B::Device) -> (Tensor<B, 2>, Tensor<B,
 
 fn accuracy<B: Backend>(model: &Mlp<B>, x: Tensor<B, 2>, y: Tensor<B, 1, Int>) -> f64 {
     let predicted = model.forward(x).argmax(1).squeeze_dim::<1>(1);
-    let correct = predicted.equal(y.clone()).int().sum().into_scalar();
-    correct as f64 / y.dims()[0] as f64
+    let correct: f64 = predicted
+        .equal(y.clone())
+        .float()
+        .sum()
+        .into_scalar()
+        .elem();
+    correct / y.dims()[0] as f64
 }
 
-/// Trains with `optim`; returns the final model and the loss every 100 steps.
+/// Trains with `optim`; returns the final model and the loss every 500 steps.
 fn train<O: Optimizer<Mlp<B>, B>>(
     mut model: Mlp<B>,
     optim: &mut O,
@@ -78,7 +86,7 @@ fn train<O: Optimizer<Mlp<B>, B>>(
     let mut losses = Vec::new();
     for (step, (x, y)) in data.iter().cycle().take(STEPS).enumerate() {
         let loss = loss_fn.forward(model.forward(x.clone()), y.clone());
-        if (step + 1) % 100 == 0 {
+        if (step + 1) % 500 == 0 {
             losses.push(loss.clone().into_scalar());
         }
         let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -93,7 +101,11 @@ fn main() {
     let batches: Vec<_> = (0..20).map(|_| spirals::<B>(128, &device)).collect();
     let (test_x, test_y) = spirals::<Flex>(3000, &device);
     let model = Mlp::<B>::new(&device);
-    let sgd = || SgdConfig::new().with_momentum(Some(MomentumConfig::new())).build();
+    let sgd = || {
+        SgdConfig::new()
+            .with_momentum(Some(MomentumConfig::new()))
+            .build()
+    };
 
     let mut plain = SgdConfig::new()
         .with_momentum(Some(MomentumConfig::new()))
@@ -110,12 +122,18 @@ fn main() {
     let la_eval = slow_weights(&lookahead, &la_model);
 
     println!("three spirals, MLP 2-64-64-3, {STEPS} steps of batch 128, lr {LR}, momentum 0.9");
-    println!("{:>6}  {:>12}  {:>22}", "step", "SGD loss", "Lookahead(SGD) loss");
+    println!(
+        "{:>6}  {:>12}  {:>22}",
+        "step", "SGD loss", "Lookahead(SGD) loss"
+    );
     for (i, (a, b)) in sgd_losses.iter().zip(&la_losses).enumerate() {
-        println!("{:>6}  {:>12.4}  {:>22.4}", (i + 1) * 100, a, b);
+        println!("{:>6}  {:>12.4}  {:>22.4}", (i + 1) * 500, a, b);
     }
     let sgd_acc = accuracy(&sgd_model.valid(), test_x.clone(), test_y.clone());
     let la_acc = accuracy(&la_eval.valid(), test_x, test_y);
-    println!("held-out accuracy (3000 points): SGD {:.1} %, Lookahead(SGD, slow weights) {:.1} %",
-        100.0 * sgd_acc, 100.0 * la_acc);
+    println!(
+        "held-out accuracy (3000 points): SGD {:.1} %, Lookahead(SGD, slow weights) {:.1} %",
+        100.0 * sgd_acc,
+        100.0 * la_acc
+    );
 }

@@ -28,7 +28,9 @@ pub enum ConfigError {
         fields: &'static [&'static str],
     },
     /// The inner optimizer's state could not be taken apart through its record.
-    #[error("cannot read the state of the inner optimizer `{optimizer}` through its record: {reason}")]
+    #[error(
+        "cannot read the state of the inner optimizer `{optimizer}` through its record: {reason}"
+    )]
     StateRecord {
         /// Type name of the inner optimizer.
         optimizer: &'static str,

@@ -44,7 +44,9 @@ mod schedule;
 mod slow_weights;
 
 pub use error::ConfigError;
-pub use lookahead::{InnerStatePolicy, Lookahead, LookaheadConfig, LookaheadState, LookaheadStateItem};
+pub use lookahead::{
+    InnerStatePolicy, Lookahead, LookaheadConfig, LookaheadState, LookaheadStateItem,
+};
 pub use pullback::FIRST_MOMENT_FIELDS;
 pub use radam::{RAdam, RAdamConfig, RAdamState};
 pub use ranger::{RangerConfig, ranger};

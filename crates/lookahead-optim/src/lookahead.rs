@@ -109,7 +109,10 @@ impl LookaheadConfig {
 
     /// The ready module optimizer: `Lookahead(inner)` adapted with Burn's [`OptimizerAdaptor`],
     /// usable with `Optimizer::step` or burn-train's `Learner`.
-    pub fn init<B, M, O>(&self, inner: O) -> Result<OptimizerAdaptor<Lookahead<O>, M, B>, ConfigError>
+    pub fn init<B, M, O>(
+        &self,
+        inner: O,
+    ) -> Result<OptimizerAdaptor<Lookahead<O>, M, B>, ConfigError>
     where
         B: AutodiffBackend,
         M: AutodiffModule<B>,
@@ -335,16 +338,17 @@ pub(crate) mod tests {
     use burn::backend::{Autodiff, NdArray};
     use burn::module::{Module, Param};
     use burn::nn::{Linear, LinearConfig};
-    use burn::optim::{
-        AdaGradConfig, AdamConfig, AdamWConfig, GradientsParams, Optimizer,
-        RmsPropConfig, Sgd, SgdConfig,
-    };
     use burn::optim::momentum::MomentumConfig;
+    use burn::optim::{
+        AdaGradConfig, AdamConfig, AdamWConfig, GradientsParams, Optimizer, RmsPropConfig, Sgd,
+        SgdConfig,
+    };
     use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
     use burn::tensor::{Distribution, TensorData};
 
     type TB = NdArray;
     type AB = Autodiff<NdArray>;
+    type Batch = (Tensor<AB, 2>, Tensor<AB, 2>);
 
     pub(crate) fn sgd_momentum(nesterov: bool) -> Sgd<TB> {
         let momentum = MomentumConfig::new()
@@ -354,7 +358,12 @@ pub(crate) mod tests {
         SgdConfig::new().with_momentum(Some(momentum)).build()
     }
 
-    fn lookahead<O: SimpleOptimizer<TB>>(k: usize, alpha: f64, policy: InnerStatePolicy, inner: O) -> Lookahead<O> {
+    fn lookahead<O: SimpleOptimizer<TB>>(
+        k: usize,
+        alpha: f64,
+        policy: InnerStatePolicy,
+        inner: O,
+    ) -> Lookahead<O> {
         LookaheadConfig::new()
             .with_k(k)
             .with_alpha(alpha)
@@ -364,7 +373,10 @@ pub(crate) mod tests {
     }
 
     fn tensor1(values: &[f32]) -> Tensor<TB, 1> {
-        Tensor::from_data(TensorData::new(values.to_vec(), [values.len()]), &Default::default())
+        Tensor::from_data(
+            TensorData::new(values.to_vec(), [values.len()]),
+            &Default::default(),
+        )
     }
 
     fn values(t: &Tensor<TB, 1>) -> Vec<f32> {
@@ -398,18 +410,35 @@ pub(crate) mod tests {
         let (x0, a) = ([1.5, -0.7, 3.0], [1.0, 0.3, 2.0]);
         let sgd = sgd_momentum(false);
         let (expected, _) = run_quadratic(&sgd, &x0, &a, 0.05, 25);
-        let (got, _) = run_quadratic(&lookahead(3, 1.0, InnerStatePolicy::Keep, sgd), &x0, &a, 0.05, 25);
+        let (got, _) = run_quadratic(
+            &lookahead(3, 1.0, InnerStatePolicy::Keep, sgd),
+            &x0,
+            &a,
+            0.05,
+            25,
+        );
         assert_eq!(got, expected, "SGD-momentum");
 
         let adam = AdamConfig::new().build();
         let (expected, _) = run_quadratic(&adam, &x0, &a, 0.05, 25);
-        let (got, _) = run_quadratic(&lookahead(3, 1.0, InnerStatePolicy::Keep, adam), &x0, &a, 0.05, 25);
+        let (got, _) = run_quadratic(
+            &lookahead(3, 1.0, InnerStatePolicy::Keep, adam),
+            &x0,
+            &a,
+            0.05,
+            25,
+        );
         assert_eq!(got, expected, "Adam");
     }
 
     /// Lookahead(SGD with momentum μ, no dampening) on f = ½ Σ a_i x_i², written out in f64 as
     /// the paper's Algorithm 1 with two nested loops, independent of the tensor code.
-    fn reference_trajectory(policy: InnerStatePolicy, x0: &[f64], a: &[f64], steps: usize) -> Vec<Vec<f64>> {
+    fn reference_trajectory(
+        policy: InnerStatePolicy,
+        x0: &[f64],
+        a: &[f64],
+        steps: usize,
+    ) -> Vec<Vec<f64>> {
         let (lr, mu, k, alpha) = (0.1, 0.9, 3, 0.5);
         let mut slow = x0.to_vec();
         let mut velocity: Option<Vec<f64>> = None;
@@ -427,14 +456,22 @@ pub(crate) mod tests {
                 velocity = Some(v);
                 out.push(x.clone());
             }
-            slow = slow.iter().zip(&x).map(|(s, x)| s + alpha * (x - s)).collect();
+            slow = slow
+                .iter()
+                .zip(&x)
+                .map(|(s, x)| s + alpha * (x - s))
+                .collect();
             *out.last_mut().unwrap() = slow.clone();
             match policy {
                 InnerStatePolicy::Keep => {}
                 InnerStatePolicy::Reset => velocity = None,
                 InnerStatePolicy::Pullback => {
                     let v = velocity.take().unwrap();
-                    let pulled: Vec<f64> = cached.iter().zip(&v).map(|(c, m)| c + alpha * (m - c)).collect();
+                    let pulled: Vec<f64> = cached
+                        .iter()
+                        .zip(&v)
+                        .map(|(c, m)| c + alpha * (m - c))
+                        .collect();
                     cached = pulled.clone();
                     velocity = Some(pulled);
                 }
@@ -461,12 +498,21 @@ pub(crate) mod tests {
             let optim = lookahead(3, 0.5, policy, sgd_momentum(false));
             let (got, _) = run_quadratic(&optim, &x0, &a, 0.1, 12);
             for (step, expected) in [0.9, 0.72, 0.743, step4].into_iter().enumerate() {
-                assert!((got[step][0] - expected).abs() < 1e-6, "{policy:?} step {}: {} vs {expected}", step + 1, got[step][0]);
+                assert!(
+                    (got[step][0] - expected).abs() < 1e-6,
+                    "{policy:?} step {}: {} vs {expected}",
+                    step + 1,
+                    got[step][0]
+                );
             }
             let reference = reference_trajectory(policy, &[1.0, -2.0], &[1.0, 0.5], 12);
             for (step, (g, r)) in got.iter().zip(&reference).enumerate() {
                 for (g, r) in g.iter().zip(r) {
-                    assert!((*g as f64 - r).abs() < 1e-5, "{policy:?} step {}: {g} vs {r}", step + 1);
+                    assert!(
+                        (*g as f64 - r).abs() < 1e-5,
+                        "{policy:?} step {}: {g} vs {r}",
+                        step + 1
+                    );
                 }
             }
         }
@@ -497,7 +543,10 @@ pub(crate) mod tests {
         let err = LookaheadConfig::new().with_k(0).validate().unwrap_err();
         assert_eq!(err.to_string(), "invalid `k` = 0: must be at least 1");
         for alpha in [0.0, -0.5, 2.0, f64::NAN] {
-            let err = LookaheadConfig::new().with_alpha(alpha).validate().unwrap_err();
+            let err = LookaheadConfig::new()
+                .with_alpha(alpha)
+                .validate()
+                .unwrap_err();
             assert!(err.to_string().starts_with("invalid `alpha` = "), "{err}");
         }
         let err = LookaheadConfig::new()
@@ -507,20 +556,37 @@ pub(crate) mod tests {
             .unwrap();
         assert!(err.to_string().contains("`alpha` = 2"), "{err}");
         // A config read from JSON is validated the same way when it is used.
-        let config: LookaheadConfig = serde_json::from_str(r#"{"k": 0, "alpha": 0.5, "inner_state": "Reset", "grad_clipping": null}"#).unwrap();
+        let config: LookaheadConfig = serde_json::from_str(
+            r#"{"k": 0, "alpha": 0.5, "inner_state": "Reset", "grad_clipping": null}"#,
+        )
+        .unwrap();
         assert!(config.build::<TB, _>(sgd_momentum(false)).is_err());
     }
 
     #[test]
     fn pullback_is_refused_without_a_first_moment_buffer() {
         let config = LookaheadConfig::new().with_inner_state(InnerStatePolicy::Pullback);
-        let err = config.build::<TB, _>(SgdConfig::new().build::<TB>()).err().unwrap();
-        assert!(matches!(err, ConfigError::PullbackUnsupported { .. }), "{err}");
+        let err = config
+            .build::<TB, _>(SgdConfig::new().build::<TB>())
+            .err()
+            .unwrap();
+        assert!(
+            matches!(err, ConfigError::PullbackUnsupported { .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("Sgd"), "{err}");
-        let err = config.build::<TB, _>(AdaGradConfig::new().build()).err().unwrap();
+        let err = config
+            .build::<TB, _>(AdaGradConfig::new().build())
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("AdaGrad"), "{err}");
         // Keep and Reset work for any inner optimizer.
-        assert!(LookaheadConfig::new().with_inner_state(InnerStatePolicy::Reset).build::<TB, _>(AdaGradConfig::new().build()).is_ok());
+        assert!(
+            LookaheadConfig::new()
+                .with_inner_state(InnerStatePolicy::Reset)
+                .build::<TB, _>(AdaGradConfig::new().build())
+                .is_ok()
+        );
     }
 
     /// Pullback runs for every optimizer with a momentum buffer and changes the trajectory.
@@ -532,18 +598,27 @@ pub(crate) mod tests {
             let keep = lookahead(3, 0.5, InnerStatePolicy::Keep, inner);
             let (pulled, state) = run_quadratic(&pull, &x0, &a, 0.01, 9);
             let (kept, _) = run_quadratic(&keep, &x0, &a, 0.01, 9);
-            assert_eq!(pulled[..3], kept[..3], "{name}: identical before the first sync");
-            assert_ne!(pulled[3..], kept[3..], "{name}: pullback changes the momentum");
-            assert_eq!(state.unwrap().pullback_cache.map(|c| c.len()), Some(1), "{name}");
+            assert_eq!(
+                pulled[..3],
+                kept[..3],
+                "{name}: identical before the first sync"
+            );
+            assert_ne!(
+                pulled[3..],
+                kept[3..],
+                "{name}: pullback changes the momentum"
+            );
+            assert_eq!(
+                state.unwrap().pullback_cache.map(|c| c.len()),
+                Some(1),
+                "{name}"
+            );
         }
         check("sgd", sgd_momentum(false));
         check("sgd-nesterov", sgd_momentum(true));
         check("adam", AdamConfig::new().build());
         check("adamw", AdamWConfig::new().build());
-        check(
-            "rmsprop",
-            RmsPropConfig::new().with_momentum(0.9).build(),
-        );
+        check("rmsprop", RmsPropConfig::new().with_momentum(0.9).build());
         check("radam", RAdamConfig::new().build().unwrap());
     }
 
@@ -582,7 +657,10 @@ pub(crate) mod tests {
     fn a_parameter_without_gradient_syncs_on_its_own_count() {
         let device = Default::default();
         let init = |v: [f32; 2]| Param::from_tensor(Tensor::<AB, 1>::from_floats(v, &device));
-        let mut model = TwoParams { a: init([1.0, 2.0]), b: init([-1.0, 0.5]) };
+        let mut model = TwoParams {
+            a: init([1.0, 2.0]),
+            b: init([-1.0, 0.5]),
+        };
         let (id_a, id_b) = (model.a.id, model.b.id);
         let mut optim = LookaheadConfig::new()
             .with_k(3)
@@ -601,12 +679,24 @@ pub(crate) mod tests {
         assert_eq!(state(id_a).count, 6);
         assert_eq!(state(id_b).count, 3);
         // b took 3 steps, so it has just synced: the same value as 3 per-tensor steps.
-        let (expected, _) = run_quadratic(&lookahead(3, 0.5, InnerStatePolicy::Keep, sgd_momentum(false)), &[-1.0, 0.5], &[1.0, 1.0], 0.1, 3);
-        assert_eq!(model.b.val().into_data().to_vec::<f32>().unwrap(), expected[2]);
-        assert_eq!(state(id_b).slow.into_data().to_vec::<f32>().unwrap(), expected[2]);
+        let (expected, _) = run_quadratic(
+            &lookahead(3, 0.5, InnerStatePolicy::Keep, sgd_momentum(false)),
+            &[-1.0, 0.5],
+            &[1.0, 1.0],
+            0.1,
+            3,
+        );
+        assert_eq!(
+            model.b.val().into_data().to_vec::<f32>().unwrap(),
+            expected[2]
+        );
+        assert_eq!(
+            state(id_b).slow.into_data().to_vec::<f32>().unwrap(),
+            expected[2]
+        );
     }
 
-    fn linear_problem(device: &burn::tensor::Device<AB>) -> (Linear<AB>, Vec<(Tensor<AB, 2>, Tensor<AB, 2>)>) {
+    fn linear_problem(device: &burn::tensor::Device<AB>) -> (Linear<AB>, Vec<Batch>) {
         TB::seed(device, 7);
         let model: Linear<AB> = LinearConfig::new(4, 3).init(device);
         // Parameters are initialised lazily, on first use: do it now, so clones share them.
@@ -621,7 +711,11 @@ pub(crate) mod tests {
         (model, batches)
     }
 
-    fn train<O: Optimizer<Linear<AB>, AB>>(mut model: Linear<AB>, optim: &mut O, batches: &[(Tensor<AB, 2>, Tensor<AB, 2>)]) -> Linear<AB> {
+    fn train<O: Optimizer<Linear<AB>, AB>>(
+        mut model: Linear<AB>,
+        optim: &mut O,
+        batches: &[Batch],
+    ) -> Linear<AB> {
         for (x, y) in batches {
             let loss = (model.forward(x.clone()) - y.clone()).powi_scalar(2).mean();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -632,13 +726,26 @@ pub(crate) mod tests {
 
     fn params(model: &Linear<AB>) -> Vec<f32> {
         let mut out = model.weight.val().into_data().to_vec::<f32>().unwrap();
-        out.extend(model.bias.as_ref().unwrap().val().into_data().to_vec::<f32>().unwrap());
+        out.extend(
+            model
+                .bias
+                .as_ref()
+                .unwrap()
+                .val()
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap(),
+        );
         out
     }
 
     fn check_resume<O: SimpleOptimizer<TB>>(name: &str, inner: O) {
         let device = Default::default();
-        for policy in [InnerStatePolicy::Keep, InnerStatePolicy::Reset, InnerStatePolicy::Pullback] {
+        for policy in [
+            InnerStatePolicy::Keep,
+            InnerStatePolicy::Reset,
+            InnerStatePolicy::Pullback,
+        ] {
             let config = LookaheadConfig::new().with_k(5).with_inner_state(policy);
             let (model, batches) = linear_problem(&device);
             let mut optim = config.init::<AB, Linear<AB>, _>(inner.clone()).unwrap();
@@ -658,7 +765,11 @@ pub(crate) mod tests {
                 .unwrap()
                 .load_record(recorder.load(optim_bytes, &device).unwrap());
             let resumed = train(model, &mut optim, &batches[7..]);
-            assert_eq!(params(&resumed), params(&uninterrupted), "{name} {policy:?}");
+            assert_eq!(
+                params(&resumed),
+                params(&uninterrupted),
+                "{name} {policy:?}"
+            );
         }
     }
 
@@ -677,18 +788,42 @@ pub(crate) mod tests {
         let device = Default::default();
         let config = LookaheadConfig::new().with_k(5);
         let (model, batches) = linear_problem(&device);
-        let mut reference_optim = config.init::<AB, Linear<AB>, _>(sgd_momentum(false)).unwrap();
+        let mut reference_optim = config
+            .init::<AB, Linear<AB>, _>(sgd_momentum(false))
+            .unwrap();
         let reference = train(model.clone(), &mut reference_optim, &batches);
 
-        let mut optim = config.init::<AB, Linear<AB>, _>(sgd_momentum(false)).unwrap();
+        let mut optim = config
+            .init::<AB, Linear<AB>, _>(sgd_momentum(false))
+            .unwrap();
         let model = train(model, &mut optim, &batches[..7]);
         let slow = slow_weights(&optim, &model);
         let record = optim.to_record();
-        let slow_of = |id| record.get(&id).unwrap().clone().into_state::<2>().slow.into_data();
+        let slow_of = |id| {
+            record
+                .get(&id)
+                .unwrap()
+                .clone()
+                .into_state::<2>()
+                .slow
+                .into_data()
+        };
         assert_eq!(slow.weight.val().into_data(), slow_of(model.weight.id));
-        assert_ne!(slow.weight.val().into_data(), model.weight.val().into_data(), "after step 7, φ ≠ θ");
-        let bias_slow = record.get(&model.bias.as_ref().unwrap().id).unwrap().clone().into_state::<1>().slow;
-        assert_eq!(slow.bias.as_ref().unwrap().val().into_data(), bias_slow.into_data());
+        assert_ne!(
+            slow.weight.val().into_data(),
+            model.weight.val().into_data(),
+            "after step 7, φ ≠ θ"
+        );
+        let bias_slow = record
+            .get(&model.bias.as_ref().unwrap().id)
+            .unwrap()
+            .clone()
+            .into_state::<1>()
+            .slow;
+        assert_eq!(
+            slow.bias.as_ref().unwrap().val().into_data(),
+            bias_slow.into_data()
+        );
         let continued = train(model, &mut optim, &batches[7..]);
         assert_eq!(params(&continued), params(&reference));
     }

@@ -36,8 +36,7 @@ fn visit_first_moments(
     match value {
         Value::Map(map) => {
             for (key, child) in map.iter_mut() {
-                let is_first_moment =
-                    matches!(key, Value::String(name) if FIRST_MOMENT_FIELDS.contains(&name.as_str()));
+                let is_first_moment = matches!(key, Value::String(name) if FIRST_MOMENT_FIELDS.contains(&name.as_str()));
                 if is_first_moment {
                     if let Some(tensor) = unwrap_optional(child) {
                         f(tensor)?;

@@ -48,9 +48,16 @@ impl RAdamConfig {
                 return Err(ConfigError::out_of_range(field, beta, "must be in [0, 1)"));
             }
         }
-        for (field, value) in [("epsilon", self.epsilon), ("weight_decay", self.weight_decay)] {
+        for (field, value) in [
+            ("epsilon", self.epsilon),
+            ("weight_decay", self.weight_decay),
+        ] {
             if !(value >= 0.0 && value.is_finite()) {
-                return Err(ConfigError::out_of_range(field, value, "must be finite and >= 0"));
+                return Err(ConfigError::out_of_range(
+                    field,
+                    value,
+                    "must be finite and >= 0",
+                ));
             }
         }
         Ok(())
@@ -160,7 +167,11 @@ impl<B: Backend> SimpleOptimizer<B> for RAdam {
         let update = match self.rectification(time) {
             Some(r) => {
                 let bias_2 = 1.0 - self.beta_2.powf(t);
-                let denom = moment_2.clone().div_scalar(bias_2).sqrt().add_scalar(self.epsilon);
+                let denom = moment_2
+                    .clone()
+                    .div_scalar(bias_2)
+                    .sqrt()
+                    .add_scalar(self.epsilon);
                 moment_1.clone().div(denom).mul_scalar(lr * r / bias_1)
             }
             None => moment_1.clone().mul_scalar(lr / bias_1),
@@ -210,7 +221,12 @@ mod tests {
         assert!(radam.rectification(6).is_some());
         let (trajectory, state) = run_quadratic(&radam, &[1.0], &[1.0], 0.1, 8);
         for (t, (got, expected)) in trajectory.iter().zip(REFERENCE).enumerate() {
-            assert!((got[0] as f64 - expected).abs() < 1e-6, "t = {}: {} vs {expected}", t + 1, got[0]);
+            assert!(
+                (got[0] as f64 - expected).abs() < 1e-6,
+                "t = {}: {} vs {expected}",
+                t + 1,
+                got[0]
+            );
         }
         assert_eq!(state.unwrap().time, 8);
     }
@@ -236,7 +252,10 @@ mod tests {
     fn invalid_configs_name_the_field() {
         let err = RAdamConfig::new().with_beta_2(1.0).build().unwrap_err();
         assert!(err.to_string().contains("`beta_2`"), "{err}");
-        let err = RAdamConfig::new().with_weight_decay(-1.0).build().unwrap_err();
+        let err = RAdamConfig::new()
+            .with_weight_decay(-1.0)
+            .build()
+            .unwrap_err();
         assert!(err.to_string().contains("`weight_decay`"), "{err}");
     }
 }

@@ -2,8 +2,8 @@
 
 use burn::config::Config;
 use burn::module::AutodiffModule;
-use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::tensor::backend::AutodiffBackend;
 
 use crate::{ConfigError, InnerStatePolicy, Lookahead, LookaheadConfig, RAdam, RAdamConfig};
@@ -92,13 +92,25 @@ mod tests {
         let optim = ranger::<Autodiff<NdArray>, Linear<Autodiff<NdArray>>>();
         assert_eq!((optim.optim().k(), optim.optim().alpha()), (6, 0.5));
         let radam = RangerConfig::new().radam();
-        assert_eq!((radam.beta_1, radam.beta_2, radam.epsilon, radam.weight_decay), (0.95, 0.99, 1e-6, 0.01));
+        assert_eq!(
+            (
+                radam.beta_1,
+                radam.beta_2,
+                radam.epsilon,
+                radam.weight_decay
+            ),
+            (0.95, 0.99, 1e-6, 0.01)
+        );
         assert!(radam.decoupled_weight_decay);
     }
 
     #[test]
     fn invalid_ranger_is_refused() {
-        let err = RangerConfig::new().with_k(0).init::<Autodiff<NdArray>, Linear<Autodiff<NdArray>>>().err().unwrap();
+        let err = RangerConfig::new()
+            .with_k(0)
+            .init::<Autodiff<NdArray>, Linear<Autodiff<NdArray>>>()
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("`k`"), "{err}");
     }
 }

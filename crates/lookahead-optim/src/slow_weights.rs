@@ -21,7 +21,9 @@ where
     O: SimpleOptimizer<B::InnerBackend>,
 {
     let records = optim.to_record();
-    model.clone().map(&mut SlowWeightMapper::<O, M, B> { records })
+    model
+        .clone()
+        .map(&mut SlowWeightMapper::<O, M, B> { records })
 }
 
 type Records<O, M, B> = <OptimizerAdaptor<Lookahead<O>, M, B> as Optimizer<M, B>>::Record;

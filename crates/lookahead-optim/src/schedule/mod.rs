@@ -73,17 +73,33 @@ fn check_common(
     divisors: &[(&'static str, f64)],
 ) -> Result<(), ConfigError> {
     if !(lr.1 > 0.0 && lr.1.is_finite()) {
-        return Err(ConfigError::out_of_range(lr.0, lr.1, "must be finite and > 0"));
+        return Err(ConfigError::out_of_range(
+            lr.0,
+            lr.1,
+            "must be finite and > 0",
+        ));
     }
     if num_iters == 0 {
-        return Err(ConfigError::out_of_range("num_iters", num_iters, "must be at least 1"));
+        return Err(ConfigError::out_of_range(
+            "num_iters",
+            num_iters,
+            "must be at least 1",
+        ));
     }
     if !(0.0..1.0).contains(&pct_start) {
-        return Err(ConfigError::out_of_range("pct_start", pct_start, "must be in [0, 1)"));
+        return Err(ConfigError::out_of_range(
+            "pct_start",
+            pct_start,
+            "must be in [0, 1)",
+        ));
     }
     for &(field, value) in divisors {
         if !(value > 0.0 && value.is_finite()) {
-            return Err(ConfigError::out_of_range(field, value, "must be finite and > 0"));
+            return Err(ConfigError::out_of_range(
+                field,
+                value,
+                "must be finite and > 0",
+            ));
         }
     }
     Ok(())
@@ -105,16 +121,23 @@ mod tests {
     fn one_cycle_matches_fastai() {
         let sched = OneCycleConfig::new(0.1, 100).init().unwrap();
         for (iter, lr) in [
-            (0, 0.004),                   // lr_max / div
-            (10, 0.037167184270002526),   // warm-up, pos 0.1
-            (25, 0.1),                    // peak at pct_start
-            (50, 0.07500025000000002),    // half-way down
-            (99, 4.485805647212737e-05),  // last iteration
+            (0, 0.004),                  // lr_max / div
+            (10, 0.037167184270002526),  // warm-up, pos 0.1
+            (25, 0.1),                   // peak at pct_start
+            (50, 0.07500025000000002),   // half-way down
+            (99, 4.485805647212737e-05), // last iteration
         ] {
-            assert!(close(sched.lr_at(iter), lr), "iter {iter}: {} vs {lr}", sched.lr_at(iter));
+            assert!(
+                close(sched.lr_at(iter), lr),
+                "iter {iter}: {} vs {lr}",
+                sched.lr_at(iter)
+            );
         }
         assert!(close(sched.lr_at(100), 0.1 / 1e5), "end = lr_max/div_final");
-        assert!(close(sched.lr_at(1000), 0.1 / 1e5), "stays there past the end");
+        assert!(
+            close(sched.lr_at(1000), 0.1 / 1e5),
+            "stays there past the end"
+        );
         // Monotone up to the peak, then down.
         assert!((1..=25).all(|i| sched.lr_at(i) > sched.lr_at(i - 1)));
         assert!((26..100).all(|i| sched.lr_at(i) < sched.lr_at(i - 1)));
@@ -130,17 +153,29 @@ mod tests {
             (90, 0.03454980478974981),
             (99, 0.0003952609916267752),
         ] {
-            assert!(close(sched.lr_at(iter), lr), "iter {iter}: {} vs {lr}", sched.lr_at(iter));
+            assert!(
+                close(sched.lr_at(iter), lr),
+                "iter {iter}: {} vs {lr}",
+                sched.lr_at(iter)
+            );
         }
         assert!(close(sched.lr_at(100), 0.1 / 1e5));
     }
 
     #[test]
     fn step_follows_lr_at_and_resumes_from_its_record() {
-        let mut sched = OneCycleConfig::new(0.01, 50).with_pct_start(0.3).init().unwrap();
+        let mut sched = OneCycleConfig::new(0.01, 50)
+            .with_pct_start(0.3)
+            .init()
+            .unwrap();
         let mut fresh = sched.clone();
         let first: Vec<f64> = (0..20).map(|_| sched.step()).collect();
-        assert!(first.iter().enumerate().all(|(i, lr)| *lr == fresh.lr_at(i)));
+        assert!(
+            first
+                .iter()
+                .enumerate()
+                .all(|(i, lr)| *lr == fresh.lr_at(i))
+        );
         let record = LrScheduler::to_record::<NdArray>(&sched);
         assert_eq!(record, 20);
         fresh = fresh.load_record::<NdArray>(record);
@@ -151,7 +186,10 @@ mod tests {
         (0..8).for_each(|_| {
             flat.step();
         });
-        let mut resumed = FlatCosConfig::new(0.01, 10).init().unwrap().load_record::<NdArray>(flat.to_record::<NdArray>());
+        let mut resumed = FlatCosConfig::new(0.01, 10)
+            .init()
+            .unwrap()
+            .load_record::<NdArray>(flat.to_record::<NdArray>());
         assert_eq!(resumed.step(), flat.step());
     }
 
@@ -161,9 +199,15 @@ mod tests {
         assert!(err.to_string().contains("`lr_max`"), "{err}");
         let err = OneCycleConfig::new(0.1, 0).init().unwrap_err();
         assert!(err.to_string().contains("`num_iters`"), "{err}");
-        let err = OneCycleConfig::new(0.1, 10).with_pct_start(1.0).init().unwrap_err();
+        let err = OneCycleConfig::new(0.1, 10)
+            .with_pct_start(1.0)
+            .init()
+            .unwrap_err();
         assert!(err.to_string().contains("`pct_start`"), "{err}");
-        let err = FlatCosConfig::new(0.1, 10).with_div_final(0.0).init().unwrap_err();
+        let err = FlatCosConfig::new(0.1, 10)
+            .with_div_final(0.0)
+            .init()
+            .unwrap_err();
         assert!(err.to_string().contains("`div_final`"), "{err}");
     }
 }
