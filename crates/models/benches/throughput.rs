@@ -1,0 +1,109 @@
+//! Training throughput of the CIFAR ResNet-18 (batch 64, 32×32, forward + backward +
+//! SGD-momentum step) on each CPU backend, side by side in one run, and in PyTorch on the same
+//! machine when `python3 -c "import torch"` works (set `PYTHON` to choose the interpreter).
+//!
+//! ```text
+//! cargo bench -p models                 # flex: 1 warm-up + 3 steps; ndarray: 1 step (slow!)
+//! cargo bench -p models -- --quick      # batch 8, 1 step each: a smoke test
+//! ```
+
+use std::process::Command;
+use std::time::Instant;
+
+use burn::backend::{Autodiff, Flex, NdArray};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, Optimizer, SgdConfig};
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Distribution, Int, Tensor};
+use models::{ResNet, ResNetConfig};
+
+/// Images per second over `steps` timed steps, after `warmup` untimed ones.
+fn train_throughput<B: AutodiffBackend>(batch: usize, warmup: usize, steps: usize) -> f64 {
+    let device = B::Device::default();
+    B::seed(&device, 0);
+    let mut model: ResNet<B> = ResNetConfig::cifar_resnet18(10)
+        .init(&device)
+        .expect("valid config");
+    let mut optim = SgdConfig::new()
+        .with_momentum(Some(MomentumConfig::new()))
+        .init::<B, ResNet<B>>();
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let images =
+        Tensor::<B, 4>::random([batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+    let labels = Tensor::<B, 1, Int>::random([batch], Distribution::Uniform(0.0, 10.0), &device);
+    let mut step = |model: ResNet<B>| {
+        let loss = loss_fn.forward(model.forward(images.clone()), labels.clone());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let model = optim.step(0.01, model, grads);
+        B::sync(&device).expect("sync");
+        model
+    };
+    for _ in 0..warmup {
+        model = step(model);
+    }
+    let start = Instant::now();
+    for _ in 0..steps {
+        model = step(model);
+    }
+    (batch * steps) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// PyTorch's figure, or why there is none.
+fn torch_throughput(batch: usize, steps: usize) -> Result<f64, String> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/torch_resnet18.py");
+    let output = Command::new(&python)
+        .args([
+            script,
+            "--batch",
+            &batch.to_string(),
+            "--steps",
+            &steps.to_string(),
+        ])
+        .output()
+        .map_err(|e| format!("cannot run {python}: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("images_per_sec="))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| {
+            let err = String::from_utf8_lossy(&output.stderr);
+            format!(
+                "no PyTorch figure ({})",
+                err.lines().last().unwrap_or("no output")
+            )
+        })
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (batch, warmup, flex_steps, ndarray_steps) =
+        if quick { (8, 0, 1, 1) } else { (64, 1, 3, 1) };
+    println!(
+        "CIFAR ResNet-18 (11,173,962 params), batch {batch}, 32×32, forward+backward+SGD-momentum"
+    );
+    let flex = train_throughput::<Autodiff<Flex>>(batch, warmup, flex_steps);
+    let ndarray = train_throughput::<Autodiff<NdArray>>(batch, 0, ndarray_steps);
+    let torch = torch_throughput(batch, flex_steps);
+    println!(
+        "{:<10} {:>12} {:>12} {:>12}",
+        "backend", "images/s", "vs flex", "vs PyTorch"
+    );
+    let row = |name: &str, ips: f64| {
+        let vs_torch = torch
+            .as_ref()
+            .map(|t| format!("{:.3}", ips / t))
+            .unwrap_or_else(|_| "-".into());
+        println!("{name:<10} {ips:>12.2} {:>12.3} {vs_torch:>12}", ips / flex);
+    };
+    row("flex", flex);
+    row("ndarray", ndarray);
+    match &torch {
+        Ok(t) => row("pytorch", *t),
+        Err(why) => println!("pytorch    -            ({why})"),
+    }
+    let faster = if flex >= ndarray { "flex" } else { "ndarray" };
+    println!("faster CPU backend: {faster}");
+}
