@@ -1,0 +1,248 @@
+//! Augmentation and normalisation: u8 C×H×W images in, normalised f32 C×H×W out.
+
+use rand::Rng;
+
+/// Per-channel mean and standard deviation (of pixel values scaled to [0, 1]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Normalize {
+    /// Channel means.
+    pub mean: Vec<f32>,
+    /// Channel standard deviations.
+    pub std: Vec<f32>,
+}
+
+impl Normalize {
+    /// CIFAR-10 (the Lookahead paper's recipe, kuangliu/pytorch-cifar).
+    pub fn cifar10() -> Self {
+        Self {
+            mean: vec![0.4914, 0.4822, 0.4465],
+            std: vec![0.2023, 0.1994, 0.2010],
+        }
+    }
+    /// CIFAR-100.
+    pub fn cifar100() -> Self {
+        Self {
+            mean: vec![0.5071, 0.4865, 0.4409],
+            std: vec![0.2673, 0.2564, 0.2762],
+        }
+    }
+    /// ImageNet statistics, used for Imagenette and Imagewoof.
+    pub fn imagenet() -> Self {
+        Self {
+            mean: vec![0.485, 0.456, 0.406],
+            std: vec![0.229, 0.224, 0.225],
+        }
+    }
+    /// Fashion-MNIST.
+    pub fn fashion_mnist() -> Self {
+        Self {
+            mean: vec![0.2860],
+            std: vec![0.3530],
+        }
+    }
+    /// No normalisation beyond scaling to [0, 1].
+    pub fn identity(channels: usize) -> Self {
+        Self {
+            mean: vec![0.0; channels],
+            std: vec![1.0; channels],
+        }
+    }
+}
+
+/// The augmentation of a training or validation image.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Augment {
+    /// The image as it is (it must have the output size).
+    None,
+    /// CIFAR training: zero-pad `pad` pixels on each side, take a random crop of the original
+    /// size, flip horizontally with probability ½ (torchvision `RandomCrop(32, padding=4)` +
+    /// `RandomHorizontalFlip`).
+    PadCropFlip {
+        /// Padding on each side.
+        pad: usize,
+    },
+    /// Imagenette training: a random crop covering `scale` of the area with aspect ratio in
+    /// `ratio` (log-uniform), resized (bilinear) to `size`×`size`, flipped with probability ½
+    /// (torchvision `RandomResizedCrop`, fastai's min scale 0.35).
+    RandomResizedCropFlip {
+        /// Output side.
+        size: usize,
+        /// Area fraction range.
+        scale: (f32, f32),
+        /// Aspect-ratio range (width / height).
+        ratio: (f32, f32),
+    },
+    /// Validation: center crop `size`×`size` (images are already resized to shortest side
+    /// `size` by the reader).
+    CenterCrop {
+        /// Output side.
+        size: usize,
+    },
+}
+
+impl Augment {
+    /// fastai's Imagenette training augmentation at `size`: scale 0.35–1, ratio 3/4–4/3.
+    pub fn imagenette_train(size: usize) -> Self {
+        Augment::RandomResizedCropFlip {
+            size,
+            scale: (0.35, 1.0),
+            ratio: (0.75, 4.0 / 3.0),
+        }
+    }
+
+    /// Output (height, width) for an input of (height, width).
+    pub fn output_size(&self, height: usize, width: usize) -> (usize, usize) {
+        match self {
+            Augment::None | Augment::PadCropFlip { .. } => (height, width),
+            Augment::RandomResizedCropFlip { size, .. } | Augment::CenterCrop { size } => {
+                (*size, *size)
+            }
+        }
+    }
+}
+
+/// A source region (in pixels, possibly outside the image for padding) and a flip flag.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Crop {
+    pub top: f32,
+    pub left: f32,
+    pub height: f32,
+    pub width: f32,
+    pub flip: bool,
+}
+
+/// Draws the crop for an image of `height`×`width`.
+pub(crate) fn draw_crop<R: Rng>(
+    augment: &Augment,
+    height: usize,
+    width: usize,
+    rng: &mut R,
+) -> Crop {
+    let (h, w) = (height as f32, width as f32);
+    match augment {
+        Augment::None => Crop {
+            top: 0.0,
+            left: 0.0,
+            height: h,
+            width: w,
+            flip: false,
+        },
+        Augment::PadCropFlip { pad } => {
+            let top = rng.random_range(0..=2 * pad) as f32 - *pad as f32;
+            let left = rng.random_range(0..=2 * pad) as f32 - *pad as f32;
+            Crop {
+                top,
+                left,
+                height: h,
+                width: w,
+                flip: rng.random_bool(0.5),
+            }
+        }
+        Augment::RandomResizedCropFlip { scale, ratio, .. } => {
+            // torchvision's RandomResizedCrop: 10 tries, then a center crop of the clamped ratio.
+            let area = h * w;
+            let (log_lo, log_hi) = (ratio.0.ln(), ratio.1.ln());
+            for _ in 0..10 {
+                let target = area * rng.random_range(scale.0..=scale.1);
+                let aspect = rng.random_range(log_lo..=log_hi).exp();
+                let cw = (target * aspect).sqrt().round();
+                let ch = (target / aspect).sqrt().round();
+                if cw >= 1.0 && ch >= 1.0 && cw <= w && ch <= h {
+                    let top = rng.random_range(0..=(h - ch) as usize) as f32;
+                    let left = rng.random_range(0..=(w - cw) as usize) as f32;
+                    return Crop {
+                        top,
+                        left,
+                        height: ch,
+                        width: cw,
+                        flip: rng.random_bool(0.5),
+                    };
+                }
+            }
+            let (cw, ch) = if w / h < ratio.0 {
+                (w, (w / ratio.0).round())
+            } else if w / h > ratio.1 {
+                ((h * ratio.1).round(), h)
+            } else {
+                (w, h)
+            };
+            let (top, left) = (((h - ch) / 2.0).floor(), ((w - cw) / 2.0).floor());
+            Crop {
+                top,
+                left,
+                height: ch,
+                width: cw,
+                flip: rng.random_bool(0.5),
+            }
+        }
+        Augment::CenterCrop { size } => {
+            let s = *size as f32;
+            Crop {
+                top: ((h - s) / 2.0).floor(),
+                left: ((w - s) / 2.0).floor(),
+                height: s,
+                width: s,
+                flip: false,
+            }
+        }
+    }
+}
+
+/// Writes the normalised crop of `pixels` (C×`height`×`width` u8) into `out` (C×`oh`×`ow` f32).
+/// Integer crops of the output size are copied (zero outside the image, for padding); other
+/// crops are resized bilinearly (half-pixel centres, like PIL/torchvision).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn render(
+    pixels: &[u8],
+    channels: usize,
+    height: usize,
+    width: usize,
+    crop: Crop,
+    (oh, ow): (usize, usize),
+    normalize: &Normalize,
+    out: &mut [f32],
+) {
+    let exact = crop.height == oh as f32 && crop.width == ow as f32;
+    for c in 0..channels {
+        let (mean, std) = (
+            normalize.mean[c % normalize.mean.len()],
+            normalize.std[c % normalize.std.len()],
+        );
+        let (scale, shift) = (1.0 / (255.0 * std), -mean / std);
+        let plane = &pixels[c * height * width..(c + 1) * height * width];
+        let out_plane = &mut out[c * oh * ow..(c + 1) * oh * ow];
+        for y in 0..oh {
+            let row = &mut out_plane[y * ow..(y + 1) * ow];
+            if exact {
+                let sy = y as isize + crop.top as isize;
+                for (x, o) in row.iter_mut().enumerate() {
+                    let xx = if crop.flip { ow - 1 - x } else { x };
+                    let sx = xx as isize + crop.left as isize;
+                    let v = if sy >= 0 && sx >= 0 && (sy as usize) < height && (sx as usize) < width
+                    {
+                        plane[sy as usize * width + sx as usize] as f32
+                    } else {
+                        0.0
+                    };
+                    *o = v * scale + shift;
+                }
+            } else {
+                let fy = crop.top + (y as f32 + 0.5) * crop.height / oh as f32 - 0.5;
+                let y0 = fy.floor().clamp(0.0, (height - 1) as f32);
+                let y1 = (y0 + 1.0).min((height - 1) as f32);
+                let wy = (fy - y0).clamp(0.0, 1.0);
+                for (x, o) in row.iter_mut().enumerate() {
+                    let xx = if crop.flip { ow - 1 - x } else { x };
+                    let fx = crop.left + (xx as f32 + 0.5) * crop.width / ow as f32 - 0.5;
+                    let x0 = fx.floor().clamp(0.0, (width - 1) as f32);
+                    let x1 = (x0 + 1.0).min((width - 1) as f32);
+                    let wx = (fx - x0).clamp(0.0, 1.0);
+                    let at = |yy: f32, xx: f32| plane[yy as usize * width + xx as usize] as f32;
+                    let top = at(y0, x0) * (1.0 - wx) + at(y0, x1) * wx;
+                    let bottom = at(y1, x0) * (1.0 - wx) + at(y1, x1) * wx;
+                    *o = (top * (1.0 - wy) + bottom * wy) * scale + shift;
+                }
+            }
+        }
+    }
+}

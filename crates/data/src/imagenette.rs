@@ -1,0 +1,426 @@
+//! Imagenette and Imagewoof (`imagenette2`, `imagenette2-320`, `imagenette2-160`, `imagewoof2…`):
+//! `train/<wnid>/*.JPEG`, `val/<wnid>/*.JPEG`, optional noisy labels, parallel decoding, and a
+//! cache of decoded, resized images.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use image::imageops::FilterType;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::Split;
+use crate::error::{DataError, Result};
+use crate::images::{Image, VarImageSet};
+
+/// Human-readable names of the Imagenette and Imagewoof classes, by WordNet id.
+const CLASS_NAMES: [(&str, &str); 20] = [
+    ("n01440764", "tench"),
+    ("n02102040", "English springer"),
+    ("n02979186", "cassette player"),
+    ("n03000684", "chain saw"),
+    ("n03028079", "church"),
+    ("n03394916", "French horn"),
+    ("n03417042", "garbage truck"),
+    ("n03425413", "gas pump"),
+    ("n03445777", "golf ball"),
+    ("n03888257", "parachute"),
+    ("n02086240", "Shih-Tzu"),
+    ("n02087394", "Rhodesian ridgeback"),
+    ("n02088364", "beagle"),
+    ("n02089973", "English foxhound"),
+    ("n02093754", "Border terrier"),
+    ("n02096294", "Australian terrier"),
+    ("n02099601", "golden retriever"),
+    ("n02105641", "Old English sheepdog"),
+    ("n02111889", "Samoyed"),
+    ("n02115641", "dingo"),
+];
+
+/// The label-noise levels of `noisy_imagenette.csv` (percent of training labels changed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum LabelNoise {
+    /// `noisy_labels_0` (the clean labels, read from the CSV).
+    Pct0,
+    /// `noisy_labels_1`.
+    Pct1,
+    /// `noisy_labels_5`.
+    Pct5,
+    /// `noisy_labels_25`.
+    Pct25,
+    /// `noisy_labels_50`.
+    Pct50,
+}
+
+impl LabelNoise {
+    fn column(self) -> &'static str {
+        match self {
+            LabelNoise::Pct0 => "noisy_labels_0",
+            LabelNoise::Pct1 => "noisy_labels_1",
+            LabelNoise::Pct5 => "noisy_labels_5",
+            LabelNoise::Pct25 => "noisy_labels_25",
+            LabelNoise::Pct50 => "noisy_labels_50",
+        }
+    }
+}
+
+/// How to read an Imagenette-layout folder.
+#[derive(Debug, Clone)]
+pub struct ImagenetteOptions {
+    /// Shortest side after resizing (the training size; images are not cropped here).
+    pub size: usize,
+    /// Training labels from `noisy_imagenette.csv` (or `noisy_imagewoof.csv`) at this noise level.
+    pub noise: Option<LabelNoise>,
+    /// Skip undecodable images (counted in [`Imagenette::skipped`]) instead of failing.
+    pub skip_corrupt: bool,
+    /// Where decoded, resized images are cached; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl ImagenetteOptions {
+    /// Options for training at `size`, with the cache in `<data_dir>/.cache`.
+    pub fn new(size: usize, data_dir: &Path) -> Self {
+        Self {
+            size,
+            noise: None,
+            skip_corrupt: false,
+            cache_dir: Some(data_dir.join(".cache")),
+        }
+    }
+}
+
+/// One split of an Imagenette-layout dataset.
+#[derive(Debug, Clone)]
+pub struct Imagenette {
+    /// The decoded images and labels.
+    pub set: VarImageSet,
+    /// Corrupt images skipped (only with `skip_corrupt`).
+    pub skipped: usize,
+    /// Whether the images came from the cache.
+    pub from_cache: bool,
+}
+
+/// Reads the `train` (`Split::Train`) or `val` (`Split::Test`) split of the Imagenette-layout
+/// folder `root`.
+pub fn read_imagenette(
+    root: &Path,
+    split: Split,
+    options: &ImagenetteOptions,
+) -> Result<Imagenette> {
+    if options.size == 0 {
+        return Err(DataError::Invalid("image size must be at least 1".into()));
+    }
+    let split_dir = root.join(match split {
+        Split::Train => "train",
+        Split::Test => "val",
+    });
+    if !split_dir.is_dir() {
+        return Err(DataError::Missing {
+            path: split_dir,
+            hint: "Run `cargo xtask download imagenette2-160` (or -320, or imagenette2), or import an archive you have with `cargo xtask import imagenette2-160 <archive>`".into(),
+        });
+    }
+    let (wnids, files) = list_files(&split_dir)?;
+    let classes = wnids
+        .iter()
+        .map(|w| {
+            CLASS_NAMES
+                .iter()
+                .find(|(id, _)| id == w)
+                .map_or(w.clone(), |(_, n)| n.to_string())
+        })
+        .collect();
+    let mut labels: Vec<u16> = files.iter().map(|(label, _)| *label).collect();
+    if let (Some(noise), Split::Train) = (options.noise, split) {
+        labels = noisy_labels(root, &split_dir, &wnids, &files, noise)?;
+    }
+
+    let key = cache_key(root, split, options.size, &files)?;
+    let cache = options
+        .cache_dir
+        .as_ref()
+        .map(|dir| dir.join(format!("{key}.imgs")));
+    let cached = cache
+        .as_ref()
+        .filter(|c| c.is_file())
+        .and_then(|c| read_cache(c, files.len()).ok());
+    // The labels of the images kept (all but skipped corrupt ones), and the result.
+    let finish = |images: Vec<Image>, kept: Vec<usize>, from_cache: bool| {
+        let set = VarImageSet {
+            images,
+            labels: kept.iter().map(|&i| labels[i]).collect(),
+            classes,
+        };
+        Imagenette {
+            set,
+            skipped: files.len() - kept.len(),
+            from_cache,
+        }
+    };
+    if let Some((images, kept)) = cached {
+        return Ok(finish(images, kept, true));
+    }
+
+    let decoded: Vec<Result<Option<Image>>> = files
+        .par_iter()
+        .map(|(_, path)| match decode_resized(path, options.size) {
+            Ok(image) => Ok(Some(image)),
+            Err(_) if options.skip_corrupt => Ok(None),
+            Err(e) => Err(e),
+        })
+        .collect();
+    let mut images = Vec::with_capacity(files.len());
+    let mut kept = Vec::with_capacity(files.len());
+    for (i, image) in decoded.into_iter().enumerate() {
+        if let Some(image) = image? {
+            images.push(image);
+            kept.push(i);
+        }
+    }
+    if let Some(cache) = &cache {
+        write_cache(cache, &images, &kept)?;
+    }
+    Ok(finish(images, kept, false))
+}
+
+/// Sorted class folder names, and (label, file) pairs sorted by path.
+type Listing = (Vec<String>, Vec<(u16, PathBuf)>);
+
+fn list_files(split_dir: &Path) -> Result<Listing> {
+    let mut wnids: Vec<String> = fs::read_dir(split_dir)
+        .map_err(DataError::io(split_dir))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    wnids.sort();
+    if wnids.is_empty() {
+        return Err(DataError::format(split_dir, "no class folder"));
+    }
+    let mut files = Vec::new();
+    for (label, wnid) in wnids.iter().enumerate() {
+        let dir = split_dir.join(wnid);
+        let mut class_files: Vec<PathBuf> = fs::read_dir(&dir)
+            .map_err(DataError::io(&dir))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                p.extension()
+                    .map(|x| {
+                        matches!(
+                            x.to_string_lossy().to_lowercase().as_str(),
+                            "jpeg" | "jpg" | "png"
+                        )
+                    })
+                    .unwrap_or(false)
+            })
+            .collect();
+        if class_files.is_empty() {
+            return Err(DataError::EmptyClass { path: dir });
+        }
+        class_files.sort();
+        files.extend(class_files.into_iter().map(|p| (label as u16, p)));
+    }
+    Ok((wnids, files))
+}
+
+/// Training labels from the noisy-labels CSV, column `noise`, matched by `train/<wnid>/<file>`.
+fn noisy_labels(
+    root: &Path,
+    split_dir: &Path,
+    wnids: &[String],
+    files: &[(u16, PathBuf)],
+    noise: LabelNoise,
+) -> Result<Vec<u16>> {
+    let csv_path = ["noisy_imagenette.csv", "noisy_imagewoof.csv"]
+        .iter()
+        .map(|n| root.join(n))
+        .find(|p| p.is_file())
+        .ok_or_else(|| DataError::Missing {
+            path: root.join("noisy_imagenette.csv"),
+            hint: "noisy labels need the CSV shipped in the Imagenette archive".into(),
+        })?;
+    let mut reader = csv::Reader::from_path(&csv_path)
+        .map_err(|e| DataError::format(&csv_path, e.to_string()))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| DataError::format(&csv_path, e.to_string()))?
+        .clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| DataError::format(&csv_path, format!("no `{name}` column")))
+    };
+    let (path_col, label_col) = (column("path")?, column(noise.column())?);
+    let mut by_path = HashMap::new();
+    for (row, record) in reader.records().enumerate() {
+        let record =
+            record.map_err(|e| DataError::format(&csv_path, format!("row {}: {e}", row + 2)))?;
+        let wnid = &record[label_col];
+        let label = wnids.iter().position(|w| w == wnid).ok_or_else(|| {
+            DataError::format(
+                &csv_path,
+                format!("row {}: unknown class `{wnid}`", row + 2),
+            )
+        })?;
+        by_path.insert(record[path_col].to_string(), label as u16);
+    }
+    files
+        .iter()
+        .map(|(_, path)| {
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            by_path.get(&rel).copied().ok_or_else(|| {
+                DataError::format(
+                    &csv_path,
+                    format!("no row for `{rel}` (in {})", split_dir.display()),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Decodes an image file and resizes it so that its shortest side is `size`.
+pub fn decode_resized(path: &Path, size: usize) -> Result<Image> {
+    let corrupt = |reason: String| DataError::CorruptImage {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes = fs::read(path).map_err(DataError::io(path))?;
+    let rgb = image::load_from_memory(&bytes)
+        .map_err(|e| corrupt(e.to_string()))?
+        .to_rgb8();
+    let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+    let scale = size as f64 / w.min(h) as f64;
+    let (nw, nh) = (
+        ((w as f64 * scale).round() as usize).max(1),
+        ((h as f64 * scale).round() as usize).max(1),
+    );
+    let rgb = if (nw, nh) == (w, h) {
+        rgb
+    } else {
+        image::imageops::resize(&rgb, nw as u32, nh as u32, FilterType::Triangle)
+    };
+    Ok(hwc_to_chw(rgb.as_raw(), nh, nw))
+}
+
+/// Converts interleaved RGB to channel-planar.
+pub(crate) fn hwc_to_chw(hwc: &[u8], height: usize, width: usize) -> Image {
+    let plane = height * width;
+    let mut pixels = vec![0u8; 3 * plane];
+    for (i, px) in hwc.chunks_exact(3).enumerate() {
+        pixels[i] = px[0];
+        pixels[plane + i] = px[1];
+        pixels[2 * plane + i] = px[2];
+    }
+    Image {
+        channels: 3,
+        height,
+        width,
+        pixels,
+    }
+}
+
+/// A key naming the source folder, split, size, and every file's path, size and mtime.
+fn cache_key(root: &Path, split: Split, size: usize, files: &[(u16, PathBuf)]) -> Result<String> {
+    let mut hasher = Sha256::new();
+    let root_abs = fs::canonicalize(root).map_err(DataError::io(root))?;
+    hasher.update(root_abs.to_string_lossy().as_bytes());
+    hasher.update(format!("{split:?}/{size}").as_bytes());
+    for (_, path) in files {
+        let meta = fs::metadata(path).map_err(DataError::io(path))?;
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        hasher.update(format!("{}|{}|{:?}\n", path.display(), meta.len(), mtime).as_bytes());
+    }
+    let digest: String = hasher
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let name = root_abs
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(format!("{name}-{split:?}-{size}-{digest}").to_lowercase())
+}
+
+const CACHE_MAGIC: &[u8; 8] = b"LAIMGv01";
+
+fn write_cache(path: &Path, images: &[Image], kept: &[usize]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(DataError::io(dir))?;
+    }
+    let tmp = path.with_extension("part");
+    let write = || -> std::io::Result<()> {
+        let mut out = BufWriter::new(fs::File::create(&tmp)?);
+        out.write_all(CACHE_MAGIC)?;
+        out.write_all(&(images.len() as u64).to_le_bytes())?;
+        for (image, &index) in images.iter().zip(kept) {
+            for v in [
+                index as u64,
+                image.channels as u64,
+                image.height as u64,
+                image.width as u64,
+            ] {
+                out.write_all(&v.to_le_bytes())?;
+            }
+            out.write_all(&image.pixels)?;
+        }
+        out.flush()
+    };
+    write().map_err(DataError::io(&tmp))?;
+    fs::rename(&tmp, path).map_err(DataError::io(path))
+}
+
+/// Images and their indices in the file list; an error for a cache that does not fit.
+fn read_cache(path: &Path, files: usize) -> std::io::Result<(Vec<Image>, Vec<usize>)> {
+    let mut input = BufReader::new(fs::File::open(path)?);
+    let mut magic = [0u8; 8];
+    input.read_exact(&mut magic)?;
+    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+    if &magic != CACHE_MAGIC {
+        return Err(bad("not an image cache"));
+    }
+    fn word(input: &mut impl Read) -> std::io::Result<usize> {
+        let mut b = [0u8; 8];
+        input.read_exact(&mut b)?;
+        Ok(u64::from_le_bytes(b) as usize)
+    }
+    let count = word(&mut input)?;
+    if count > files {
+        return Err(bad("more images than files"));
+    }
+    let mut images = Vec::with_capacity(count);
+    let mut kept = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (index, channels, height, width) = (
+            word(&mut input)?,
+            word(&mut input)?,
+            word(&mut input)?,
+            word(&mut input)?,
+        );
+        if index >= files || channels * height * width > 1 << 28 {
+            return Err(bad("bad record"));
+        }
+        let mut pixels = vec![0u8; channels * height * width];
+        input.read_exact(&mut pixels)?;
+        images.push(Image {
+            channels,
+            height,
+            width,
+            pixels,
+        });
+        kept.push(index);
+    }
+    Ok((images, kept))
+}
