@@ -214,17 +214,21 @@ pub(crate) fn render(
         for y in 0..oh {
             let row = &mut out_plane[y * ow..(y + 1) * ow];
             if exact {
+                // Integer crop of the output size: copy the rows, zero (normalised) outside.
+                row.fill(shift);
                 let sy = y as isize + crop.top as isize;
-                for (x, o) in row.iter_mut().enumerate() {
-                    let xx = if crop.flip { ow - 1 - x } else { x };
-                    let sx = xx as isize + crop.left as isize;
-                    let v = if sy >= 0 && sx >= 0 && (sy as usize) < height && (sx as usize) < width
-                    {
-                        plane[sy as usize * width + sx as usize] as f32
-                    } else {
-                        0.0
-                    };
-                    *o = v * scale + shift;
+                if sy < 0 || sy as usize >= height {
+                    continue;
+                }
+                let src = &plane[sy as usize * width..(sy as usize + 1) * width];
+                let left = crop.left as isize;
+                // Output columns x whose source column x + left is inside the image.
+                let x0 = (-left).max(0) as usize;
+                let x1 = ((width as isize - left).min(ow as isize)).max(0) as usize;
+                for x in x0..x1.max(x0) {
+                    let v = src[(x as isize + left) as usize] as f32 * scale + shift;
+                    let dst = if crop.flip { ow - 1 - x } else { x };
+                    row[dst] = v;
                 }
             } else {
                 let fy = crop.top + (y as f32 + 0.5) * crop.height / oh as f32 - 0.5;
