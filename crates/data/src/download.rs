@@ -296,12 +296,12 @@ fn extract(archive: &Path, data_dir: &Path, folder: &str) -> Result<PathBuf> {
 pub fn download(name: &str, data_dir: &Path, progress: bool) -> Result<PathBuf> {
     let spec = dataset_spec(name)?;
     let target = data_dir.join(spec.folder);
-    fs::create_dir_all(&target).map_err(DataError::io(&target))?;
     let store = if spec.archive {
         data_dir.to_path_buf()
     } else {
         target.clone()
     };
+    fs::create_dir_all(&store).map_err(DataError::io(&store))?;
     for file in spec.files {
         let dest = store.join(file.file_name());
         if !(dest.is_file() && verify(&dest, file.check).is_ok()) {
