@@ -6,7 +6,7 @@ use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Distribution, ElementConversion, Int, Tensor};
+use burn::tensor::{Distribution, ElementConversion, Int, Tensor, TensorData};
 use models::{
     Activation, ResNet, ResNetConfig, ResNetVariant, Stem, XResNetConfig, XResNetVariant,
 };
@@ -236,13 +236,18 @@ fn initialisation_follows_the_references() {
     assert!((std_dev(&fc) / (2.0f64 / 512.0).sqrt() - 1.0).abs() < 0.1);
 }
 
-/// 32 fixed images with random labels: a net with working backward through every layer
-/// memorises them.
+/// 32 real images (the first of the committed Fashion-MNIST test set, 1×28×28, normalised):
+/// a net with working backward through every layer fits them (measured: in 3 and 8 steps).
 fn overfit(name: &str, model: ResNet<AB>) {
     let device = Default::default();
-    AB::seed(&device, 3);
-    let images = Tensor::<AB, 4>::random([32, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
-    let labels = Tensor::<AB, 1, Int>::random([32], Distribution::Uniform(0.0, 10.0), &device);
+    let set = data::embedded_fashion_mnist().unwrap();
+    let pixels: Vec<f32> = set.pixels[..32 * 784]
+        .iter()
+        .map(|&p| (p as f32 / 255.0 - 0.286) / 0.353)
+        .collect();
+    let images = Tensor::<AB, 4>::from_data(TensorData::new(pixels, [32, 1, 28, 28]), &device);
+    let targets: Vec<i64> = set.labels[..32].iter().map(|&l| l as i64).collect();
+    let labels = Tensor::<AB, 1, Int>::from_data(TensorData::new(targets, [32]), &device);
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let mut optim = AdamConfig::new().init::<AB, ResNet<AB>>();
     let mut model = model;
@@ -276,7 +281,7 @@ fn overfit(name: &str, model: ResNet<AB>) {
 fn tiny_resnet_overfits_a_batch() {
     overfit(
         "tiny resnet",
-        ResNetConfig::tiny(10, 3).init(&Default::default()).unwrap(),
+        ResNetConfig::tiny(10, 1).init(&Default::default()).unwrap(),
     );
 }
 
@@ -284,7 +289,7 @@ fn tiny_resnet_overfits_a_batch() {
 fn tiny_xresnet_overfits_a_batch() {
     overfit(
         "tiny xresnet",
-        XResNetConfig::tiny(10, 3)
+        XResNetConfig::tiny(10, 1)
             .init(&Default::default())
             .unwrap(),
     );
