@@ -1,0 +1,619 @@
+//! Optimizer specs: `sgd`, `adam`, `adamw`, `rmsprop`, `radam`, `ranger` and
+//! `lookahead(<inner>, k=5, alpha=0.5, keep|reset|pullback)`, parsed from text, validated, and
+//! built into one concrete Burn optimizer type.
+//!
+//! Every spec builds `Lookahead<AnyInner>`: a plain inner optimizer is Lookahead with k = 1,
+//! α = 1 and Keep, which is bit-identical to the inner optimizer (see `lookahead-optim`), so a
+//! suite mixing all optimizers trains one optimizer type.
+
+use std::fmt;
+
+use burn::module::AutodiffModule;
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, AdamWConfig, RmsPropConfig, SgdConfig};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use lookahead_optim::{InnerStatePolicy, Lookahead, LookaheadConfig, RAdamConfig};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::any_optim::AnyInner;
+
+/// The Burn optimizer every spec builds: Lookahead over [`AnyInner`], adapted for module `M`.
+pub type StudyOptimizer<M, B> =
+    OptimizerAdaptor<Lookahead<AnyInner<<B as AutodiffBackend>::InnerBackend>>, M, B>;
+
+/// A spec that cannot be parsed or built.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[error("optimizer spec `{spec}`: {message}")]
+pub struct SpecError {
+    /// The spec as written.
+    pub spec: String,
+    /// What is wrong (naming the field where one is at fault).
+    pub message: String,
+}
+
+/// An inner (fast) optimizer and its hyper-parameters (the learning rate comes from the schedule).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum InnerSpec {
+    /// `sgd(momentum=0.9, dampening=0, nesterov=false, wd=0)`; L2 weight decay.
+    Sgd {
+        /// Momentum (0 = none).
+        momentum: f64,
+        /// Dampening.
+        dampening: f64,
+        /// Nesterov momentum.
+        nesterov: bool,
+        /// L2 weight decay.
+        weight_decay: f64,
+    },
+    /// `adam(beta1=0.9, beta2=0.999, eps=1e-8, wd=0)`; L2 weight decay.
+    Adam {
+        /// β1.
+        beta_1: f64,
+        /// β2.
+        beta_2: f64,
+        /// ε.
+        epsilon: f64,
+        /// L2 weight decay.
+        weight_decay: f64,
+    },
+    /// `adamw(beta1=0.9, beta2=0.999, eps=1e-8, wd=0.01)`; decoupled weight decay.
+    AdamW {
+        /// β1.
+        beta_1: f64,
+        /// β2.
+        beta_2: f64,
+        /// ε.
+        epsilon: f64,
+        /// Decoupled weight decay.
+        weight_decay: f64,
+    },
+    /// `rmsprop(alpha=0.99, momentum=0, eps=1e-8, centered=false, wd=0)`.
+    RmsProp {
+        /// Smoothing constant of the squared-gradient average.
+        alpha: f64,
+        /// Momentum (0 = none).
+        momentum: f64,
+        /// ε.
+        epsilon: f64,
+        /// Centred RMSProp.
+        centered: bool,
+        /// L2 weight decay.
+        weight_decay: f64,
+    },
+    /// `radam(beta1=0.9, beta2=0.999, eps=1e-8, wd=0)`; decoupled weight decay.
+    RAdam {
+        /// β1.
+        beta_1: f64,
+        /// β2.
+        beta_2: f64,
+        /// ε.
+        epsilon: f64,
+        /// Decoupled weight decay.
+        weight_decay: f64,
+    },
+}
+
+/// An optimizer spec: an inner optimizer alone, or Lookahead over one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum OptimizerSpec {
+    /// The inner optimizer alone.
+    Plain(InnerSpec),
+    /// Lookahead over the inner optimizer.
+    Lookahead {
+        /// The inner optimizer.
+        inner: InnerSpec,
+        /// Steps between syncs.
+        k: usize,
+        /// Slow-weight step size.
+        alpha: f64,
+        /// Inner-state policy at each sync.
+        policy: InnerStatePolicy,
+    },
+}
+
+/// Key/value arguments and bare words of one `name(...)` call.
+#[derive(Debug, Default)]
+struct Args {
+    values: Vec<(String, String)>,
+    words: Vec<String>,
+    calls: Vec<Call>,
+}
+
+#[derive(Debug)]
+struct Call {
+    name: String,
+    args: Args,
+}
+
+/// A tiny recursive-descent parser over `name(arg, key=value, word, name(...))`.
+struct Parser<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl Parser<'_> {
+    fn skip_ws(&mut self) {
+        while self.text[self.pos..].starts_with(char::is_whitespace) {
+            self.pos += 1;
+        }
+    }
+
+    fn token(&mut self) -> Result<String, String> {
+        self.skip_ws();
+        let rest = &self.text[self.pos..];
+        let len = rest
+            .find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '+')))
+            .unwrap_or(rest.len());
+        if len == 0 {
+            return Err(format!("expected a name or value at position {}", self.pos));
+        }
+        self.pos += len;
+        Ok(rest[..len].to_string())
+    }
+
+    fn eat(&mut self, c: char) -> bool {
+        self.skip_ws();
+        if self.text[self.pos..].starts_with(c) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn call(&mut self) -> Result<Call, String> {
+        let name = self.token()?.to_lowercase();
+        let mut args = Args::default();
+        if self.eat('(') && !self.eat(')') {
+            loop {
+                let word = self.token()?;
+                if self.eat('=') {
+                    args.values.push((word.to_lowercase(), self.token()?));
+                } else if self.text[self.pos..].trim_start().starts_with('(') {
+                    self.pos -= word.len();
+                    args.calls.push(self.call()?);
+                } else {
+                    args.words.push(word.to_lowercase());
+                }
+                if self.eat(')') {
+                    break;
+                }
+                if !self.eat(',') {
+                    return Err(format!("expected `,` or `)` at position {}", self.pos));
+                }
+            }
+        }
+        Ok(Call { name, args })
+    }
+}
+
+impl Args {
+    fn number(&self, key: &str, default: f64) -> Result<f64, String> {
+        match self.values.iter().find(|(k, _)| k == key) {
+            None => Ok(default),
+            Some((_, v)) => v
+                .parse()
+                .map_err(|_| format!("`{key}` = {v}: not a number")),
+        }
+    }
+
+    fn flag(&self, key: &str, default: bool) -> Result<bool, String> {
+        match self.values.iter().find(|(k, _)| k == key) {
+            None => Ok(default),
+            Some((_, v)) => v
+                .parse()
+                .map_err(|_| format!("`{key}` = {v}: expected true or false")),
+        }
+    }
+
+    fn only(&self, name: &str, keys: &[&str]) -> Result<(), String> {
+        if let Some((k, _)) = self
+            .values
+            .iter()
+            .find(|(k, _)| !keys.contains(&k.as_str()))
+        {
+            return Err(format!(
+                "unknown parameter `{k}` for {name} (known: {})",
+                keys.join(", ")
+            ));
+        }
+        Ok(())
+    }
+}
+
+const INNER: &str = "sgd, adam, adamw, rmsprop, radam";
+
+fn inner_spec(call: &Call) -> Result<InnerSpec, String> {
+    let a = &call.args;
+    if matches!(call.name.as_str(), "lookahead" | "ranger") {
+        return Err(format!("{} cannot be an inner optimizer", call.name));
+    }
+    if let Some(word) = a.words.first() {
+        return Err(format!("unexpected `{word}` in {}(...)", call.name));
+    }
+    if !a.calls.is_empty() {
+        return Err(format!("{} takes no optimizer argument", call.name));
+    }
+    let adam_keys = ["beta1", "beta2", "eps", "wd"];
+    Ok(match call.name.as_str() {
+        "sgd" => {
+            a.only("sgd", &["momentum", "dampening", "nesterov", "wd"])?;
+            InnerSpec::Sgd {
+                momentum: a.number("momentum", 0.9)?,
+                dampening: a.number("dampening", 0.0)?,
+                nesterov: a.flag("nesterov", false)?,
+                weight_decay: a.number("wd", 0.0)?,
+            }
+        }
+        "adam" | "adamw" | "radam" => {
+            a.only(&call.name, &adam_keys)?;
+            let (beta_1, beta_2, epsilon) = (
+                a.number("beta1", 0.9)?,
+                a.number("beta2", 0.999)?,
+                a.number("eps", 1e-8)?,
+            );
+            match call.name.as_str() {
+                "adam" => InnerSpec::Adam {
+                    beta_1,
+                    beta_2,
+                    epsilon,
+                    weight_decay: a.number("wd", 0.0)?,
+                },
+                "adamw" => InnerSpec::AdamW {
+                    beta_1,
+                    beta_2,
+                    epsilon,
+                    weight_decay: a.number("wd", 0.01)?,
+                },
+                _ => InnerSpec::RAdam {
+                    beta_1,
+                    beta_2,
+                    epsilon,
+                    weight_decay: a.number("wd", 0.0)?,
+                },
+            }
+        }
+        "rmsprop" => {
+            a.only("rmsprop", &["alpha", "momentum", "eps", "centered", "wd"])?;
+            InnerSpec::RmsProp {
+                alpha: a.number("alpha", 0.99)?,
+                momentum: a.number("momentum", 0.0)?,
+                epsilon: a.number("eps", 1e-8)?,
+                centered: a.flag("centered", false)?,
+                weight_decay: a.number("wd", 0.0)?,
+            }
+        }
+        other => {
+            return Err(format!(
+                "unknown optimizer `{other}` (known: {INNER}, ranger, lookahead)"
+            ));
+        }
+    })
+}
+
+fn policy(words: &[String]) -> Result<InnerStatePolicy, String> {
+    match words {
+        [] => Ok(InnerStatePolicy::Keep),
+        [w] => match w.as_str() {
+            "keep" => Ok(InnerStatePolicy::Keep),
+            "reset" => Ok(InnerStatePolicy::Reset),
+            "pullback" => Ok(InnerStatePolicy::Pullback),
+            other => Err(format!(
+                "unknown inner-state policy `{other}` (keep, reset or pullback)"
+            )),
+        },
+        _ => Err(format!(
+            "several inner-state policies: {}",
+            words.join(", ")
+        )),
+    }
+}
+
+impl OptimizerSpec {
+    /// Parses and validates a spec.
+    ///
+    /// ```
+    /// use experiments::spec::OptimizerSpec;
+    /// let spec = OptimizerSpec::parse("lookahead(sgd(momentum=0.9), k=5, alpha=0.5, reset)").unwrap();
+    /// assert_eq!(spec.to_string(), "lookahead(sgd,k=5,alpha=0.5,reset)");
+    /// assert!(OptimizerSpec::parse("lookahead(sgd, k=0)").unwrap_err().to_string().contains("`k`"));
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, SpecError> {
+        let fail = |message: String| SpecError {
+            spec: text.to_string(),
+            message,
+        };
+        let mut parser = Parser { text, pos: 0 };
+        let call = parser.call().map_err(fail)?;
+        parser.skip_ws();
+        if parser.pos != text.len() {
+            return Err(fail(format!("unexpected `{}`", &text[parser.pos..])));
+        }
+        let spec = match call.name.as_str() {
+            "lookahead" | "ranger" => {
+                let a = &call.args;
+                a.only(&call.name, &["k", "alpha"]).map_err(fail)?;
+                let ranger = call.name == "ranger";
+                let inner = if ranger {
+                    if !a.calls.is_empty() {
+                        return Err(fail(
+                            "ranger takes no inner optimizer (it is lookahead(radam(...)))".into(),
+                        ));
+                    }
+                    InnerSpec::RAdam {
+                        beta_1: 0.95,
+                        beta_2: 0.99,
+                        epsilon: 1e-6,
+                        weight_decay: 0.01,
+                    }
+                } else {
+                    match (&a.calls[..], a.words.first()) {
+                        ([inner], _) => inner_spec(inner).map_err(fail)?,
+                        ([], Some(word)) if INNER.split(", ").any(|n| n == word) => {
+                            inner_spec(&Call {
+                                name: word.clone(),
+                                args: Args::default(),
+                            })
+                            .map_err(fail)?
+                        }
+                        ([], _) => {
+                            return Err(fail(
+                                "lookahead needs an inner optimizer, e.g. lookahead(sgd)".into(),
+                            ));
+                        }
+                        _ => return Err(fail("lookahead takes one inner optimizer".into())),
+                    }
+                };
+                let words: Vec<String> = a
+                    .words
+                    .iter()
+                    .filter(|w| !INNER.split(", ").any(|n| n == *w))
+                    .cloned()
+                    .collect();
+                let k = a
+                    .number("k", if ranger { 6.0 } else { 5.0 })
+                    .map_err(fail)?;
+                if k.fract() != 0.0 || k < 0.0 {
+                    return Err(fail(format!("`k` = {k}: must be a whole number")));
+                }
+                OptimizerSpec::Lookahead {
+                    inner,
+                    k: k as usize,
+                    alpha: a.number("alpha", 0.5).map_err(fail)?,
+                    policy: policy(&words).map_err(fail)?,
+                }
+            }
+            _ => OptimizerSpec::Plain(inner_spec(&call).map_err(fail)?),
+        };
+        spec.lookahead_config()
+            .validate()
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(spec)
+    }
+
+    /// The inner optimizer.
+    pub fn inner(&self) -> &InnerSpec {
+        match self {
+            OptimizerSpec::Plain(inner) | OptimizerSpec::Lookahead { inner, .. } => inner,
+        }
+    }
+
+    /// The Lookahead configuration (k = 1, α = 1, Keep for a plain optimizer).
+    pub fn lookahead_config(&self) -> LookaheadConfig {
+        match self {
+            OptimizerSpec::Plain(_) => LookaheadConfig::new().with_k(1).with_alpha(1.0),
+            OptimizerSpec::Lookahead {
+                k, alpha, policy, ..
+            } => LookaheadConfig::new()
+                .with_k(*k)
+                .with_alpha(*alpha)
+                .with_inner_state(*policy),
+        }
+    }
+
+    /// Builds the Burn optimizer for module `M` (refusing, e.g., Pullback without momentum).
+    pub fn build<B: AutodiffBackend, M: AutodiffModule<B>>(
+        &self,
+    ) -> Result<StudyOptimizer<M, B>, SpecError> {
+        let fail = |message: String| SpecError {
+            spec: self.to_string(),
+            message,
+        };
+        let inner = build_inner::<B::InnerBackend>(self.inner()).map_err(fail)?;
+        self.lookahead_config()
+            .init(inner)
+            .map_err(|e| fail(e.to_string()))
+    }
+}
+
+fn build_inner<B: Backend>(spec: &InnerSpec) -> Result<AnyInner<B>, String> {
+    let l2 = |wd: f64| (wd > 0.0).then(|| WeightDecayConfig::new(wd as f32));
+    Ok(match *spec {
+        InnerSpec::Sgd {
+            momentum,
+            dampening,
+            nesterov,
+            weight_decay,
+        } => {
+            let momentum = (momentum > 0.0).then(|| {
+                MomentumConfig::new()
+                    .with_momentum(momentum)
+                    .with_dampening(dampening)
+                    .with_nesterov(nesterov)
+            });
+            AnyInner::Sgd(
+                SgdConfig::new()
+                    .with_momentum(momentum)
+                    .with_weight_decay(l2(weight_decay))
+                    .build(),
+            )
+        }
+        InnerSpec::Adam {
+            beta_1,
+            beta_2,
+            epsilon,
+            weight_decay,
+        } => AnyInner::Adam(
+            AdamConfig::new()
+                .with_beta_1(beta_1 as f32)
+                .with_beta_2(beta_2 as f32)
+                .with_epsilon(epsilon as f32)
+                .with_weight_decay(l2(weight_decay))
+                .build(),
+        ),
+        InnerSpec::AdamW {
+            beta_1,
+            beta_2,
+            epsilon,
+            weight_decay,
+        } => AnyInner::AdamW(
+            AdamWConfig::new()
+                .with_beta_1(beta_1 as f32)
+                .with_beta_2(beta_2 as f32)
+                .with_epsilon(epsilon as f32)
+                .with_weight_decay(weight_decay as f32)
+                .build(),
+        ),
+        InnerSpec::RmsProp {
+            alpha,
+            momentum,
+            epsilon,
+            centered,
+            weight_decay,
+        } => AnyInner::RmsProp(
+            RmsPropConfig::new()
+                .with_alpha(alpha as f32)
+                .with_momentum(momentum as f32)
+                .with_epsilon(epsilon as f32)
+                .with_centered(centered)
+                .with_weight_decay(l2(weight_decay))
+                .build(),
+        ),
+        InnerSpec::RAdam {
+            beta_1,
+            beta_2,
+            epsilon,
+            weight_decay,
+        } => AnyInner::RAdam(
+            RAdamConfig::new()
+                .with_beta_1(beta_1)
+                .with_beta_2(beta_2)
+                .with_epsilon(epsilon)
+                .with_weight_decay(weight_decay)
+                .build()
+                .map_err(|e| e.to_string())?,
+        ),
+    })
+}
+
+/// `name(k=v,...)` listing only the values that differ from the defaults.
+fn write_call(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    args: &[(&str, String, String)],
+) -> fmt::Result {
+    let changed: Vec<String> = args
+        .iter()
+        .filter(|(_, v, d)| v != d)
+        .map(|(k, v, _)| format!("{k}={v}"))
+        .collect();
+    if changed.is_empty() {
+        write!(f, "{name}")
+    } else {
+        write!(f, "{name}({})", changed.join(","))
+    }
+}
+
+impl fmt::Display for InnerSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = |v: f64| v.to_string();
+        match *self {
+            InnerSpec::Sgd {
+                momentum,
+                dampening,
+                nesterov,
+                weight_decay,
+            } => write_call(
+                f,
+                "sgd",
+                &[
+                    ("momentum", s(momentum), s(0.9)),
+                    ("dampening", s(dampening), s(0.0)),
+                    ("nesterov", nesterov.to_string(), "false".into()),
+                    ("wd", s(weight_decay), s(0.0)),
+                ],
+            ),
+            InnerSpec::Adam {
+                beta_1,
+                beta_2,
+                epsilon,
+                weight_decay,
+            }
+            | InnerSpec::AdamW {
+                beta_1,
+                beta_2,
+                epsilon,
+                weight_decay,
+            }
+            | InnerSpec::RAdam {
+                beta_1,
+                beta_2,
+                epsilon,
+                weight_decay,
+            } => {
+                let (name, wd) = match self {
+                    InnerSpec::Adam { .. } => ("adam", 0.0),
+                    InnerSpec::AdamW { .. } => ("adamw", 0.01),
+                    _ => ("radam", 0.0),
+                };
+                write_call(
+                    f,
+                    name,
+                    &[
+                        ("beta1", s(beta_1), s(0.9)),
+                        ("beta2", s(beta_2), s(0.999)),
+                        ("eps", s(epsilon), s(1e-8)),
+                        ("wd", s(weight_decay), s(wd)),
+                    ],
+                )
+            }
+            InnerSpec::RmsProp {
+                alpha,
+                momentum,
+                epsilon,
+                centered,
+                weight_decay,
+            } => write_call(
+                f,
+                "rmsprop",
+                &[
+                    ("alpha", s(alpha), s(0.99)),
+                    ("momentum", s(momentum), s(0.0)),
+                    ("eps", s(epsilon), s(1e-8)),
+                    ("centered", centered.to_string(), "false".into()),
+                    ("wd", s(weight_decay), s(0.0)),
+                ],
+            ),
+        }
+    }
+}
+
+impl fmt::Display for OptimizerSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OptimizerSpec::Plain(inner) => write!(f, "{inner}"),
+            OptimizerSpec::Lookahead {
+                inner,
+                k,
+                alpha,
+                policy,
+            } => {
+                let policy = format!("{policy:?}").to_lowercase();
+                write!(f, "lookahead({inner},k={k},alpha={alpha},{policy})")
+            }
+        }
+    }
+}
