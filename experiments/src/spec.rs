@@ -509,26 +509,9 @@ fn build_inner<B: Backend>(spec: &InnerSpec) -> Result<AnyInner<B>, String> {
     })
 }
 
-/// `name(k=v,...)` listing only the values that differ from the defaults.
-fn write_call(
-    f: &mut fmt::Formatter<'_>,
-    name: &str,
-    args: &[(&str, String, String)],
-) -> fmt::Result {
-    let changed: Vec<String> = args
-        .iter()
-        .filter(|(_, v, d)| v != d)
-        .map(|(k, v, _)| format!("{k}={v}"))
-        .collect();
-    if changed.is_empty() {
-        write!(f, "{name}")
-    } else {
-        write!(f, "{name}({})", changed.join(","))
-    }
-}
-
-impl fmt::Display for InnerSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl InnerSpec {
+    /// The optimizer's name and every parameter, as written in a spec.
+    fn params(&self) -> (&'static str, Vec<(&'static str, String)>) {
         let s = |v: f64| v.to_string();
         match *self {
             InnerSpec::Sgd {
@@ -536,14 +519,13 @@ impl fmt::Display for InnerSpec {
                 dampening,
                 nesterov,
                 weight_decay,
-            } => write_call(
-                f,
+            } => (
                 "sgd",
-                &[
-                    ("momentum", s(momentum), s(0.9)),
-                    ("dampening", s(dampening), s(0.0)),
-                    ("nesterov", nesterov.to_string(), "false".into()),
-                    ("wd", s(weight_decay), s(0.0)),
+                vec![
+                    ("momentum", s(momentum)),
+                    ("dampening", s(dampening)),
+                    ("nesterov", nesterov.to_string()),
+                    ("wd", s(weight_decay)),
                 ],
             ),
             InnerSpec::Adam {
@@ -564,21 +546,18 @@ impl fmt::Display for InnerSpec {
                 epsilon,
                 weight_decay,
             } => {
-                let (name, wd) = match self {
-                    InnerSpec::Adam { .. } => ("adam", 0.0),
-                    InnerSpec::AdamW { .. } => ("adamw", 0.01),
-                    _ => ("radam", 0.0),
+                let name = match self {
+                    InnerSpec::Adam { .. } => "adam",
+                    InnerSpec::AdamW { .. } => "adamw",
+                    _ => "radam",
                 };
-                write_call(
-                    f,
-                    name,
-                    &[
-                        ("beta1", s(beta_1), s(0.9)),
-                        ("beta2", s(beta_2), s(0.999)),
-                        ("eps", s(epsilon), s(1e-8)),
-                        ("wd", s(weight_decay), s(wd)),
-                    ],
-                )
+                let values = [
+                    ("beta1", beta_1),
+                    ("beta2", beta_2),
+                    ("eps", epsilon),
+                    ("wd", weight_decay),
+                ];
+                (name, values.iter().map(|&(k, v)| (k, s(v))).collect())
             }
             InnerSpec::RmsProp {
                 alpha,
@@ -586,17 +565,39 @@ impl fmt::Display for InnerSpec {
                 epsilon,
                 centered,
                 weight_decay,
-            } => write_call(
-                f,
+            } => (
                 "rmsprop",
-                &[
-                    ("alpha", s(alpha), s(0.99)),
-                    ("momentum", s(momentum), s(0.0)),
-                    ("eps", s(epsilon), s(1e-8)),
-                    ("centered", centered.to_string(), "false".into()),
-                    ("wd", s(weight_decay), s(0.0)),
+                vec![
+                    ("alpha", s(alpha)),
+                    ("momentum", s(momentum)),
+                    ("eps", s(epsilon)),
+                    ("centered", centered.to_string()),
+                    ("wd", s(weight_decay)),
                 ],
             ),
+        }
+    }
+}
+
+/// `name(k=v,...)` listing only the values that differ from the defaults (those the parser
+/// gives the bare name), so that printing and parsing share one set of defaults.
+impl fmt::Display for InnerSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (name, params) = self.params();
+        let bare = Call {
+            name: name.to_string(),
+            args: Args::default(),
+        };
+        let defaults = inner_spec(&bare).map(|d| d.params().1).unwrap_or_default();
+        let changed: Vec<String> = params
+            .iter()
+            .filter(|(k, v)| !defaults.iter().any(|(dk, dv)| dk == k && dv == v))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if changed.is_empty() {
+            write!(f, "{name}")
+        } else {
+            write!(f, "{name}({})", changed.join(","))
         }
     }
 }
