@@ -99,6 +99,11 @@ fn output_shapes_of_every_variant() {
     ] {
         let model = resnet(variant, 10).init::<B>(&device).unwrap();
         check_shapes(&format!("{variant:?}"), &model, &sizes, 10);
+        let cifar = resnet(variant, 10)
+            .with_stem(Stem::Cifar)
+            .init::<B>(&device)
+            .unwrap();
+        check_shapes(&format!("{variant:?} (CIFAR stem)"), &cifar, &[32], 10);
     }
     for variant in [
         XResNetVariant::XResNet18,
@@ -106,7 +111,7 @@ fn output_shapes_of_every_variant() {
         XResNetVariant::XResNet50,
     ] {
         let model = xresnet(variant, 10).init::<B>(&device).unwrap();
-        check_shapes(&format!("{variant:?}"), &model, &sizes, 10);
+        check_shapes(&format!("{variant:?}"), &model, &[32, 64, 128, 160], 10);
     }
     // Odd sizes go through XResNet's ceil-mode shortcut pooling.
     let mish = xresnet(XResNetVariant::XResNet18, 7).with_activation(Activation::Mish);
@@ -356,7 +361,6 @@ fn invalid_configs_name_the_field() {
         .err()
         .unwrap();
     assert!(err.to_string().contains("`dropout`"), "{err}");
-    let _ = Stem::Cifar;
 }
 
 /// The same code on another backend: forward and backward of both tiny models on NdArray.
