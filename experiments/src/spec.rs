@@ -191,22 +191,25 @@ impl Parser<'_> {
 }
 
 impl Args {
-    fn number(&self, key: &str, default: f64) -> Result<f64, String> {
+    /// The value of `key` parsed as `T`, or `default` when absent; `expected` describes `T`.
+    fn parsed<T: std::str::FromStr>(
+        &self,
+        key: &str,
+        default: T,
+        expected: &str,
+    ) -> Result<T, String> {
         match self.values.iter().find(|(k, _)| k == key) {
             None => Ok(default),
-            Some((_, v)) => v
-                .parse()
-                .map_err(|_| format!("`{key}` = {v}: not a number")),
+            Some((_, v)) => v.parse().map_err(|_| format!("`{key}` = {v}: {expected}")),
         }
     }
 
+    fn number(&self, key: &str, default: f64) -> Result<f64, String> {
+        self.parsed(key, default, "not a number")
+    }
+
     fn flag(&self, key: &str, default: bool) -> Result<bool, String> {
-        match self.values.iter().find(|(k, _)| k == key) {
-            None => Ok(default),
-            Some((_, v)) => v
-                .parse()
-                .map_err(|_| format!("`{key}` = {v}: expected true or false")),
-        }
+        self.parsed(key, default, "expected true or false")
     }
 
     fn only(&self, name: &str, keys: &[&str]) -> Result<(), String> {
