@@ -1,5 +1,145 @@
-//! The experiments of lookahead-burn: optimizer specs (this part has landed), training with
-//! burn-train's `Learner`, comparison suites and reports (to come, see the README).
+//! The experiments of lookahead-burn: train one run with burn-train's `Learner`, run comparison
+//! suites of optimizers, and write reports with significance tests and plots.
+//!
+//! * [`config::TrainConfig`]: a run's recipe (dataset, model, epochs, optimizer spec, schedule,
+//!   mixup, seed, …); [`spec::OptimizerSpec`]: `sgd`, `adam`, `adamw`, `rmsprop`, `radam`,
+//!   `ranger`, `lookahead(<inner>, k, alpha, keep|reset|pullback)`.
+//! * [`run::train`]: one run in a directory (config, metrics, checkpoints every epoch, resume,
+//!   divergence detection, summary), generic over the backend.
+//! * [`suite::Suite`] and [`compare`]: a grid of runs, skipping finished ones and resuming
+//!   interrupted ones.
+//! * [`report::report`]: Markdown, CSV and SVG from a suite's directory.
+//! * [`backend`]: the backends compiled in (cargo features) and the run-time choice.
 
 pub mod any_optim;
+pub mod backend;
+pub mod config;
+pub mod datasets;
+pub mod loader;
+pub mod model;
+pub mod monitor;
+pub mod report;
+pub mod run;
 pub mod spec;
+pub mod suite;
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::backend::AutodiffBackend;
+
+use backend::{BackendInfo, BackendTask};
+use config::TrainConfig;
+use run::{RunOptions, RunStatus, Summary};
+use suite::{RunOutcome, Suite, SuiteRun};
+
+/// [`run::train`] as a [`BackendTask`], for [`backend::dispatch`].
+pub struct TrainTask {
+    /// The recipe.
+    pub config: TrainConfig,
+    /// The run directory.
+    pub dir: PathBuf,
+    /// Options.
+    pub options: RunOptions,
+}
+
+impl BackendTask for TrainTask {
+    type Output = anyhow::Result<Summary>;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device, info: BackendInfo) -> Self::Output {
+        run::train::<B>(&self.config, &self.dir, &self.options, device, info)
+    }
+}
+
+/// Runs one training task on `backend`, turning a panic inside Burn into an error.
+pub fn train_on(backend: &str, device: usize, task: TrainTask) -> anyhow::Result<Summary> {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        backend::dispatch(backend, device, task)
+    }));
+    match outcome {
+        Ok(result) => result?,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            anyhow::bail!("training failed inside Burn: {message}")
+        }
+    }
+}
+
+/// Runs every run of `suite` into `out`, in sequence: finished runs are skipped, interrupted
+/// ones resumed, a diverged or failed run is recorded and the suite goes on. Checks every config
+/// and the data on disk before the first run.
+pub fn compare(
+    suite: &Suite,
+    out: &Path,
+    backend: &str,
+    device: usize,
+    dashboard: bool,
+) -> anyhow::Result<Vec<(SuiteRun, RunOutcome)>> {
+    suite.check()?;
+    backend::check_backend(backend)?;
+    suite::check_data(suite)?;
+    suite::prepare_out(suite, out)?;
+    let runs = suite.runs(out);
+    let total = runs.len();
+    let mut outcomes = Vec::new();
+    for (i, run) in runs.into_iter().enumerate() {
+        let name = format!(
+            "[{}/{}] {} {} seed {}",
+            i + 1,
+            total,
+            run.dataset,
+            run.label,
+            run.seed
+        );
+        let (finished, has_checkpoints) = suite::run_state(&run.dir)?;
+        if let Some(status @ (RunStatus::Complete | RunStatus::Diverged)) = finished {
+            println!("{name}: already {status:?}, skipped");
+            outcomes.push((run, RunOutcome::Skipped(status)));
+            continue;
+        }
+        let resume = has_checkpoints || finished == Some(RunStatus::Interrupted);
+        println!(
+            "{name}: {} ({})",
+            if resume { "resuming" } else { "training" },
+            run.dir.display()
+        );
+        let task = TrainTask {
+            config: run.config.clone(),
+            dir: run.dir.clone(),
+            options: RunOptions {
+                resume,
+                dashboard,
+                label: format!("{name} "),
+            },
+        };
+        let outcome = match train_on(backend, device, task) {
+            Ok(summary) => {
+                match (&summary.status, &summary.message) {
+                    (RunStatus::Complete, _) => println!(
+                        "{name}: complete, valid accuracy {:.2} %, {:.0} s",
+                        summary.final_valid_accuracy.unwrap_or(f64::NAN),
+                        summary.wall_time_s
+                    ),
+                    (status, message) => {
+                        println!("{name}: {status:?}: {}", message.as_deref().unwrap_or(""))
+                    }
+                }
+                RunOutcome::Finished(summary.status)
+            }
+            Err(e) => {
+                eprintln!("{name}: failed: {e:#}");
+                RunOutcome::Failed(format!("{e:#}"))
+            }
+        };
+        let interrupted = outcome == RunOutcome::Finished(RunStatus::Interrupted);
+        outcomes.push((run, outcome));
+        if interrupted {
+            println!("suite interrupted; rerun the same command to continue");
+            break;
+        }
+    }
+    Ok(outcomes)
+}

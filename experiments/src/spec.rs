@@ -397,6 +397,18 @@ impl OptimizerSpec {
         Ok(spec)
     }
 
+    /// Replaces the inner optimizer's weight decay (the `weight_decay` field of a run's config).
+    pub fn set_weight_decay(&mut self, wd: f64) {
+        let (OptimizerSpec::Plain(inner) | OptimizerSpec::Lookahead { inner, .. }) = self;
+        match inner {
+            InnerSpec::Sgd { weight_decay, .. }
+            | InnerSpec::Adam { weight_decay, .. }
+            | InnerSpec::AdamW { weight_decay, .. }
+            | InnerSpec::RmsProp { weight_decay, .. }
+            | InnerSpec::RAdam { weight_decay, .. } => *weight_decay = wd,
+        }
+    }
+
     /// The inner optimizer.
     pub fn inner(&self) -> &InnerSpec {
         match self {

@@ -2,13 +2,16 @@
 //!
 //! ```text
 //! cargo xtask example                      # the Lookahead example (release build)
+//! cargo xtask train <dataset> --backend <b> [flags passed on to `experiments train`]
+//! cargo xtask compare <suite> --backend <b> [flags passed on to `experiments compare`]
+//! cargo xtask report <dir>                 # report of a suite's output directory
 //! cargo xtask bench [--quick]              # every benchmark, one after the other
 //! cargo xtask download <dataset>           # official URL, checksum, progress bar, extraction
 //! cargo xtask import <dataset> <archive>   # an archive you already have
 //! cargo xtask datasets                     # what can be downloaded, and what is on disk
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -26,6 +29,36 @@ struct Cli {
 enum Task {
     /// Runs the Lookahead(SGD) vs SGD example (three spirals, Flex CPU backend), in release mode.
     Example,
+    /// Trains one run: builds `experiments` in release with exactly the backend's cargo feature,
+    /// then runs `experiments train --dataset <dataset> --backend <backend> [flags]`.
+    Train {
+        /// fashion-mnist-embedded (committed, offline), fashion-mnist, cifar10, cifar100,
+        /// imagenette, or an Imagenette/Imagewoof folder name (imagenette2-320, …).
+        dataset: String,
+        /// ndarray, flex, wgpu, vulkan, metal or cuda.
+        #[arg(long, default_value = "flex")]
+        backend: String,
+        /// Flags passed on to `experiments train` (see `cargo xtask train x -- --help`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        flags: Vec<String>,
+    },
+    /// Runs a comparison suite (shipped: quick, cifar10, cifar100, imagenette; or a TOML file)
+    /// and writes its report, with `experiments` built for exactly the backend's feature.
+    Compare {
+        /// Suite name or file.
+        suite: String,
+        /// ndarray, flex, wgpu, vulkan, metal or cuda.
+        #[arg(long, default_value = "flex")]
+        backend: String,
+        /// Flags passed on to `experiments compare` (--out, --device, --no-dashboard, …).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        flags: Vec<String>,
+    },
+    /// Writes the report (Markdown, CSV, SVG) of a suite's output directory.
+    Report {
+        /// The directory `compare` wrote (default for a shipped suite: runs/<suite>).
+        dir: PathBuf,
+    },
     /// Runs the benchmarks: optimizer step (lookahead-optim), training throughput per CPU
     /// backend and PyTorch (models), data pipeline (data).
     Bench {
@@ -73,6 +106,115 @@ fn cargo(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Backends `experiments` can be built with (its cargo features).
+const BACKENDS: &[&str] = &["ndarray", "flex", "wgpu", "vulkan", "metal", "cuda"];
+
+fn check_backend(backend: &str) -> Result<()> {
+    if !BACKENDS.contains(&backend) {
+        bail!(
+            "unknown backend `{backend}`; known: {} (each is a cargo feature of `experiments`)",
+            BACKENDS.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The value of `--data-dir` among flags passed on, if any.
+fn data_dir_flag(flags: &[String]) -> Option<PathBuf> {
+    flags.iter().enumerate().find_map(|(i, f)| {
+        f.strip_prefix("--data-dir=")
+            .map(PathBuf::from)
+            .or_else(|| (f == "--data-dir").then(|| flags.get(i + 1).map(PathBuf::from))?)
+    })
+}
+
+/// Checks that `dataset` is known and on disk, before a long release build.
+fn check_dataset(dataset: &str, dir: &Path) -> Result<()> {
+    let hint = |name: &str| {
+        format!(
+            "dataset `{name}` is not in {}: run `cargo xtask download {name}`, or import an \
+             archive you have with `cargo xtask import {name} <archive>`",
+            dir.display()
+        )
+    };
+    let on_disk = |name: &str| -> Result<bool> {
+        let spec = data::dataset_spec(name)?;
+        let archive = spec.files[0].file_name();
+        Ok(dir.join(spec.folder).exists() || (spec.archive && dir.join(archive).exists()))
+    };
+    match dataset {
+        "fashion-mnist-embedded" => Ok(()),
+        "fashion-mnist" => match data::find_full_fashion_mnist(dir) {
+            Some(_) => Ok(()),
+            None => bail!(hint("fashion-mnist")),
+        },
+        "imagenette" => {
+            for name in ["imagenette2-160", "imagenette2-320", "imagenette2"] {
+                if on_disk(name)? {
+                    return Ok(());
+                }
+            }
+            bail!(hint("imagenette2-160"))
+        }
+        name if data::DATASETS.iter().any(|d| d.name == name) => {
+            if on_disk(name)? {
+                Ok(())
+            } else {
+                bail!(hint(name))
+            }
+        }
+        other => bail!(
+            "unknown dataset `{other}`; known: fashion-mnist-embedded, fashion-mnist, cifar10, \
+             cifar100, imagenette, imagenette2[-160|-320], imagewoof2[-160|-320]"
+        ),
+    }
+}
+
+/// The datasets of a suite (shipped name or file), to check them before building.
+fn suite_datasets(suite: &str) -> Result<Vec<String>> {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../experiments/suites")
+        .join(format!("{suite}.toml"));
+    let path = if Path::new(suite).is_file() {
+        PathBuf::from(suite)
+    } else if shipped.is_file() {
+        shipped
+    } else {
+        bail!(
+            "no suite `{suite}`: not a shipped suite (quick, cifar10, cifar100, imagenette) nor a file"
+        );
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let value: toml::Value =
+        toml::from_str(&text).with_context(|| format!("invalid suite {}", path.display()))?;
+    let datasets = value
+        .get("datasets")
+        .and_then(|d| d.as_array())
+        .with_context(|| format!("{}: no `datasets` list", path.display()))?;
+    Ok(datasets
+        .iter()
+        .filter_map(|d| d.as_str().map(str::to_string))
+        .collect())
+}
+
+/// `cargo run --release -p experiments` with exactly `backend`'s feature.
+fn experiments(backend: &str, args: &[String]) -> Result<()> {
+    let mut cargo_args: Vec<&str> = vec![
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "experiments",
+        "--no-default-features",
+        "--features",
+        backend,
+        "--",
+    ];
+    cargo_args.extend(args.iter().map(String::as_str));
+    cargo(&cargo_args)
+}
+
 fn main() -> std::process::ExitCode {
     // Errors are printed as one clear message (with their causes), never as a backtrace.
     match run(Cli::parse().task) {
@@ -94,6 +236,45 @@ fn run(task: Task) -> Result<()> {
             "-p",
             "lookahead-optim",
         ]),
+        Task::Train {
+            dataset,
+            backend,
+            flags,
+        } => {
+            check_backend(&backend)?;
+            check_dataset(&dataset, &data::data_dir(data_dir_flag(&flags).as_deref()))?;
+            let mut args = vec![
+                "train".to_string(),
+                "--dataset".into(),
+                dataset,
+                "--backend".into(),
+                backend.clone(),
+            ];
+            args.extend(flags);
+            experiments(&backend, &args)
+        }
+        Task::Compare {
+            suite,
+            backend,
+            flags,
+        } => {
+            check_backend(&backend)?;
+            let dir = data::data_dir(data_dir_flag(&flags).as_deref());
+            for dataset in suite_datasets(&suite)? {
+                check_dataset(&dataset, &dir)?;
+            }
+            let mut args = vec![
+                "compare".to_string(),
+                suite,
+                "--backend".into(),
+                backend.clone(),
+            ];
+            args.extend(flags);
+            experiments(&backend, &args)
+        }
+        Task::Report { dir } => {
+            experiments("flex", &["report".to_string(), dir.display().to_string()])
+        }
         Task::Bench { quick } => {
             for (package, bench) in [
                 ("lookahead-optim", "step"),

@@ -1,0 +1,362 @@
+//! One training run's recipe: [`TrainConfig`] (a Burn `Config`, every field defaulted, read from
+//! JSON or TOML), checked by [`TrainConfig::check`] before anything is trained.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use burn::config::Config;
+use serde::{Deserialize, Serialize};
+
+use crate::spec::OptimizerSpec;
+
+/// The learning-rate schedule of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// fastai's `fit_one_cycle`: warm-up to `lr_max` over 25 % of the steps, cosine down.
+    OneCycle,
+    /// fastai's `fit_flat_cos`: `lr_max` for 75 % of the steps, cosine down.
+    FlatCos,
+    /// `lr_max` throughout.
+    Constant,
+}
+
+impl std::str::FromStr for Schedule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
+            "onecycle" => Ok(Schedule::OneCycle),
+            "flatcos" => Ok(Schedule::FlatCos),
+            "constant" => Ok(Schedule::Constant),
+            _ => Err(format!(
+                "unknown schedule `{s}`; known: onecycle, flatcos, constant"
+            )),
+        }
+    }
+}
+
+/// The recipe of one training run. Every field has a default, so a config file names only what
+/// it changes (`{"dataset": "cifar10", "epochs": 30}`).
+#[derive(Config, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Dataset: `fashion-mnist-embedded` (committed, offline), `fashion-mnist`, `cifar10`,
+    /// `cifar100`, `imagenette` (imagenette2-160/-320/full, whichever is on disk), an exact
+    /// Imagenette/Imagewoof folder name (`imagenette2-320`, `imagewoof2-160`, …). Default
+    /// `fashion-mnist-embedded`.
+    #[config(default = "String::from(\"fashion-mnist-embedded\")")]
+    pub dataset: String,
+    /// Where datasets live; default `$LOOKAHEAD_DATA_DIR`, else `datasets/`.
+    #[config(default = "None")]
+    pub data_dir: Option<String>,
+    /// Model: `tiny-resnet`, `tiny-xresnet`, `resnet18-cifar`, `resnet18`, `resnet34`,
+    /// `resnet50`, `xresnet18`, `xresnet34`, `xresnet50` (append `-mish` to an XResNet for
+    /// Mish). Default `tiny-resnet`.
+    #[config(default = "String::from(\"tiny-resnet\")")]
+    pub model: String,
+    /// Training/validation image side for Imagenette (random-resized crop / center crop).
+    /// Default 128, the study's size. CIFAR and Fashion-MNIST keep their native size.
+    #[config(default = 128)]
+    pub image_size: usize,
+    /// Epochs. Default 5.
+    #[config(default = 5)]
+    pub epochs: usize,
+    /// Batch size. Default 128.
+    #[config(default = 128)]
+    pub batch_size: usize,
+    /// Optimizer spec (see `OptimizerSpec`), e.g. `lookahead(sgd(momentum=0.9), k=5, alpha=0.5,
+    /// reset)`. Default `sgd(momentum=0.9)`.
+    #[config(default = "String::from(\"sgd(momentum=0.9)\")")]
+    pub optimizer: String,
+    /// Learning-rate schedule. Default one-cycle.
+    #[config(default = "Schedule::OneCycle")]
+    pub schedule: Schedule,
+    /// Peak (one-cycle, flat-cos) or constant learning rate. Default 0.05.
+    #[config(default = 0.05)]
+    pub lr_max: f64,
+    /// Overrides the optimizer spec's weight decay when set. Default none (the spec's).
+    #[config(default = "None")]
+    pub weight_decay: Option<f64>,
+    /// Mixup α (fastai's `MixUp`); 0 disables mixup. Default 0.
+    #[config(default = 0.0)]
+    pub mixup: f64,
+    /// Label smoothing ε of the training loss. Default 0.
+    #[config(default = 0.0)]
+    pub label_smoothing: f64,
+    /// Seed of the model initialisation, the data order, augmentation and mixup. Default 42.
+    #[config(default = 42)]
+    pub seed: u64,
+    /// Train on the first N training images only (after a seeded shuffle); default all.
+    #[config(default = "None")]
+    pub train_limit: Option<usize>,
+    /// Validate on the first N validation images only; default all.
+    #[config(default = "None")]
+    pub valid_limit: Option<usize>,
+}
+
+impl TrainConfig {
+    /// Reads a config from JSON (`.json`) or TOML (any other extension), naming the file and
+    /// the field on error. Missing fields take their defaults.
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
+        let value: serde_json::Value = if path.extension().is_some_and(|e| e == "json") {
+            serde_json::from_str(&text)
+                .with_context(|| format!("invalid config {}", path.display()))?
+        } else {
+            toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))?
+        };
+        Self::from_value(value).with_context(|| format!("invalid config {}", path.display()))
+    }
+
+    /// A config from a JSON-like value naming some fields: the others take their defaults, an
+    /// unknown field is an error naming it.
+    pub fn from_value(value: serde_json::Value) -> anyhow::Result<Self> {
+        let serde_json::Value::Object(given) = value else {
+            bail!("expected a table of fields");
+        };
+        let serde_json::Value::Object(mut merged) = serde_json::to_value(Self::new())? else {
+            bail!("the default config is not a table");
+        };
+        for (key, value) in given {
+            if !merged.contains_key(&key) {
+                let known: Vec<&String> = merged.keys().collect();
+                bail!(
+                    "unknown field `{key}`; known: {}",
+                    known
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            merged.insert(key.clone(), value);
+        }
+        let config = serde_json::from_value(serde_json::Value::Object(merged))?;
+        Ok(config)
+    }
+
+    /// serde `deserialize_with` for a [`TrainConfig`] field with defaults for missing fields
+    /// (the `recipe` of a suite).
+    pub fn deserialize_with_defaults<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Self::from_value(value).map_err(|e| serde::de::Error::custom(format!("{e:#}")))
+    }
+
+    /// The optimizer spec, parsed, with `weight_decay` applied.
+    pub fn optimizer_spec(&self) -> anyhow::Result<OptimizerSpec> {
+        let mut spec = OptimizerSpec::parse(&self.optimizer).context("field `optimizer`")?;
+        if let Some(wd) = self.weight_decay {
+            spec.set_weight_decay(wd);
+        }
+        Ok(spec)
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        data::data_dir(self.data_dir.as_deref().map(Path::new))
+    }
+
+    /// Checks every field (not the data on disk): the errors name the field.
+    pub fn check(&self) -> anyhow::Result<()> {
+        self.optimizer_spec()?;
+        ModelKind::parse(&self.model).context("field `model`")?;
+        DatasetKind::parse(&self.dataset).context("field `dataset`")?;
+        let positive = [
+            ("epochs", self.epochs),
+            ("batch_size", self.batch_size),
+            ("image_size", self.image_size),
+        ];
+        for (field, value) in positive {
+            if value == 0 {
+                bail!("field `{field}`: must be at least 1");
+            }
+        }
+        if !(self.lr_max.is_finite() && self.lr_max > 0.0) {
+            bail!(
+                "field `lr_max`: must be a positive number, got {}",
+                self.lr_max
+            );
+        }
+        if let Some(wd) = self.weight_decay
+            && !(wd.is_finite() && wd >= 0.0)
+        {
+            bail!("field `weight_decay`: must be ≥ 0, got {wd}");
+        }
+        if !(self.mixup.is_finite() && self.mixup >= 0.0) {
+            bail!("field `mixup`: must be ≥ 0 (0 = off), got {}", self.mixup);
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            bail!(
+                "field `label_smoothing`: must be in [0, 1), got {}",
+                self.label_smoothing
+            );
+        }
+        for (field, limit) in [
+            ("train_limit", self.train_limit),
+            ("valid_limit", self.valid_limit),
+        ] {
+            if limit == Some(0) {
+                bail!("field `{field}`: must be at least 1 when set");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The datasets `train` knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatasetKind {
+    /// The Fashion-MNIST test set committed in `datasets/` (8,000 train / 2,000 valid).
+    FashionMnistEmbedded,
+    /// The full Fashion-MNIST (60,000 / 10,000).
+    FashionMnist,
+    /// CIFAR-10.
+    Cifar10,
+    /// CIFAR-100 (fine labels).
+    Cifar100,
+    /// An Imagenette-layout folder; `None` = the first of imagenette2-160, -320, imagenette2.
+    Imagenette(Option<String>),
+}
+
+impl DatasetKind {
+    /// Parses a dataset name.
+    pub fn parse(name: &str) -> anyhow::Result<Self> {
+        Ok(match name {
+            "fashion-mnist-embedded" => DatasetKind::FashionMnistEmbedded,
+            "fashion-mnist" => DatasetKind::FashionMnist,
+            "cifar10" => DatasetKind::Cifar10,
+            "cifar100" => DatasetKind::Cifar100,
+            "imagenette" => DatasetKind::Imagenette(None),
+            n if n.starts_with("imagenette2") || n.starts_with("imagewoof2") => {
+                data::dataset_spec(n)?;
+                DatasetKind::Imagenette(Some(n.to_string()))
+            }
+            other => bail!(
+                "unknown dataset `{other}`; known: fashion-mnist-embedded, fashion-mnist, \
+                 cifar10, cifar100, imagenette, imagenette2[-160|-320], imagewoof2[-160|-320]"
+            ),
+        })
+    }
+}
+
+/// The models `train` knows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelKind {
+    /// `ResNetConfig::tiny` (width 1/8, one block per stage, CIFAR stem).
+    TinyResNet,
+    /// `XResNetConfig::tiny`.
+    TinyXResNet,
+    /// The CIFAR ResNet-18 of the Lookahead paper.
+    CifarResNet18,
+    /// torchvision ResNet-18/34/50.
+    ResNet(models::ResNetVariant),
+    /// fastai XResNet-18/34/50, ReLU or Mish.
+    XResNet(models::XResNetVariant, models::Activation),
+}
+
+impl ModelKind {
+    /// Parses a model name.
+    pub fn parse(name: &str) -> anyhow::Result<Self> {
+        use models::{Activation, ResNetVariant as R, XResNetVariant as X};
+        let (base, activation) = match name.strip_suffix("-mish") {
+            Some(base) => (base, Activation::Mish),
+            None => (name, Activation::Relu),
+        };
+        Ok(match base {
+            "tiny-resnet" if activation == Activation::Relu => ModelKind::TinyResNet,
+            "tiny-xresnet" if activation == Activation::Relu => ModelKind::TinyXResNet,
+            "resnet18-cifar" if activation == Activation::Relu => ModelKind::CifarResNet18,
+            "resnet18" if activation == Activation::Relu => ModelKind::ResNet(R::ResNet18),
+            "resnet34" if activation == Activation::Relu => ModelKind::ResNet(R::ResNet34),
+            "resnet50" if activation == Activation::Relu => ModelKind::ResNet(R::ResNet50),
+            "xresnet18" => ModelKind::XResNet(X::XResNet18, activation),
+            "xresnet34" => ModelKind::XResNet(X::XResNet34, activation),
+            "xresnet50" => ModelKind::XResNet(X::XResNet50, activation),
+            _ => bail!(
+                "unknown model `{name}`; known: tiny-resnet, tiny-xresnet, resnet18-cifar, \
+                 resnet18, resnet34, resnet50, xresnet18, xresnet34, xresnet50 (XResNets also \
+                 with `-mish`)"
+            ),
+        })
+    }
+
+    /// Builds the network for `classes` classes of `channels`-channel images.
+    pub fn build<B: burn::tensor::backend::Backend>(
+        &self,
+        classes: usize,
+        channels: usize,
+        device: &B::Device,
+    ) -> anyhow::Result<models::ResNet<B>> {
+        use models::{ResNetConfig, XResNetConfig};
+        let net = match self {
+            ModelKind::TinyResNet => ResNetConfig::tiny(classes, channels).init(device)?,
+            ModelKind::TinyXResNet => XResNetConfig::tiny(classes, channels).init(device)?,
+            ModelKind::CifarResNet18 => ResNetConfig::cifar_resnet18(classes)
+                .with_in_channels(channels)
+                .init(device)?,
+            ModelKind::ResNet(variant) => ResNetConfig::new(*variant)
+                .with_num_classes(classes)
+                .with_in_channels(channels)
+                .init(device)?,
+            ModelKind::XResNet(variant, activation) => XResNetConfig::new(*variant)
+                .with_num_classes(classes)
+                .with_in_channels(channels)
+                .with_activation(*activation)
+                .init(device)?,
+        };
+        Ok(net)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_defaults_and_checks_name_the_field() {
+        let config = TrainConfig::from_value(serde_json::json!({})).unwrap();
+        assert_eq!(config, TrainConfig::new());
+        config.check().unwrap();
+        let bad = |json: &str| {
+            let config = TrainConfig::from_value(serde_json::from_str(json).unwrap()).unwrap();
+            format!("{:#}", config.check().unwrap_err())
+        };
+        let unknown = TrainConfig::from_value(serde_json::json!({"epoch": 3})).unwrap_err();
+        assert!(unknown.to_string().contains("unknown field `epoch`"));
+        assert!(bad(r#"{"epochs": 0}"#).contains("`epochs`"));
+        assert!(bad(r#"{"lr_max": -1}"#).contains("`lr_max`"));
+        assert!(bad(r#"{"model": "vgg"}"#).contains("unknown model `vgg`"));
+        assert!(bad(r#"{"dataset": "mnist"}"#).contains("unknown dataset `mnist`"));
+        let k0 = bad(r#"{"optimizer": "lookahead(sgd, k=0)"}"#);
+        assert!(k0.contains("`optimizer`") && k0.contains('k'), "{k0}");
+        assert!(bad(r#"{"label_smoothing": 1.0}"#).contains("`label_smoothing`"));
+    }
+
+    #[test]
+    fn toml_and_json_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml_path = dir.path().join("run.toml");
+        std::fs::write(
+            &toml_path,
+            "dataset = \"cifar10\"\nepochs = 3\nschedule = \"flatcos\"\n",
+        )
+        .unwrap();
+        let config = TrainConfig::from_file(&toml_path).unwrap();
+        assert_eq!(
+            config,
+            TrainConfig::new()
+                .with_dataset("cifar10".into())
+                .with_epochs(3)
+                .with_schedule(Schedule::FlatCos)
+        );
+        let json_path = dir.path().join("run.json");
+        std::fs::write(&json_path, r#"{"epochs": "three"}"#).unwrap();
+        let message = format!("{:#}", TrainConfig::from_file(&json_path).unwrap_err());
+        assert!(
+            message.contains("run.json") && message.contains("three"),
+            "{message}"
+        );
+    }
+}

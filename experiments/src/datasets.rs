@@ -1,0 +1,225 @@
+//! The dataset of a run, read from disk (or the embedded Fashion-MNIST), with the study's
+//! augmentation and normalisation per dataset.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use data::{
+    Augment, Cifar100Label, ImageBatcher, ImageDataset, ImagenetteOptions, Mix, Normalize, Split,
+};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use crate::config::{DatasetKind, TrainConfig};
+
+/// Seed of the subset drawn by `train_limit`/`valid_limit`: fixed, so every seed of a suite
+/// trains on the same images.
+const SUBSET_SEED: u64 = 0x5eed_5eed;
+
+/// A run's data: both splits, the indices used, and how batches are made.
+pub struct RunData {
+    /// Training images.
+    pub train: ImageDataset,
+    /// Indices of `train` used (all, or `train_limit` of them).
+    pub train_indices: Vec<usize>,
+    /// Validation images.
+    pub valid: ImageDataset,
+    /// Indices of `valid` used.
+    pub valid_indices: Vec<usize>,
+    /// Number of classes.
+    pub classes: usize,
+    /// Image channels.
+    pub channels: usize,
+    /// Training batches (the loader re-seeds it each epoch).
+    pub train_batcher: ImageBatcher,
+    /// Validation batches.
+    pub valid_batcher: ImageBatcher,
+    /// Where the data came from, for the summary.
+    pub source: String,
+}
+
+fn subset(len: usize, limit: Option<usize>) -> Vec<usize> {
+    let mut indices: Vec<usize> = (0..len).collect();
+    if let Some(limit) = limit.filter(|&l| l < len) {
+        indices.shuffle(&mut StdRng::seed_from_u64(SUBSET_SEED));
+        indices.truncate(limit);
+        indices.sort_unstable();
+    }
+    indices
+}
+
+fn missing(name: &str, dir: &Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "dataset `{name}` is not in {}: run `cargo xtask download {name}`, or import an archive \
+         you have with `cargo xtask import {name} <archive>` (or point LOOKAHEAD_DATA_DIR / \
+         `data_dir` at the folder holding it)",
+        dir.display()
+    )
+}
+
+/// Where dataset `kind` is on disk under `dir` (an error naming the download/import command
+/// when it is not).
+pub fn locate(kind: &DatasetKind, dir: &Path) -> anyhow::Result<PathBuf> {
+    let first = |candidates: &[PathBuf]| candidates.iter().find(|p| p.exists()).cloned();
+    match kind {
+        DatasetKind::FashionMnistEmbedded => Ok(PathBuf::from("datasets/fashion-mnist-t10k")),
+        DatasetKind::FashionMnist => {
+            data::find_full_fashion_mnist(dir).ok_or_else(|| missing("fashion-mnist", dir))
+        }
+        DatasetKind::Cifar10 => first(&[
+            dir.join("cifar-10-batches-bin"),
+            dir.join("cifar-10-binary.tar.gz"),
+        ])
+        .ok_or_else(|| missing("cifar10", dir)),
+        DatasetKind::Cifar100 => first(&[
+            dir.join("cifar-100-binary"),
+            dir.join("cifar-100-binary.tar.gz"),
+        ])
+        .ok_or_else(|| missing("cifar100", dir)),
+        DatasetKind::Imagenette(Some(name)) => {
+            first(&[dir.join(name)]).ok_or_else(|| missing(name, dir))
+        }
+        DatasetKind::Imagenette(None) => first(&[
+            dir.join("imagenette2-160"),
+            dir.join("imagenette2-320"),
+            dir.join("imagenette2"),
+        ])
+        .ok_or_else(|| missing("imagenette2-160", dir)),
+    }
+}
+
+/// Reads the run's dataset. Errors name the file at fault, or the command that gets the data.
+pub fn load(config: &TrainConfig) -> anyhow::Result<RunData> {
+    let kind = DatasetKind::parse(&config.dataset).context("field `dataset`")?;
+    let dir = config.data_dir();
+    let path = locate(&kind, &dir)?;
+    let mix = if config.mixup > 0.0 {
+        Mix::Mixup {
+            alpha: config.mixup,
+        }
+    } else {
+        Mix::None
+    };
+    let (train, valid, augment, valid_augment, normalize): (
+        ImageDataset,
+        ImageDataset,
+        Augment,
+        Augment,
+        Normalize,
+    ) = match &kind {
+        DatasetKind::FashionMnistEmbedded => {
+            let (train, valid) = data::embedded_fashion_mnist_split()?;
+            let flip = Augment::PadCropFlip { pad: 2 };
+            (
+                train.into(),
+                valid.into(),
+                flip,
+                Augment::None,
+                Normalize::fashion_mnist(),
+            )
+        }
+        DatasetKind::FashionMnist => (
+            data::read_fashion_mnist(&path, Split::Train)?.into(),
+            data::read_fashion_mnist(&path, Split::Test)?.into(),
+            Augment::PadCropFlip { pad: 2 },
+            Augment::None,
+            Normalize::fashion_mnist(),
+        ),
+        DatasetKind::Cifar10 => (
+            data::read_cifar10(&path, Split::Train)?.into(),
+            data::read_cifar10(&path, Split::Test)?.into(),
+            Augment::PadCropFlip { pad: 4 },
+            Augment::None,
+            Normalize::cifar10(),
+        ),
+        DatasetKind::Cifar100 => (
+            data::read_cifar100(&path, Split::Train, Cifar100Label::Fine)?.into(),
+            data::read_cifar100(&path, Split::Test, Cifar100Label::Fine)?.into(),
+            Augment::PadCropFlip { pad: 4 },
+            Augment::None,
+            Normalize::cifar100(),
+        ),
+        DatasetKind::Imagenette(_) => {
+            let size = config.image_size;
+            let options = ImagenetteOptions::new(size, &dir);
+            let train = data::read_imagenette(&path, Split::Train, &options)?;
+            let valid = data::read_imagenette(&path, Split::Test, &options)?;
+            (
+                train.set.into(),
+                valid.set.into(),
+                Augment::imagenette_train(size),
+                Augment::CenterCrop { size },
+                Normalize::imagenet(),
+            )
+        }
+    };
+    let classes = train.classes().len();
+    if classes < 2 || valid.classes().len() != classes {
+        bail!(
+            "{}: expected the same classes (at least 2) in both splits, got {} and {}",
+            path.display(),
+            classes,
+            valid.classes().len()
+        );
+    }
+    use burn::data::dataset::Dataset;
+    let channels = train.get(0).map_or(3, |item| item.image.channels);
+    let train_indices = subset(train.len(), config.train_limit);
+    let valid_indices = subset(valid.len(), config.valid_limit);
+    if train_indices.len() < config.batch_size {
+        bail!(
+            "field `batch_size`: {} is more than the {} training images",
+            config.batch_size,
+            train_indices.len()
+        );
+    }
+    Ok(RunData {
+        train,
+        train_indices,
+        valid,
+        valid_indices,
+        classes,
+        channels,
+        train_batcher: ImageBatcher {
+            augment,
+            normalize: normalize.clone(),
+            mix,
+            seed: config.seed,
+        },
+        valid_batcher: ImageBatcher::eval(valid_augment, normalize),
+        source: path.display().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_data_names_the_commands() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = TrainConfig::new()
+            .with_dataset("cifar10".into())
+            .with_data_dir(Some(dir.path().display().to_string()));
+        let message = format!("{:#}", load(&config).err().unwrap());
+        assert!(
+            message.contains("cargo xtask download cifar10")
+                && message.contains("cargo xtask import cifar10"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_embedded_set_loads_with_limits() {
+        let config = TrainConfig::new()
+            .with_train_limit(Some(300))
+            .with_valid_limit(Some(100));
+        let data = load(&config).unwrap();
+        assert_eq!((data.classes, data.channels), (10, 1));
+        assert_eq!(
+            (data.train_indices.len(), data.valid_indices.len()),
+            (300, 100)
+        );
+    }
+}

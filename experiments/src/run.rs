@@ -1,0 +1,622 @@
+//! One training run through burn-train's `SupervisedTraining`/`Learner`: the run directory, its
+//! checkpoints, resuming, divergence, and the summary.
+//!
+//! A run directory holds `config.json`, Burn's metric logs (`train/epoch-N/*.log`,
+//! `valid/epoch-N/*.log`), `checkpoint/{model,optim,scheduler}-N.mpk` (the last two epochs),
+//! and, once the run ends, `metrics.csv` (one row per epoch), `train_loss.csv` (one row per
+//! iteration), `model.mpk` (the final weights) and `summary.json`.
+
+use std::fs;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use burn::module::Module;
+use burn::optim::LearningRate;
+use burn::optim::Optimizer;
+use burn::optim::lr_scheduler::LrScheduler;
+use burn::prelude::Backend;
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
+use burn::tensor::backend::AutodiffBackend;
+use burn::train::checkpoint::KeepLastNCheckpoints;
+use burn::train::logger::{FileMetricLogger, MetricLogger};
+use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
+use burn::train::metric::{
+    AccuracyMetric, LearningRateMetric, LossMetric, MetricDefinition, NumericEntry,
+};
+use burn::train::{Interrupter, Learner, SupervisedTraining};
+use lookahead_optim::{FlatCos, FlatCosConfig, OneCycle, OneCycleConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::BackendInfo;
+use crate::config::{ModelKind, Schedule, TrainConfig};
+use crate::datasets::{self, RunData};
+use crate::loader::EpochLoader;
+use crate::model::Classifier;
+use crate::monitor::{Divergence, DivergenceGuard, LineRenderer};
+use crate::spec::StudyOptimizer;
+
+/// The recorder of checkpoints: full precision, so that a resumed run is bit-identical.
+pub type CheckpointRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
+
+/// The learning-rate schedule of a run, one type for every [`Schedule`].
+#[derive(Clone, Debug)]
+pub enum RunSchedule {
+    /// fastai's one cycle.
+    OneCycle(OneCycle),
+    /// fastai's flat-cos.
+    FlatCos(FlatCos),
+    /// A constant rate.
+    Constant {
+        /// The rate.
+        lr: f64,
+        /// Iterations stepped.
+        iter: usize,
+    },
+}
+
+impl RunSchedule {
+    /// The schedule of `config` over `num_iters` optimizer steps.
+    pub fn new(config: &TrainConfig, num_iters: usize) -> anyhow::Result<Self> {
+        Ok(match config.schedule {
+            Schedule::OneCycle => {
+                RunSchedule::OneCycle(OneCycleConfig::new(config.lr_max, num_iters).init()?)
+            }
+            Schedule::FlatCos => {
+                RunSchedule::FlatCos(FlatCosConfig::new(config.lr_max, num_iters).init()?)
+            }
+            Schedule::Constant => RunSchedule::Constant {
+                lr: config.lr_max,
+                iter: 0,
+            },
+        })
+    }
+}
+
+impl LrScheduler for RunSchedule {
+    /// The number of iterations already stepped.
+    type Record<B: Backend> = usize;
+
+    fn step(&mut self) -> LearningRate {
+        match self {
+            RunSchedule::OneCycle(s) => s.step(),
+            RunSchedule::FlatCos(s) => s.step(),
+            RunSchedule::Constant { lr, iter } => {
+                *iter += 1;
+                *lr
+            }
+        }
+    }
+
+    fn to_record<B: Backend>(&self) -> usize {
+        match self {
+            RunSchedule::OneCycle(s) => s.to_record::<B>(),
+            RunSchedule::FlatCos(s) => s.to_record::<B>(),
+            RunSchedule::Constant { iter, .. } => *iter,
+        }
+    }
+
+    fn load_record<B: Backend>(self, record: usize) -> Self {
+        match self {
+            RunSchedule::OneCycle(s) => RunSchedule::OneCycle(s.load_record::<B>(record)),
+            RunSchedule::FlatCos(s) => RunSchedule::FlatCos(s.load_record::<B>(record)),
+            RunSchedule::Constant { lr, .. } => RunSchedule::Constant { lr, iter: record },
+        }
+    }
+}
+
+/// Burn's `FileMetricLogger`, with the epoch numbers of a resumed run corrected: burn-train
+/// 0.21's event store numbers the first epoch of every session 1 (later ones correctly), so a
+/// run resumed after epoch N would overwrite epoch 1's logs with epoch N + 1's.
+struct ResumedMetricLogger {
+    inner: FileMetricLogger,
+    first_epoch: usize,
+}
+
+impl MetricLogger for ResumedMetricLogger {
+    fn log(&mut self, update: MetricsUpdate, epoch: usize, split: &Split) {
+        self.inner.log(update, epoch.max(self.first_epoch), split);
+    }
+
+    fn read_numeric(
+        &mut self,
+        name: &str,
+        epoch: usize,
+        split: &Split,
+    ) -> Result<Vec<NumericEntry>, String> {
+        self.inner.read_numeric(name, epoch, split)
+    }
+
+    fn log_metric_definition(&mut self, definition: MetricDefinition) {
+        self.inner.log_metric_definition(definition);
+    }
+
+    fn log_epoch_summary(&mut self, summary: EpochSummary) {
+        self.inner.log_epoch_summary(summary);
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Every epoch ran.
+    Complete,
+    /// Stopped at a NaN/inf loss.
+    Diverged,
+    /// Stopped by the user (the dashboard's quit key); resumable with `--resume`.
+    Interrupted,
+}
+
+/// The metrics of one epoch (means over the epoch's batches, weighted by batch size).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// Epoch (1-based).
+    pub epoch: usize,
+    /// Mean training loss (with mixup/smoothing when used).
+    pub train_loss: f64,
+    /// Training accuracy, percent (against the un-mixed targets).
+    pub train_accuracy: f64,
+    /// Validation loss (plain cross-entropy).
+    pub valid_loss: Option<f64>,
+    /// Validation accuracy, percent.
+    pub valid_accuracy: Option<f64>,
+    /// Learning rate of the epoch's last iteration.
+    pub lr: f64,
+}
+
+/// What `summary.json` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// How the run ended.
+    pub status: RunStatus,
+    /// Why it stopped, when it did not complete.
+    pub message: Option<String>,
+    /// Where it diverged.
+    pub divergence: Option<Divergence>,
+    /// Optimizer spec (normalised).
+    pub optimizer: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Model name.
+    pub model: String,
+    /// Seed.
+    pub seed: u64,
+    /// Epochs asked for.
+    pub epochs: usize,
+    /// Epochs fully run (train + valid + checkpoint).
+    pub epochs_completed: usize,
+    /// Mean training loss of the last epoch.
+    pub final_train_loss: Option<f64>,
+    /// Validation loss after the last epoch.
+    pub final_valid_loss: Option<f64>,
+    /// Validation accuracy (percent) after the last epoch.
+    pub final_valid_accuracy: Option<f64>,
+    /// Best validation accuracy (percent) over the epochs.
+    pub best_valid_accuracy: Option<f64>,
+    /// The epoch of the best validation accuracy.
+    pub best_epoch: Option<usize>,
+    /// Wall time of this session (since the start or the last resume), seconds.
+    pub wall_time_s: f64,
+    /// Training images per second of wall time in this session (validation time included).
+    pub images_per_s: f64,
+    /// Training images per epoch.
+    pub train_images: usize,
+    /// Validation images.
+    pub valid_images: usize,
+    /// Trainable parameters.
+    pub parameters: usize,
+    /// Backend and device.
+    pub backend: BackendInfo,
+    /// The epoch this session resumed from (0 = a fresh start).
+    pub resumed_from_epoch: usize,
+}
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Continue from the run directory's last checkpoint.
+    pub resume: bool,
+    /// Use Burn's TUI dashboard when stdout is a terminal (otherwise plain lines).
+    pub dashboard: bool,
+    /// Prefix of the plain progress lines.
+    pub label: String,
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Reads a run directory's `summary.json`, if the run has ended.
+pub fn read_summary(dir: &Path) -> anyhow::Result<Option<Summary>> {
+    let path = dir.join("summary.json");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text =
+        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Some(
+        serde_json::from_str(&text).with_context(|| format!("corrupt {}", path.display()))?,
+    ))
+}
+
+/// Reads a run directory's `config.json`.
+pub fn read_config(dir: &Path) -> anyhow::Result<TrainConfig> {
+    let path = dir.join("config.json");
+    if !path.exists() {
+        bail!(
+            "{}: no config.json, so there is no run here to resume",
+            dir.display()
+        );
+    }
+    TrainConfig::from_file(&path)
+}
+
+/// The epochs with a checkpoint in `dir`, newest first.
+pub fn checkpoint_epochs(dir: &Path) -> Vec<usize> {
+    let mut epochs: Vec<usize> = fs::read_dir(dir.join("checkpoint"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.strip_prefix("model-")?
+                .strip_suffix(".mpk")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    epochs.sort_unstable_by(|a, b| b.cmp(a));
+    epochs
+}
+
+fn epoch_dirs(dir: &Path, split: &str) -> Vec<(usize, PathBuf)> {
+    let mut out: Vec<(usize, PathBuf)> = fs::read_dir(dir.join(split))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            Some((name.strip_prefix("epoch-")?.parse().ok()?, e.path()))
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// Values of one of Burn's metric logs (`value` or `value,count` per line).
+fn read_log(path: &Path) -> anyhow::Result<Vec<(f64, f64)>> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let mut parts = line.split(',');
+            let parse = |s: Option<&str>, default: f64| -> anyhow::Result<f64> {
+                match s {
+                    None => Ok(default),
+                    Some(s) => s
+                        .trim()
+                        .parse::<f64>()
+                        .with_context(|| format!("{}: bad entry `{line}`", path.display())),
+                }
+            };
+            Ok((parse(parts.next(), f64::NAN)?, parse(parts.next(), 1.0)?))
+        })
+        .collect()
+}
+
+fn weighted_mean(entries: &[(f64, f64)]) -> Option<f64> {
+    let total: f64 = entries.iter().map(|(_, w)| w).sum();
+    (total > 0.0).then(|| entries.iter().map(|(v, w)| v * w).sum::<f64>() / total)
+}
+
+/// One training iteration's loss: (iteration over the run, epoch, loss).
+pub type IterationLoss = (usize, usize, f64);
+
+/// The optimizer record of a run's checkpoints.
+type OptimRecord<B> = <StudyOptimizer<Classifier<B>, B> as Optimizer<Classifier<B>, B>>::Record;
+
+/// The per-epoch metrics and per-iteration training losses of a run, from Burn's metric logs.
+/// Epochs after `upto` (if given) are ignored.
+pub fn read_metrics(
+    dir: &Path,
+    upto: Option<usize>,
+) -> anyhow::Result<(Vec<EpochMetrics>, Vec<IterationLoss>)> {
+    let mut epochs = Vec::new();
+    let mut iterations = Vec::new();
+    let valid: std::collections::HashMap<usize, PathBuf> =
+        epoch_dirs(dir, "valid").into_iter().collect();
+    let mut global = 0;
+    for (epoch, path) in epoch_dirs(dir, "train") {
+        if upto.is_some_and(|u| epoch > u) {
+            continue;
+        }
+        let losses = read_log(&path.join("Loss.log"))?;
+        if losses.is_empty() {
+            continue;
+        }
+        for (loss, _) in &losses {
+            global += 1;
+            iterations.push((global, epoch, *loss));
+        }
+        let lr = read_log(&path.join("Learning_Rate.log"))?;
+        let (valid_loss, valid_accuracy) = match valid.get(&epoch) {
+            Some(v) => (
+                weighted_mean(&read_log(&v.join("Loss.log"))?),
+                weighted_mean(&read_log(&v.join("Accuracy.log"))?),
+            ),
+            None => (None, None),
+        };
+        epochs.push(EpochMetrics {
+            epoch,
+            train_loss: weighted_mean(&losses).unwrap_or(f64::NAN),
+            train_accuracy: weighted_mean(&read_log(&path.join("Accuracy.log"))?)
+                .unwrap_or(f64::NAN),
+            valid_loss,
+            valid_accuracy,
+            lr: lr.last().map_or(f64::NAN, |(v, _)| *v),
+        });
+    }
+    Ok((epochs, iterations))
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map_or(String::new(), |v| v.to_string())
+}
+
+fn write_metrics(
+    dir: &Path,
+    epochs: &[EpochMetrics],
+    iterations: &[IterationLoss],
+) -> anyhow::Result<()> {
+    let mut csv = String::from("epoch,train_loss,train_accuracy,valid_loss,valid_accuracy,lr\n");
+    for e in epochs {
+        csv.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            e.epoch,
+            e.train_loss,
+            e.train_accuracy,
+            fmt_opt(e.valid_loss),
+            fmt_opt(e.valid_accuracy),
+            e.lr
+        ));
+    }
+    write_atomic(&dir.join("metrics.csv"), csv.as_bytes())?;
+    let mut csv = String::from("iteration,epoch,train_loss\n");
+    for (i, epoch, loss) in iterations {
+        csv.push_str(&format!("{i},{epoch},{loss}\n"));
+    }
+    write_atomic(&dir.join("train_loss.csv"), csv.as_bytes())
+}
+
+/// The newest checkpoint epoch of `dir` whose three files load, or 0 when there is none.
+fn resumable_epoch<B: AutodiffBackend>(
+    dir: &Path,
+    device: &B::Device,
+) -> anyhow::Result<(usize, Vec<String>)> {
+    let recorder = CheckpointRecorder::new();
+    let mut skipped = Vec::new();
+    for epoch in checkpoint_epochs(dir) {
+        let file = |kind: &str| dir.join("checkpoint").join(format!("{kind}-{epoch}"));
+        let model: Result<<Classifier<B> as Module<B>>::Record, _> =
+            recorder.load(file("model"), device);
+        let optim: Result<OptimRecord<B>, _> = recorder.load(file("optim"), device);
+        let sched: Result<<RunSchedule as LrScheduler>::Record<B>, _> =
+            Recorder::<B>::load(&recorder, file("scheduler"), device);
+        match (model, optim, sched) {
+            (Ok(_), Ok(_), Ok(_)) => return Ok((epoch, skipped)),
+            (m, o, s) => {
+                let why = [m.err(), o.err(), s.err()]
+                    .into_iter()
+                    .flatten()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                skipped.push(format!("checkpoint of epoch {epoch} unreadable ({why})"));
+            }
+        }
+    }
+    Ok((0, skipped))
+}
+
+/// Trains one run in `dir` (created if needed) and returns its summary (also written to
+/// `dir/summary.json`). Every check (config, optimizer spec, data on disk, directory state)
+/// happens before training; a NaN/inf loss ends the run as [`RunStatus::Diverged`].
+pub fn train<B: AutodiffBackend>(
+    config: &TrainConfig,
+    dir: &Path,
+    options: &RunOptions,
+    device: B::Device,
+    backend: BackendInfo,
+) -> anyhow::Result<Summary> {
+    config.check()?;
+    let spec = config.optimizer_spec()?;
+    let kind = ModelKind::parse(&config.model)?;
+    // Directory state, before any work.
+    if !options.resume {
+        if let Some(summary) = read_summary(dir)? {
+            bail!(
+                "{} already holds a finished run ({:?}); choose another output directory or \
+                 delete it",
+                dir.display(),
+                summary.status
+            );
+        }
+        if !checkpoint_epochs(dir).is_empty() {
+            bail!(
+                "{} holds an interrupted run; continue it with `--resume`, or choose another \
+                 output directory",
+                dir.display()
+            );
+        }
+    }
+    let data: RunData = datasets::load(config)?;
+    // The model and optimizer are built (and the spec checked against them) before the run
+    // directory is touched.
+    B::seed(&device, config.seed);
+    let net = kind.build::<B>(data.classes, data.channels, &device)?;
+    let parameters = net.param_count();
+    let model = Classifier {
+        net,
+        label_smoothing: config.label_smoothing,
+    };
+    let optim = spec.build::<B, Classifier<B>>()?;
+    let train_loader = EpochLoader::<B>::train(
+        data.train.clone(),
+        data.train_indices.clone(),
+        data.train_batcher.clone(),
+        config.batch_size,
+        device.clone(),
+    );
+    let valid_loader = EpochLoader::<B::InnerBackend>::valid(
+        data.valid.clone(),
+        data.valid_indices.clone(),
+        data.valid_batcher.clone(),
+        config.batch_size,
+        device.clone(),
+    );
+    let per_epoch = train_loader.batches_per_epoch();
+    let schedule = RunSchedule::new(config, config.epochs * per_epoch)?;
+
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut resumed_from = 0;
+    if options.resume {
+        let (epoch, skipped) = resumable_epoch::<B>(dir, &device)?;
+        for message in skipped {
+            eprintln!("warning: {}: {message}", dir.display());
+        }
+        resumed_from = epoch;
+        if resumed_from >= config.epochs
+            && let Some(summary) = read_summary(dir)?
+        {
+            return Ok(summary);
+        }
+    }
+    write_atomic(
+        &dir.join("config.json"),
+        serde_json::to_string_pretty(config)?.as_bytes(),
+    )?;
+    // Metric logs of epochs after the checkpoint belong to the session that was cut short.
+    for split in ["train", "valid"] {
+        for (epoch, path) in epoch_dirs(dir, split) {
+            if epoch > resumed_from {
+                fs::remove_dir_all(&path)
+                    .with_context(|| format!("cannot remove {}", path.display()))?;
+            }
+        }
+    }
+    let summary_path = dir.join("summary.json");
+    if summary_path.exists() {
+        fs::remove_file(&summary_path)
+            .with_context(|| format!("cannot remove {}", summary_path.display()))?;
+    }
+    train_loader.set_epochs_done(resumed_from);
+
+    let interrupter = Interrupter::new();
+    let (guard, divergence) = DivergenceGuard::new(interrupter.clone());
+    let mut training = SupervisedTraining::new(dir, Arc::new(train_loader), Arc::new(valid_loader))
+        .metrics((AccuracyMetric::new(), LossMetric::new()))
+        .metric_train_numeric(LearningRateMetric::new())
+        .metric_valid(guard.for_validation())
+        .metric_train(guard)
+        .with_application_logger(None)
+        .with_metric_logger(ResumedMetricLogger {
+            inner: FileMetricLogger::new(dir),
+            first_epoch: resumed_from + 1,
+        })
+        .with_file_checkpointer(CheckpointRecorder::new())
+        .with_checkpointing_strategy(KeepLastNCheckpoints::new(2))
+        .with_interrupter(interrupter.clone())
+        .num_epochs(config.epochs);
+    if resumed_from > 0 {
+        training = training.checkpoint(resumed_from);
+    }
+    if !(options.dashboard && std::io::stdout().is_terminal()) {
+        training = training.renderer(LineRenderer::new(options.label.clone()));
+    }
+    let start = Instant::now();
+    let result = training.launch(Learner::new(model, optim, schedule));
+    let wall_time_s = start.elapsed().as_secs_f64();
+    drop(result.renderer);
+    result
+        .model
+        .save_file(dir.join("model"), &CheckpointRecorder::new())
+        .with_context(|| format!("cannot write {}", dir.join("model.mpk").display()))?;
+
+    let divergence = divergence.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let completed = checkpoint_epochs(dir).first().copied().unwrap_or(0);
+    let (status, message) = match (&divergence, interrupter.should_stop()) {
+        (Some(d), _) => (
+            RunStatus::Diverged,
+            Some(format!(
+                "diverged: {} loss {} at epoch {}, iteration {}",
+                if d.train { "training" } else { "validation" },
+                d.loss,
+                d.epoch,
+                d.iteration
+            )),
+        ),
+        (None, true) => (
+            RunStatus::Interrupted,
+            Some(format!(
+                "interrupted after epoch {completed}; continue with --resume"
+            )),
+        ),
+        (None, false) => (RunStatus::Complete, None),
+    };
+    let upto = match status {
+        RunStatus::Diverged => None,
+        _ => Some(completed),
+    };
+    let (epochs, iterations) = read_metrics(dir, upto)?;
+    write_metrics(dir, &epochs, &iterations)?;
+    let valid_epochs: Vec<&EpochMetrics> = epochs
+        .iter()
+        .filter(|e| e.valid_accuracy.is_some())
+        .collect();
+    let best = valid_epochs.iter().copied().max_by(|a, b| {
+        a.valid_accuracy
+            .partial_cmp(&b.valid_accuracy)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let last_valid = valid_epochs.last();
+    let train_images = data.train_indices.len() / config.batch_size * config.batch_size;
+    let session_epochs = completed.saturating_sub(resumed_from);
+    let summary = Summary {
+        status,
+        message,
+        divergence,
+        optimizer: spec.to_string(),
+        dataset: config.dataset.clone(),
+        model: config.model.clone(),
+        seed: config.seed,
+        epochs: config.epochs,
+        epochs_completed: completed,
+        final_train_loss: epochs.last().map(|e| e.train_loss),
+        final_valid_loss: last_valid.and_then(|e| e.valid_loss),
+        final_valid_accuracy: last_valid.and_then(|e| e.valid_accuracy),
+        best_valid_accuracy: best.and_then(|e| e.valid_accuracy),
+        best_epoch: best.map(|e| e.epoch),
+        wall_time_s,
+        images_per_s: (session_epochs * train_images) as f64 / wall_time_s.max(1e-9),
+        train_images,
+        valid_images: data.valid_indices.len(),
+        parameters,
+        backend,
+        resumed_from_epoch: resumed_from,
+    };
+    write_atomic(
+        &summary_path,
+        serde_json::to_string_pretty(&summary)?.as_bytes(),
+    )?;
+    Ok(summary)
+}

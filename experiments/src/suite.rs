@@ -1,0 +1,322 @@
+//! Comparison suites: a grid of runs (datasets × optimizer specs × seeds) sharing one recipe,
+//! run in sequence by [`compare`], resumable, and robust to runs that diverge or fail.
+//!
+//! A suite file (TOML):
+//!
+//! ```toml
+//! name = "quick"
+//! description = "What the suite reproduces"
+//! datasets = ["fashion-mnist-embedded"]
+//! seeds = [1, 2]
+//! baseline = "sgd"            # label the report tests every other spec against
+//!
+//! [recipe]                    # a TrainConfig: every field optional
+//! model = "tiny-resnet"
+//! epochs = 3
+//! lr_max = 0.05
+//!
+//! [[optimizers]]
+//! label = "sgd"
+//! spec = "sgd(momentum=0.9, wd=5e-4)"
+//!
+//! [[optimizers]]
+//! label = "adamw"
+//! spec = "adamw(wd=0.01)"
+//! lr_max = 3e-3               # per-optimizer learning rate (optional)
+//! ```
+//!
+//! Runs live in `<out>/<dataset>/<label>/seed-<seed>/`; `<out>/suite.json` records the resolved
+//! suite for [`crate::report`].
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{DatasetKind, TrainConfig};
+use crate::datasets;
+use crate::run::{RunStatus, read_summary};
+use crate::spec::OptimizerSpec;
+
+/// One optimizer of a suite.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteOptimizer {
+    /// Short name used in paths, tables and plots.
+    pub label: String,
+    /// The optimizer spec.
+    pub spec: String,
+    /// This optimizer's peak learning rate (default: the recipe's).
+    #[serde(default)]
+    pub lr_max: Option<f64>,
+    /// This optimizer's weight decay (default: the spec's / the recipe's).
+    #[serde(default)]
+    pub weight_decay: Option<f64>,
+}
+
+/// A comparison suite.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suite {
+    /// Name (default output directory `runs/<name>`).
+    pub name: String,
+    /// What it reproduces.
+    #[serde(default)]
+    pub description: String,
+    /// Datasets.
+    pub datasets: Vec<String>,
+    /// Seeds.
+    pub seeds: Vec<u64>,
+    /// Label of the baseline optimizer (default: the first).
+    #[serde(default)]
+    pub baseline: Option<String>,
+    /// The shared recipe.
+    #[serde(
+        default = "TrainConfig::new",
+        deserialize_with = "TrainConfig::deserialize_with_defaults"
+    )]
+    pub recipe: TrainConfig,
+    /// The optimizers compared.
+    pub optimizers: Vec<SuiteOptimizer>,
+}
+
+/// One run of a suite.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuiteRun {
+    /// Dataset.
+    pub dataset: String,
+    /// Optimizer label.
+    pub label: String,
+    /// Seed.
+    pub seed: u64,
+    /// Its config.
+    pub config: TrainConfig,
+    /// Its directory.
+    pub dir: PathBuf,
+}
+
+/// The suites shipped in `experiments/suites/`, by name.
+pub const SHIPPED: &[(&str, &str)] = &[
+    ("quick", include_str!("../suites/quick.toml")),
+    ("cifar10", include_str!("../suites/cifar10.toml")),
+    ("cifar100", include_str!("../suites/cifar100.toml")),
+    ("imagenette", include_str!("../suites/imagenette.toml")),
+];
+
+impl Suite {
+    /// Parses a suite from TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> anyhow::Result<Self> {
+        let suite: Suite =
+            toml::from_str(text).with_context(|| format!("invalid suite {origin}"))?;
+        suite
+            .check()
+            .with_context(|| format!("invalid suite {origin}"))?;
+        Ok(suite)
+    }
+
+    /// A shipped suite by name, or a suite file by path.
+    pub fn load(name_or_path: &str) -> anyhow::Result<Self> {
+        if let Some((name, text)) = SHIPPED.iter().find(|(n, _)| *n == name_or_path) {
+            return Self::parse(text, &format!("`{name}` (experiments/suites/{name}.toml)"));
+        }
+        let path = Path::new(name_or_path);
+        if !path.exists() {
+            let names: Vec<&str> = SHIPPED.iter().map(|(n, _)| *n).collect();
+            bail!(
+                "no suite `{name_or_path}`: not a shipped suite ({}) nor a file",
+                names.join(", ")
+            );
+        }
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// The baseline's label.
+    pub fn baseline_label(&self) -> &str {
+        self.baseline
+            .as_deref()
+            .or_else(|| self.optimizers.first().map(|o| o.label.as_str()))
+            .unwrap_or("")
+    }
+
+    /// Checks the grid and every run's config (specs, fields), without touching data.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.name.is_empty() || self.name.contains(['/', '\\']) {
+            bail!("field `name`: must be a non-empty file name");
+        }
+        for (field, empty) in [
+            ("datasets", self.datasets.is_empty()),
+            ("seeds", self.seeds.is_empty()),
+            ("optimizers", self.optimizers.is_empty()),
+        ] {
+            if empty {
+                bail!("field `{field}`: must not be empty");
+            }
+        }
+        let mut labels = std::collections::HashSet::new();
+        for o in &self.optimizers {
+            if o.label.is_empty()
+                || !o
+                    .label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                bail!(
+                    "optimizer label `{}`: use letters, digits, `-`, `_`, `.`",
+                    o.label
+                );
+            }
+            if !labels.insert(o.label.as_str()) {
+                bail!("optimizer label `{}` appears twice", o.label);
+            }
+        }
+        if !labels.contains(self.baseline_label()) {
+            bail!(
+                "field `baseline`: `{}` is not one of the optimizers' labels",
+                self.baseline_label()
+            );
+        }
+        let mut seeds = self.seeds.clone();
+        seeds.sort_unstable();
+        seeds.dedup();
+        if seeds.len() != self.seeds.len() {
+            bail!("field `seeds`: a seed appears twice");
+        }
+        for dataset in &self.datasets {
+            DatasetKind::parse(dataset).with_context(|| "field `datasets`".to_string())?;
+        }
+        for run in self.runs(Path::new(".")) {
+            run.config
+                .check()
+                .with_context(|| format!("optimizer `{}`", run.label))?;
+        }
+        Ok(())
+    }
+
+    /// Every run of the grid, dataset-major, then optimizer, then seed.
+    pub fn runs(&self, out: &Path) -> Vec<SuiteRun> {
+        let mut runs = Vec::new();
+        for dataset in &self.datasets {
+            for o in &self.optimizers {
+                for &seed in &self.seeds {
+                    let mut config = self.recipe.clone();
+                    config.dataset = dataset.clone();
+                    config.optimizer = o.spec.clone();
+                    config.seed = seed;
+                    if let Some(lr) = o.lr_max {
+                        config.lr_max = lr;
+                    }
+                    if o.weight_decay.is_some() {
+                        config.weight_decay = o.weight_decay;
+                    }
+                    runs.push(SuiteRun {
+                        dataset: dataset.clone(),
+                        label: o.label.clone(),
+                        seed,
+                        dir: out
+                            .join(dataset)
+                            .join(&o.label)
+                            .join(format!("seed-{seed}")),
+                        config,
+                    });
+                }
+            }
+        }
+        runs
+    }
+
+    /// The parsed spec of each optimizer label.
+    pub fn specs(&self) -> anyhow::Result<Vec<(String, OptimizerSpec)>> {
+        self.optimizers
+            .iter()
+            .map(|o| Ok((o.label.clone(), OptimizerSpec::parse(&o.spec)?)))
+            .collect()
+    }
+}
+
+/// What happened to one run of `compare`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    /// Already finished before this invocation.
+    Skipped(RunStatus),
+    /// Ran (or resumed) to an end.
+    Finished(RunStatus),
+    /// Failed with an error (the suite went on).
+    Failed(String),
+}
+
+/// Writes `suite.json` into `out` (refusing a directory that holds a different suite).
+pub fn prepare_out(suite: &Suite, out: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let path = out.join("suite.json");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let existing: Suite =
+            serde_json::from_str(&text).with_context(|| format!("corrupt {}", path.display()))?;
+        if existing.name != suite.name {
+            bail!(
+                "{} holds suite `{}`, not `{}`; choose another --out",
+                out.display(),
+                existing.name,
+                suite.name
+            );
+        }
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(suite)?)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Checks that every dataset of the suite is on disk (before any training).
+pub fn check_data(suite: &Suite) -> anyhow::Result<()> {
+    for dataset in &suite.datasets {
+        let kind = DatasetKind::parse(dataset)?;
+        datasets::locate(&kind, &suite.recipe.data_dir())?;
+    }
+    Ok(())
+}
+
+/// Whether a run directory needs `--resume` (it has checkpoints) or is finished.
+pub fn run_state(dir: &Path) -> anyhow::Result<(Option<RunStatus>, bool)> {
+    let finished = read_summary(dir)?.map(|s| s.status);
+    let has_checkpoints = !crate::run::checkpoint_epochs(dir).is_empty();
+    Ok((finished, has_checkpoints))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_suites_parse_and_expand() {
+        for (name, text) in SHIPPED {
+            let suite = Suite::parse(text, name).unwrap();
+            assert_eq!(&suite.name, name);
+            let runs = suite.runs(Path::new("runs"));
+            assert_eq!(
+                runs.len(),
+                suite.datasets.len() * suite.optimizers.len() * suite.seeds.len()
+            );
+        }
+    }
+
+    #[test]
+    fn bad_suites_name_the_problem() {
+        let base = "name = \"t\"\ndatasets = [\"fashion-mnist-embedded\"]\nseeds = [1]\n";
+        let err = |extra: &str| {
+            format!(
+                "{:#}",
+                Suite::parse(&format!("{base}{extra}"), "t.toml").unwrap_err()
+            )
+        };
+        let bad_k = err("[[optimizers]]\nlabel = \"la\"\nspec = \"lookahead(sgd, k=0)\"\n");
+        assert!(bad_k.contains("t.toml") && bad_k.contains("k"), "{bad_k}");
+        let alpha = err("[[optimizers]]\nlabel = \"la\"\nspec = \"lookahead(sgd, alpha=2)\"\n");
+        assert!(alpha.contains("alpha"), "{alpha}");
+        let unknown = err("[[optimizers]]\nlabel = \"x\"\nspec = \"adagrad\"\n");
+        assert!(unknown.contains("adagrad"), "{unknown}");
+        let baseline = err("baseline = \"nope\"\n[[optimizers]]\nlabel = \"x\"\nspec = \"sgd\"\n");
+        assert!(baseline.contains("`baseline`"), "{baseline}");
+    }
+}

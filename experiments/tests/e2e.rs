@@ -1,0 +1,266 @@
+//! End to end on the committed Fashion-MNIST (Flex backend, tiny ResNet, a few hundred images):
+//! a micro suite through `compare` and `report`, a diverging run, resuming a killed run, same
+//! seed twice, and configs refused before training.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use experiments::run::{RunStatus, read_summary};
+use experiments::suite::{RunOutcome, Suite};
+
+const BIN: &str = env!("CARGO_BIN_EXE_experiments");
+
+/// The micro recipe: 512 training images, 256 validation images, batch 32, 2 epochs.
+const MICRO: &str = r#"
+datasets = ["fashion-mnist-embedded"]
+seeds = [1, 2]
+baseline = "sgd"
+
+[recipe]
+model = "tiny-resnet"
+epochs = 2
+batch_size = 32
+lr_max = 0.05
+train_limit = 512
+valid_limit = 256
+
+[[optimizers]]
+label = "sgd"
+spec = "sgd(momentum=0.9)"
+
+[[optimizers]]
+label = "la-sgd-reset"
+spec = "lookahead(sgd(momentum=0.9), k=5, alpha=0.5, reset)"
+"#;
+
+fn experiments(args: &[&str], cwd: &Path) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn micro_suite_compares_reports_and_survives_a_diverging_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("micro");
+    // A third optimizer with an absurd learning rate: its loss becomes NaN/inf.
+    let text = format!(
+        "name = \"micro\"\n{MICRO}\n[[optimizers]]\nlabel = \"sgd-absurd\"\nspec = \"sgd(momentum=0.9)\"\nlr_max = 1e12\n"
+    );
+    let suite = Suite::parse(&text, "micro").unwrap();
+    let outcomes = experiments::compare(&suite, &out, "flex", 0, false).unwrap();
+    assert_eq!(outcomes.len(), 6);
+    for (run, outcome) in &outcomes {
+        let summary = read_summary(&run.dir).unwrap().unwrap();
+        if run.label == "sgd-absurd" {
+            assert_eq!(outcome, &RunOutcome::Finished(RunStatus::Diverged));
+            assert_eq!(summary.status, RunStatus::Diverged);
+            assert!(summary.message.unwrap().contains("diverged"));
+            assert!(summary.divergence.is_some());
+        } else {
+            assert_eq!(outcome, &RunOutcome::Finished(RunStatus::Complete));
+            assert_eq!(summary.epochs_completed, 2);
+            let metrics = std::fs::read_to_string(run.dir.join("metrics.csv")).unwrap();
+            assert_eq!(metrics.lines().count(), 3, "{metrics}");
+            let losses = std::fs::read_to_string(run.dir.join("train_loss.csv")).unwrap();
+            assert_eq!(losses.lines().count(), 1 + 2 * 512 / 32);
+            let loss = summary.final_train_loss.unwrap();
+            assert!(loss.is_finite() && loss > 0.0 && loss < 2.3, "{loss}");
+        }
+    }
+    let best = outcomes
+        .iter()
+        .filter_map(|(run, _)| read_summary(&run.dir).unwrap()?.final_valid_accuracy)
+        .fold(0.0, f64::max);
+    assert!(best > 20.0, "best valid accuracy {best} % (chance: 10 %)");
+
+    // A second compare skips every finished run.
+    let again = experiments::compare(&suite, &out, "flex", 0, false).unwrap();
+    assert!(
+        again
+            .iter()
+            .all(|(_, o)| matches!(o, RunOutcome::Skipped(_)))
+    );
+
+    // The report, through the binary.
+    let output = experiments(&["report", out.to_str().unwrap()], dir.path());
+    assert!(output.status.success(), "{output:?}");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for needle in [
+        "| sgd | `sgd",
+        "| la-sgd-reset |",
+        "| sgd-absurd |",
+        "What these seeds allow concluding",
+        "fashion-mnist-embedded_valid_accuracy.svg",
+    ] {
+        assert!(md.contains(needle), "report lacks `{needle}`:\n{md}");
+    }
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| la-sgd-reset |"))
+        .unwrap();
+    assert!(row.contains('±'), "{row}");
+    let absurd = md
+        .lines()
+        .find(|l| l.starts_with("| sgd-absurd |"))
+        .unwrap();
+    assert!(absurd.contains("| 0 | 2 |"), "two diverged runs: {absurd}");
+    for name in ["train_loss", "valid_loss", "valid_accuracy"] {
+        let svg = std::fs::read_to_string(out.join(format!("fashion-mnist-embedded_{name}.svg")))
+            .unwrap();
+        assert!(svg.contains("<svg") && svg.contains("<polyline"), "{name}");
+    }
+    let results = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert_eq!(results.lines().count(), 7);
+    assert!(results.contains(",Diverged,"));
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let sgd = summary.lines().find(|l| l.contains(",sgd,")).unwrap();
+    let accuracy: f64 = sgd.split(',').nth(8).unwrap().parse().unwrap();
+    assert!(accuracy > 10.0 && accuracy <= 100.0, "{sgd}");
+}
+
+fn train_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "train",
+        "--out",
+        out,
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--train-limit",
+        "512",
+        "--valid-limit",
+        "256",
+        "--mixup",
+        "0.4",
+        "--optimizer",
+        "lookahead(adam, k=3, alpha=0.5, pullback)",
+        "--lr-max",
+        "0.003",
+        "--seed",
+        "7",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_metrics_and_same_seed_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (a, b, c) = (path("a"), path("b"), path("c"));
+
+    let output = experiments(&train_args(&a, &[]), dir.path());
+    assert!(output.status.success(), "{output:?}");
+
+    // Kill b once epoch 1's checkpoint is written, while epoch 2 trains.
+    let mut child = Command::new(BIN)
+        .args(train_args(&b, &[]))
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let checkpoint = Path::new(&b).join("checkpoint");
+    let start = Instant::now();
+    while !(checkpoint.join("model-1.mpk").exists()
+        && checkpoint.join("optim-1.mpk").exists()
+        && checkpoint.join("scheduler-1.mpk").exists())
+    {
+        assert!(start.elapsed() < Duration::from_secs(300), "no checkpoint");
+        assert!(child.try_wait().unwrap().is_none(), "run ended early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run finished before it could be killed"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(read_summary(Path::new(&b)).unwrap().is_none());
+
+    // Without --resume, the directory is refused (nothing is overwritten).
+    let refused = experiments(&train_args(&b, &[]), dir.path());
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--resume"));
+
+    let resumed = experiments(&["train", "--resume", "--out", &b], dir.path());
+    assert!(resumed.status.success(), "{resumed:?}");
+    let summary = read_summary(Path::new(&b)).unwrap().unwrap();
+    assert_eq!(
+        (summary.status, summary.resumed_from_epoch),
+        (RunStatus::Complete, 1)
+    );
+    let metrics = |run: &str| std::fs::read_to_string(Path::new(run).join("metrics.csv")).unwrap();
+    let losses =
+        |run: &str| std::fs::read_to_string(Path::new(run).join("train_loss.csv")).unwrap();
+    assert_eq!(metrics(&a), metrics(&b), "resumed run differs");
+    assert_eq!(losses(&a), losses(&b));
+
+    // The same seed twice: identical metrics.
+    let output = experiments(&train_args(&c, &[]), dir.path());
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(metrics(&a), metrics(&c));
+    assert_eq!(losses(&a), losses(&c));
+}
+
+#[test]
+fn bad_configs_fail_before_training_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("no-data");
+    std::fs::create_dir(&empty).unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--optimizer", "adagrad"], "adagrad"),
+        (vec!["--optimizer", "lookahead(sgd, k=0)"], "k"),
+        (vec!["--optimizer", "lookahead(sgd, alpha=2)"], "alpha"),
+        (vec!["--epochs", "0"], "`epochs`"),
+        (
+            vec![
+                "--dataset",
+                "cifar10",
+                "--data-dir",
+                empty.to_str().unwrap(),
+            ],
+            "cargo xtask download cifar10",
+        ),
+        (vec!["--dataset", "mnist"], "unknown dataset `mnist`"),
+        (vec!["--backend", "tpu"], "unknown backend `tpu`"),
+    ];
+    for (extra, needle) in cases {
+        let out = dir.path().join("run");
+        let mut args = vec!["train", "--out", out.to_str().unwrap()];
+        args.extend(extra.iter().copied());
+        let output = experiments(&args, dir.path());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(!out.exists(), "{args:?} created the run directory");
+    }
+    let output = experiments(&["compare", "no-such-suite"], dir.path());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no suite `no-such-suite`"));
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--help"],
+        vec!["train", "--help"],
+        vec!["compare", "--help"],
+        vec!["report", "--help"],
+        vec!["backends", "--help"],
+    ] {
+        let output = experiments(&args, dir.path());
+        assert!(output.status.success(), "{args:?}");
+        assert!(String::from_utf8_lossy(&output.stdout).contains("Usage"));
+    }
+    let output = experiments(&["backends"], dir.path());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("flex"));
+}
