@@ -48,7 +48,7 @@ pub struct TrainConfig {
     /// Where datasets live; default `$LOOKAHEAD_DATA_DIR`, else `datasets/`.
     #[config(default = "None")]
     pub data_dir: Option<String>,
-    /// Model: `tiny-resnet`, `tiny-xresnet`, `resnet18-cifar`, `resnet18`, `resnet34`,
+    /// Model: `tiny-resnet`, `micro-resnet`, `tiny-xresnet`, `resnet18-cifar`, `resnet18`, `resnet34`,
     /// `resnet50`, `xresnet18`, `xresnet34`, `xresnet50` (append `-mish` to an XResNet for
     /// Mish). Default `tiny-resnet`.
     #[config(default = "String::from(\"tiny-resnet\")")]
@@ -246,6 +246,10 @@ impl DatasetKind {
 pub enum ModelKind {
     /// `ResNetConfig::tiny` (width 1/8, one block per stage, CIFAR stem).
     TinyResNet,
+    /// `ResNetConfig::tiny` with torchvision's ImageNet stem (7×7 stride-2 conv and max-pool):
+    /// a quarter of the resolution after the stem, about 10× fewer operations, for quick CPU
+    /// runs on 28×28 images.
+    MicroResNet,
     /// `XResNetConfig::tiny`.
     TinyXResNet,
     /// The CIFAR ResNet-18 of the Lookahead paper.
@@ -267,6 +271,7 @@ impl ModelKind {
         Ok(match base {
             "tiny-resnet" if activation == Activation::Relu => ModelKind::TinyResNet,
             "tiny-xresnet" if activation == Activation::Relu => ModelKind::TinyXResNet,
+            "micro-resnet" if activation == Activation::Relu => ModelKind::MicroResNet,
             "resnet18-cifar" if activation == Activation::Relu => ModelKind::CifarResNet18,
             "resnet18" if activation == Activation::Relu => ModelKind::ResNet(R::ResNet18),
             "resnet34" if activation == Activation::Relu => ModelKind::ResNet(R::ResNet34),
@@ -275,7 +280,7 @@ impl ModelKind {
             "xresnet34" => ModelKind::XResNet(X::XResNet34, activation),
             "xresnet50" => ModelKind::XResNet(X::XResNet50, activation),
             _ => bail!(
-                "unknown model `{name}`; known: tiny-resnet, tiny-xresnet, resnet18-cifar, \
+                "unknown model `{name}`; known: tiny-resnet, micro-resnet, tiny-xresnet, resnet18-cifar, \
                  resnet18, resnet34, resnet50, xresnet18, xresnet34, xresnet50 (XResNets also \
                  with `-mish`)"
             ),
@@ -293,6 +298,9 @@ impl ModelKind {
         let net = match self {
             ModelKind::TinyResNet => ResNetConfig::tiny(classes, channels).init(device)?,
             ModelKind::TinyXResNet => XResNetConfig::tiny(classes, channels).init(device)?,
+            ModelKind::MicroResNet => ResNetConfig::tiny(classes, channels)
+                .with_stem(models::Stem::ImageNet)
+                .init(device)?,
             ModelKind::CifarResNet18 => ResNetConfig::cifar_resnet18(classes)
                 .with_in_channels(channels)
                 .init(device)?,

@@ -10,6 +10,28 @@
 //!   interrupted ones.
 //! * [`report::report`]: Markdown, CSV and SVG from a suite's directory.
 //! * [`backend`]: the backends compiled in (cargo features) and the run-time choice.
+//!
+//! One run, from code (the `experiments train` subcommand does the same):
+//!
+//! ```
+//! use experiments::config::TrainConfig;
+//! use experiments::run::{RunOptions, RunStatus};
+//! use experiments::{TrainTask, train_on};
+//!
+//! let dir = std::env::temp_dir().join(format!("lookahead-doc-{}", std::process::id()));
+//! let config = TrainConfig::new()
+//!     .with_model("micro-resnet".into())
+//!     .with_optimizer("lookahead(sgd(momentum=0.9), k=5, alpha=0.5, reset)".into())
+//!     .with_epochs(1)
+//!     .with_batch_size(32)
+//!     .with_train_limit(Some(256))
+//!     .with_valid_limit(Some(64));
+//! let task = TrainTask { config, dir: dir.clone(), options: RunOptions::default() };
+//! let summary = train_on(experiments::backend::default_backend(), 0, task).unwrap();
+//! assert_eq!(summary.status, RunStatus::Complete);
+//! assert!(dir.join("checkpoint/model-1.mpk").exists());
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! ```
 
 pub mod any_optim;
 pub mod backend;

@@ -64,7 +64,7 @@ struct ConfigFlags {
     /// Where datasets live (default $LOOKAHEAD_DATA_DIR, else datasets/).
     #[arg(long)]
     data_dir: Option<String>,
-    /// Model: tiny-resnet, tiny-xresnet, resnet18-cifar, resnet18/34/50, xresnet18/34/50[-mish].
+    /// Model: tiny-resnet, micro-resnet, tiny-xresnet, resnet18-cifar, resnet18/34/50, xresnet18/34/50[-mish].
     #[arg(long)]
     model: Option<String>,
     /// Image side for Imagenette.

@@ -554,7 +554,10 @@ pub fn train<B: AutodiffBackend>(
 
     let divergence = divergence.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let completed = checkpoint_epochs(dir).first().copied().unwrap_or(0);
-    let (status, message) = match (&divergence, interrupter.should_stop()) {
+    // Burn's TUI resets the interrupter when training ends, so a stop is read from the epochs
+    // completed rather than from the interrupter.
+    let stopped_early = completed < config.epochs;
+    let (status, message) = match (&divergence, stopped_early) {
         (Some(d), _) => (
             RunStatus::Diverged,
             Some(format!(

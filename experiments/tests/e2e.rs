@@ -12,19 +12,20 @@ use experiments::suite::{RunOutcome, Suite};
 
 const BIN: &str = env!("CARGO_BIN_EXE_experiments");
 
-/// The micro recipe: 512 training images, 256 validation images, batch 32, 2 epochs.
+/// The micro recipe: micro ResNet, 1024 training images, 512 validation images, batch 32, 2
+/// epochs.
 const MICRO: &str = r#"
 datasets = ["fashion-mnist-embedded"]
 seeds = [1, 2]
 baseline = "sgd"
 
 [recipe]
-model = "tiny-resnet"
+model = "micro-resnet"
 epochs = 2
 batch_size = 32
 lr_max = 0.05
-train_limit = 512
-valid_limit = 256
+train_limit = 1024
+valid_limit = 512
 
 [[optimizers]]
 label = "sgd"
@@ -67,7 +68,7 @@ fn micro_suite_compares_reports_and_survives_a_diverging_run() {
             let metrics = std::fs::read_to_string(run.dir.join("metrics.csv")).unwrap();
             assert_eq!(metrics.lines().count(), 3, "{metrics}");
             let losses = std::fs::read_to_string(run.dir.join("train_loss.csv")).unwrap();
-            assert_eq!(losses.lines().count(), 1 + 2 * 512 / 32);
+            assert_eq!(losses.lines().count(), 1 + 2 * 1024 / 32);
             let loss = summary.final_train_loss.unwrap();
             assert!(loss.is_finite() && loss > 0.0 && loss < 2.3, "{loss}");
         }
@@ -128,12 +129,14 @@ fn train_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
         "train",
         "--out",
         out,
+        "--model",
+        "micro-resnet",
         "--epochs",
-        "2",
+        "3",
         "--batch-size",
         "32",
         "--train-limit",
-        "512",
+        "2048",
         "--valid-limit",
         "256",
         "--mixup",
@@ -158,7 +161,7 @@ fn a_killed_run_resumes_to_the_same_metrics_and_same_seed_repeats() {
     let output = experiments(&train_args(&a, &[]), dir.path());
     assert!(output.status.success(), "{output:?}");
 
-    // Kill b once epoch 1's checkpoint is written, while epoch 2 trains.
+    // Kill b once epoch 1's checkpoint is written, while epoch 2 trains (SIGKILL: no clean-up).
     let mut child = Command::new(BIN)
         .args(train_args(&b, &[]))
         .current_dir(dir.path())
@@ -176,7 +179,7 @@ fn a_killed_run_resumes_to_the_same_metrics_and_same_seed_repeats() {
         assert!(child.try_wait().unwrap().is_none(), "run ended early");
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(100));
     assert!(
         child.try_wait().unwrap().is_none(),
         "the run finished before it could be killed"
