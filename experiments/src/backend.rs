@@ -107,8 +107,9 @@ impl fmt::Display for BackendInfo {
 pub trait BackendTask {
     /// What the work returns.
     type Output;
-    /// Runs the work on `B` (always wrapped in `Autodiff`) and `device`.
-    fn run<B: AutodiffBackend>(self, device: B::Device, info: BackendInfo) -> Self::Output;
+    /// Runs the work on `B` (always wrapped in `Autodiff`) and `devices` (at least one; the
+    /// first is the main device).
+    fn run<B: AutodiffBackend>(self, devices: Vec<B::Device>, info: BackendInfo) -> Self::Output;
 }
 
 /// Checks that `name` is a backend compiled into this binary.
@@ -126,67 +127,93 @@ pub fn check_backend(name: &str) -> Result<(), BackendError> {
     Ok(())
 }
 
-/// Runs `task` on backend `name`, device `index` (0 = the default device).
+/// Runs `task` on backend `name`, devices `indices` (the first is the main device; 0 = the
+/// default device). CPU backends have one device, which several indices may name: each index is
+/// then one data-parallel worker on the CPU (burn-train's multi-device strategy).
 pub fn dispatch<T: BackendTask>(
     name: &str,
-    index: usize,
+    indices: &[usize],
     task: T,
 ) -> Result<T::Output, BackendError> {
     check_backend(name)?;
-    let cpu_only = |index: usize| {
-        if index == 0 {
-            Ok(())
-        } else {
-            Err(BackendError::Device {
+    let Some(&first) = indices.first() else {
+        return Err(BackendError::Device {
+            name: name.to_string(),
+            index: 0,
+            reason: "no device given".into(),
+        });
+    };
+    let mut seen = indices.to_vec();
+    seen.sort_unstable();
+    seen.dedup();
+    // CPU backends: indices 0..n name n workers on the one CPU device.
+    let cpu = || -> Result<usize, BackendError> {
+        match indices.iter().find(|&&i| i >= indices.len()) {
+            Some(&index) => Err(BackendError::Device {
                 name: name.to_string(),
                 index,
-                reason: "CPU backends have one device (0)".into(),
-            })
+                reason: format!(
+                    "CPU backends number their workers 0..{} for {} device(s)",
+                    indices.len(),
+                    indices.len()
+                ),
+            }),
+            None => Ok(indices.len()),
         }
     };
-    let info = |device: &dyn fmt::Debug| BackendInfo {
+    if seen.len() != indices.len() {
+        return Err(BackendError::Device {
+            name: name.to_string(),
+            index: first,
+            reason: "a device appears twice".into(),
+        });
+    }
+    let info = |devices: &dyn fmt::Debug| BackendInfo {
         backend: name.to_string(),
-        device: format!("{device:?}"),
+        device: format!("{devices:?}"),
     };
     // Each arm exists only when its feature is compiled; `check_backend` refused the others.
     match name {
         #[cfg(feature = "ndarray")]
         "ndarray" => {
-            cpu_only(index)?;
-            let device = burn::backend::ndarray::NdArrayDevice::Cpu;
-            let info = info(&device);
-            Ok(task.run::<burn::backend::Autodiff<burn::backend::NdArray>>(device, info))
+            let n = cpu()?;
+            let devices = vec![burn::backend::ndarray::NdArrayDevice::Cpu; n];
+            let info = info(&devices);
+            Ok(task.run::<burn::backend::Autodiff<burn::backend::NdArray>>(devices, info))
         }
         #[cfg(feature = "flex")]
         "flex" => {
-            cpu_only(index)?;
-            let device = burn::backend::flex::FlexDevice;
-            let info = info(&device);
-            Ok(task.run::<burn::backend::Autodiff<burn::backend::Flex>>(device, info))
+            let n = cpu()?;
+            let devices = vec![burn::backend::flex::FlexDevice; n];
+            let info = info(&devices);
+            Ok(task.run::<burn::backend::Autodiff<burn::backend::Flex>>(devices, info))
         }
         #[cfg(feature = "wgpu")]
         "wgpu" => {
-            let device = wgpu_device(index);
-            let info = info(&device);
-            Ok(task.run::<burn::backend::Autodiff<burn::backend::Wgpu>>(device, info))
+            let devices: Vec<_> = indices.iter().map(|&i| wgpu_device(i)).collect();
+            let info = info(&devices);
+            Ok(task.run::<burn::backend::Autodiff<burn::backend::Wgpu>>(devices, info))
         }
         #[cfg(feature = "vulkan")]
         "vulkan" => {
-            let device = wgpu_device(index);
-            let info = info(&device);
-            Ok(task.run::<burn::backend::Autodiff<burn::backend::Vulkan>>(device, info))
+            let devices: Vec<_> = indices.iter().map(|&i| wgpu_device(i)).collect();
+            let info = info(&devices);
+            Ok(task.run::<burn::backend::Autodiff<burn::backend::Vulkan>>(devices, info))
         }
         #[cfg(feature = "metal")]
         "metal" => {
-            let device = wgpu_device(index);
-            let info = info(&device);
-            Ok(task.run::<burn::backend::Autodiff<burn::backend::Metal>>(device, info))
+            let devices: Vec<_> = indices.iter().map(|&i| wgpu_device(i)).collect();
+            let info = info(&devices);
+            Ok(task.run::<burn::backend::Autodiff<burn::backend::Metal>>(devices, info))
         }
         #[cfg(feature = "cuda")]
         "cuda" => {
-            let device = burn::backend::cuda::CudaDevice::new(index);
-            let info = info(&device);
-            Ok(task.run::<burn::backend::Autodiff<burn::backend::Cuda>>(device, info))
+            let devices: Vec<_> = indices
+                .iter()
+                .map(|&i| burn::backend::cuda::CudaDevice::new(i))
+                .collect();
+            let info = info(&devices);
+            Ok(task.run::<burn::backend::Autodiff<burn::backend::Cuda>>(devices, info))
         }
         other => Err(BackendError::Unknown(other.to_string())),
     }
@@ -206,6 +233,43 @@ fn wgpu_device(index: usize) -> burn::backend::wgpu::WgpuDevice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct CountDevices;
+
+    impl BackendTask for CountDevices {
+        type Output = (usize, String);
+        fn run<B: AutodiffBackend>(
+            self,
+            devices: Vec<B::Device>,
+            info: BackendInfo,
+        ) -> Self::Output {
+            (devices.len(), info.backend)
+        }
+    }
+
+    #[test]
+    fn cpu_workers_and_device_lists_are_checked() {
+        let name = default_backend();
+        assert_eq!(
+            dispatch(name, &[0], CountDevices),
+            Ok((1, name.to_string()))
+        );
+        if ["flex", "ndarray"].contains(&name) {
+            assert_eq!(
+                dispatch(name, &[0, 1], CountDevices),
+                Ok((2, name.to_string()))
+            );
+            let err = dispatch(name, &[0, 2], CountDevices)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("no device 2"), "{err}");
+        }
+        let err = dispatch(name, &[1, 1], CountDevices)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("twice"), "{err}");
+        assert!(dispatch(name, &[], CountDevices).is_err());
+    }
 
     #[test]
     fn unknown_and_missing_backends_are_named() {

@@ -27,7 +27,7 @@
 //!     .with_train_limit(Some(256))
 //!     .with_valid_limit(Some(64));
 //! let task = TrainTask { config, dir: dir.clone(), options: RunOptions::default() };
-//! let summary = train_on(experiments::backend::default_backend(), 0, task).unwrap();
+//! let summary = train_on(experiments::backend::default_backend(), &[0], task).unwrap();
 //! assert_eq!(summary.status, RunStatus::Complete);
 //! assert!(dir.join("checkpoint/model-1.mpk").exists());
 //! # std::fs::remove_dir_all(&dir).unwrap();
@@ -67,15 +67,16 @@ pub struct TrainTask {
 impl BackendTask for TrainTask {
     type Output = anyhow::Result<Summary>;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device, info: BackendInfo) -> Self::Output {
-        run::train::<B>(&self.config, &self.dir, &self.options, device, info)
+    fn run<B: AutodiffBackend>(self, devices: Vec<B::Device>, info: BackendInfo) -> Self::Output {
+        run::train::<B>(&self.config, &self.dir, &self.options, devices, info)
     }
 }
 
-/// Runs one training task on `backend`, turning a panic inside Burn into an error.
-pub fn train_on(backend: &str, device: usize, task: TrainTask) -> anyhow::Result<Summary> {
+/// Runs one training task on `backend` and `devices` (indices; several = data-parallel),
+/// turning a panic inside Burn into an error.
+pub fn train_on(backend: &str, devices: &[usize], task: TrainTask) -> anyhow::Result<Summary> {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        backend::dispatch(backend, device, task)
+        backend::dispatch(backend, devices, task)
     }));
     match outcome {
         Ok(result) => result?,
@@ -97,7 +98,7 @@ pub fn compare(
     suite: &Suite,
     out: &Path,
     backend: &str,
-    device: usize,
+    devices: &[usize],
     dashboard: bool,
 ) -> anyhow::Result<Vec<(SuiteRun, RunOutcome)>> {
     suite.check()?;
@@ -137,7 +138,7 @@ pub fn compare(
                 label: format!("{name} "),
             },
         };
-        let outcome = match train_on(backend, device, task) {
+        let outcome = match train_on(backend, devices, task) {
             Ok(summary) => {
                 match (&summary.status, &summary.message) {
                     (RunStatus::Complete, _) => println!(

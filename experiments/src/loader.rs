@@ -182,8 +182,11 @@ impl<B: Backend> DataLoader<B, ImageBatch<B>> for EpochLoader<B> {
     fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<B, ImageBatch<B>>> {
         let end = end.min(self.indices.len());
         let start = start.min(end);
+        // A slice (one device's share of the epoch) counts its own epochs, from where the
+        // whole loader stands, so that each epoch is still a function of (seed, epoch).
         Arc::new(Self {
             indices: Arc::new(self.indices[start..end].to_vec()),
+            epoch: Arc::new(AtomicUsize::new(self.epoch.load(Ordering::SeqCst))),
             ..self.clone()
         })
     }

@@ -36,14 +36,26 @@ struct BackendArgs {
     #[arg(long)]
     backend: Option<String>,
     /// Device index (GPU backends; 0 = the default device).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, conflicts_with = "devices")]
     device: usize,
+    /// Several devices, data-parallel (burn-train's multi-device strategy: one batch per device
+    /// per step, gradients summed on the first). On a CPU backend, `0,1` runs two workers.
+    #[arg(long, value_delimiter = ',')]
+    devices: Vec<usize>,
     /// Plain progress lines even when stdout is a terminal (no Burn TUI dashboard).
     #[arg(long)]
     no_dashboard: bool,
 }
 
 impl BackendArgs {
+    fn indices(&self) -> Vec<usize> {
+        if self.devices.is_empty() {
+            vec![self.device]
+        } else {
+            self.devices.clone()
+        }
+    }
+
     fn backend(&self) -> String {
         self.backend
             .clone()
@@ -252,7 +264,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("training in {} on {name}", dir.display());
             let summary = train_on(
                 &name,
-                backend.device,
+                &backend.indices(),
                 TrainTask {
                     config,
                     dir: dir.clone(),
@@ -300,7 +312,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&suite.name));
             let name = backend.backend();
             let start = std::time::Instant::now();
-            let outcomes = compare(&suite, &out, &name, backend.device, !backend.no_dashboard)?;
+            let outcomes = compare(
+                &suite,
+                &out,
+                &name,
+                &backend.indices(),
+                !backend.no_dashboard,
+            )?;
             let failed = outcomes
                 .iter()
                 .filter(|(_, o)| matches!(o, RunOutcome::Failed(_)))

@@ -26,7 +26,9 @@ use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
 use burn::train::metric::{
     AccuracyMetric, LearningRateMetric, LossMetric, MetricDefinition, NumericEntry,
 };
-use burn::train::{Interrupter, Learner, SupervisedTraining};
+use burn::train::{
+    ExecutionStrategy, Interrupter, Learner, MultiDeviceOptim, SupervisedTraining, TrainingStrategy,
+};
 use lookahead_optim::{FlatCos, FlatCosConfig, OneCycle, OneCycleConfig};
 use serde::{Deserialize, Serialize};
 
@@ -435,9 +437,12 @@ pub fn train<B: AutodiffBackend>(
     config: &TrainConfig,
     dir: &Path,
     options: &RunOptions,
-    device: B::Device,
+    devices: Vec<B::Device>,
     backend: BackendInfo,
 ) -> anyhow::Result<Summary> {
+    let Some(device) = devices.first().cloned() else {
+        bail!("no device to train on");
+    };
     config.check()?;
     let spec = config.optimizer_spec()?;
     let kind = ModelKind::parse(&config.model)?;
@@ -484,7 +489,18 @@ pub fn train<B: AutodiffBackend>(
         config.batch_size,
         device.clone(),
     );
-    let per_epoch = train_loader.batches_per_epoch();
+    // With several devices, each optimizer step takes one batch per device (burn-train's
+    // multi-device strategy splits the epoch's items between them and sums the gradients).
+    let per_epoch = train_loader.batches_per_epoch() / devices.len();
+    if per_epoch == 0 {
+        bail!(
+            "field `batch_size`: {} images are less than one batch per device ({} devices of \
+             batch {})",
+            data.train_indices.len(),
+            devices.len(),
+            config.batch_size
+        );
+    }
     let schedule = RunSchedule::new(config, config.epochs * per_epoch)?;
 
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -540,6 +556,11 @@ pub fn train<B: AutodiffBackend>(
     if resumed_from > 0 {
         training = training.checkpoint(resumed_from);
     }
+    if devices.len() > 1 {
+        training = training.with_training_strategy(TrainingStrategy::Default(
+            ExecutionStrategy::MultiDevice(devices.clone(), MultiDeviceOptim::OptimMainDevice),
+        ));
+    }
     if !(options.dashboard && std::io::stdout().is_terminal()) {
         training = training.renderer(LineRenderer::new(options.label.clone()));
     }
@@ -592,7 +613,7 @@ pub fn train<B: AutodiffBackend>(
             .unwrap_or(std::cmp::Ordering::Equal)
     });
     let last_valid = valid_epochs.last();
-    let train_images = data.train_indices.len() / config.batch_size * config.batch_size;
+    let train_images = per_epoch * devices.len() * config.batch_size;
     let session_epochs = completed.saturating_sub(resumed_from);
     let summary = Summary {
         status,

@@ -53,7 +53,7 @@ fn micro_suite_compares_reports_and_survives_a_diverging_run() {
         "name = \"micro\"\n{MICRO}\n[[optimizers]]\nlabel = \"sgd-absurd\"\nspec = \"sgd(momentum=0.9)\"\nlr_max = 1e12\n"
     );
     let suite = Suite::parse(&text, "micro").unwrap();
-    let outcomes = experiments::compare(&suite, &out, "flex", 0, false).unwrap();
+    let outcomes = experiments::compare(&suite, &out, "flex", &[0], false).unwrap();
     assert_eq!(outcomes.len(), 6);
     for (run, outcome) in &outcomes {
         let summary = read_summary(&run.dir).unwrap().unwrap();
@@ -80,7 +80,7 @@ fn micro_suite_compares_reports_and_survives_a_diverging_run() {
     assert!(best > 20.0, "best valid accuracy {best} % (chance: 10 %)");
 
     // A second compare skips every finished run.
-    let again = experiments::compare(&suite, &out, "flex", 0, false).unwrap();
+    let again = experiments::compare(&suite, &out, "flex", &[0], false).unwrap();
     assert!(
         again
             .iter()
@@ -266,4 +266,65 @@ fn every_subcommand_has_help() {
     }
     let output = experiments(&["backends"], dir.path());
     assert!(String::from_utf8_lossy(&output.stdout).contains("flex"));
+}
+
+#[test]
+fn two_cpu_devices_train_to_the_same_accuracy_band() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, devices: &str| {
+        let out = dir.path().join(name);
+        let out = out.to_str().unwrap();
+        let output = experiments(
+            &[
+                "train",
+                "--out",
+                out,
+                "--model",
+                "micro-resnet",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "32",
+                "--train-limit",
+                "1024",
+                "--valid-limit",
+                "512",
+                "--lr-max",
+                "0.05",
+                "--devices",
+                devices,
+            ],
+            dir.path(),
+        );
+        assert!(output.status.success(), "{output:?}");
+        read_summary(Path::new(out)).unwrap().unwrap()
+    };
+    let one = run("one", "0");
+    let two = run("two", "0,1");
+    assert_eq!(two.status, RunStatus::Complete);
+    assert_eq!(
+        two.backend.device.matches("Cpu").count(),
+        2,
+        "{:?}",
+        two.backend
+    );
+    let (a1, a2) = (
+        one.final_valid_accuracy.unwrap(),
+        two.final_valid_accuracy.unwrap(),
+    );
+    assert!(a1 > 20.0 && a2 > 20.0, "{a1} {a2}");
+    assert!(
+        (a1 - a2).abs() < 15.0,
+        "one device {a1} %, two devices {a2} %"
+    );
+    // Each step took one batch per device: half the iterations, the same images.
+    let iterations = |name: &str| {
+        std::fs::read_to_string(dir.path().join(name).join("train_loss.csv"))
+            .unwrap()
+            .lines()
+            .count()
+            - 1
+    };
+    assert_eq!(iterations("one"), 2 * 1024 / 32);
+    assert_eq!(two.train_images, one.train_images);
 }
