@@ -328,3 +328,62 @@ fn two_cpu_devices_train_to_the_same_accuracy_band() {
     assert_eq!(iterations("one"), 2 * 1024 / 32);
     assert_eq!(two.train_images, one.train_images);
 }
+
+/// The same micro run (seed 3, 256 images, one epoch) on every backend compiled into the test
+/// build (`ndarray` and `flex` by default; `wgpu` when built with it, e.g. on lavapipe in CI).
+/// Tolerance: final train and valid losses within 1e-3 relative of the Flex run (measured
+/// agreement between NdArray and Flex: 6e-6 train, 8e-5 valid), accuracy within 2 points.
+#[test]
+fn backends_agree_on_the_same_seed() {
+    let backends: Vec<&str> = ["flex", "ndarray", "wgpu"]
+        .into_iter()
+        .filter(|b| experiments::backend::compiled_backends().contains(b))
+        .collect();
+    assert!(backends.len() >= 2, "{backends:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let summaries: Vec<_> = backends
+        .iter()
+        .map(|backend| {
+            let out = dir.path().join(backend);
+            let out = out.to_str().unwrap();
+            let output = experiments(
+                &[
+                    "train",
+                    "--backend",
+                    backend,
+                    "--out",
+                    out,
+                    "--model",
+                    "micro-resnet",
+                    "--epochs",
+                    "1",
+                    "--batch-size",
+                    "32",
+                    "--train-limit",
+                    "256",
+                    "--valid-limit",
+                    "128",
+                    "--seed",
+                    "3",
+                ],
+                dir.path(),
+            );
+            assert!(output.status.success(), "{backend}: {output:?}");
+            read_summary(Path::new(out)).unwrap().unwrap()
+        })
+        .collect();
+    let reference = &summaries[0];
+    for (backend, s) in backends.iter().zip(&summaries).skip(1) {
+        let close = |a: Option<f64>, b: Option<f64>| {
+            let (a, b) = (a.unwrap(), b.unwrap());
+            (a - b).abs() <= 1e-3 * b.abs()
+        };
+        assert!(
+            close(s.final_train_loss, reference.final_train_loss)
+                && close(s.final_valid_loss, reference.final_valid_loss),
+            "{backend}: {s:?}\nflex: {reference:?}"
+        );
+        let accuracy = s.final_valid_accuracy.unwrap() - reference.final_valid_accuracy.unwrap();
+        assert!(accuracy.abs() <= 2.0, "{backend}: {accuracy}");
+    }
+}
