@@ -44,6 +44,7 @@ pub mod report;
 pub mod run;
 pub mod spec;
 pub mod suite;
+pub mod throughput;
 
 use std::path::{Path, PathBuf};
 

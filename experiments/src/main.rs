@@ -13,9 +13,11 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use experiments::backend::{self, default_backend};
-use experiments::config::{Schedule, TrainConfig};
+use experiments::config::{ModelKind, Schedule, TrainConfig};
 use experiments::run::{RunOptions, RunStatus, read_config};
+use experiments::spec::OptimizerSpec;
 use experiments::suite::{RunOutcome, Suite};
+use experiments::throughput::ThroughputTask;
 use experiments::{TrainTask, compare, report, train_on};
 
 #[derive(Parser)]
@@ -215,6 +217,36 @@ enum Command {
         /// The suite's output directory (holding suite.json).
         dir: PathBuf,
     },
+    /// Training throughput on generated data: the same steps for each optimizer, side by side.
+    Throughput {
+        /// Model (default: the CIFAR ResNet-18).
+        #[arg(long, default_value = "resnet18-cifar")]
+        model: String,
+        /// Batch size.
+        #[arg(long, default_value_t = 64)]
+        batch_size: usize,
+        /// Image side (3 channels).
+        #[arg(long, default_value_t = 32)]
+        image_size: usize,
+        /// Untimed steps first.
+        #[arg(long, default_value_t = 2)]
+        warmup: usize,
+        /// Timed steps per round.
+        #[arg(long, default_value_t = 5)]
+        steps: usize,
+        /// Rounds (optimizers alternate; the median round counts).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Optimizer specs, repeatable; the first is the reference of the ratios. Default:
+        /// `sgd(momentum=0.9)` and `lookahead(sgd(momentum=0.9), k=5, alpha=0.5)`.
+        #[arg(long = "optimizer")]
+        optimizers: Vec<String>,
+        /// Also write the figures as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
     /// List the backends compiled into this binary.
     Backends,
 }
@@ -357,6 +389,51 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("report: {}", files.markdown.display());
             for path in files.csv.iter().chain(&files.plots) {
                 println!("        {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Throughput {
+            model,
+            batch_size,
+            image_size,
+            warmup,
+            steps,
+            rounds,
+            optimizers,
+            json,
+            backend,
+        } => {
+            let texts = if optimizers.is_empty() {
+                vec![
+                    "sgd(momentum=0.9)".to_string(),
+                    "lookahead(sgd(momentum=0.9), k=5, alpha=0.5)".to_string(),
+                ]
+            } else {
+                optimizers
+            };
+            let specs = texts
+                .iter()
+                .map(|t| OptimizerSpec::parse(t))
+                .collect::<Result<Vec<_>, _>>()?;
+            ModelKind::parse(&model).context("--model")?;
+            if batch_size == 0 || image_size == 0 {
+                bail!("--batch-size and --image-size must be at least 1");
+            }
+            let task = ThroughputTask {
+                model,
+                batch_size,
+                image_size,
+                classes: 10,
+                warmup,
+                steps,
+                rounds,
+                optimizers: specs,
+            };
+            let report = backend::dispatch(&backend.backend(), &backend.indices(), task)??;
+            print!("{}", report.table());
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_string_pretty(&report)?)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -59,6 +59,19 @@ enum Task {
         /// The directory `compare` wrote (default for a shipped suite: runs/<suite>).
         dir: PathBuf,
     },
+    /// Prepares the GPU check: builds `experiments` in release with the cuda and vulkan
+    /// features, strips it, and puts it in target/gpu-check/ with scripts/gpu-check.sh and the
+    /// PyTorch reference. Copy that folder to a machine with an NVIDIA GPU and run
+    /// `./gpu-check.sh` there.
+    GpuCheck {
+        /// Backend features to build (comma-separated); e.g. `flex` to rehearse on a CPU.
+        #[arg(long, default_value = "cuda,vulkan")]
+        features: String,
+        /// Also run the check here once prepared (with CUDA_BACKEND/VULKAN_BACKEND from the
+        /// environment).
+        #[arg(long)]
+        run: bool,
+    },
     /// Runs the benchmarks: optimizer step (lookahead-optim), training throughput per CPU
     /// backend and PyTorch (models), data pipeline (data).
     Bench {
@@ -215,6 +228,59 @@ fn experiments(backend: &str, args: &[String]) -> Result<()> {
     cargo(&cargo_args)
 }
 
+/// Runs cargo, echoing its stderr, and returns its stdout.
+fn cargo_output(args: &[&str]) -> Result<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(&cargo)
+        .args(args)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot run `{cargo}`"))?;
+    if !output.status.success() {
+        bail!("`cargo {}` failed ({})", args.join(" "), output.status);
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The figures users look for in one bench's output: training images/s per backend, the
+/// Lookahead/inner step ratios, the data pipeline's images/s.
+fn bench_summary(bench: &str, output: &str) -> Vec<(String, String)> {
+    let last = |line: &str| line.split_whitespace().last().unwrap_or("").to_string();
+    let second = |line: &str| line.split_whitespace().nth(1).unwrap_or("").to_string();
+    output
+        .lines()
+        .filter_map(|line| match bench {
+            "throughput" => ["flex", "ndarray", "pytorch"]
+                .into_iter()
+                .find(|b| line.starts_with(&format!("{b} ")))
+                .map(|b| {
+                    (
+                        format!("CIFAR ResNet-18 training, images/s, {b}"),
+                        second(line),
+                    )
+                }),
+            "step" => line.starts_with("Lookahead").then(|| {
+                (
+                    format!(
+                        "optimizer step ratio, {} / inner",
+                        line[..26.min(line.len())].trim()
+                    ),
+                    last(line),
+                )
+            }),
+            "pipeline" => {
+                (line.starts_with("CIFAR") || line.starts_with("Imagenette")).then(|| {
+                    (
+                        format!("data: {}, images/s", line[..58.min(line.len())].trim()),
+                        last(line),
+                    )
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 fn main() -> std::process::ExitCode {
     // Errors are printed as one clear message (with their causes), never as a backtrace.
     match run(Cli::parse().task) {
@@ -275,7 +341,62 @@ fn run(task: Task) -> Result<()> {
         Task::Report { dir } => {
             experiments("flex", &["report".to_string(), dir.display().to_string()])
         }
+        Task::GpuCheck { features, run } => {
+            for feature in features.split(',') {
+                check_backend(feature.trim())?;
+            }
+            cargo(&[
+                "build",
+                "--release",
+                "-p",
+                "experiments",
+                "--no-default-features",
+                "--features",
+                &features,
+            ])?;
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            let out = root.join("target/gpu-check");
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            let copy = |from: PathBuf, to: &str| -> Result<()> {
+                std::fs::copy(&from, out.join(to))
+                    .with_context(|| format!("cannot copy {}", from.display()))?;
+                Ok(())
+            };
+            copy(root.join("target/release/experiments"), "experiments")?;
+            copy(root.join("scripts/gpu-check.sh"), "gpu-check.sh")?;
+            copy(
+                root.join("crates/models/benches/torch_resnet18.py"),
+                "torch_resnet18.py",
+            )?;
+            let binary = out.join("experiments");
+            match Command::new("strip").arg(&binary).status() {
+                Ok(s) if s.success() => {}
+                _ => eprintln!("warning: could not strip {}", binary.display()),
+            }
+            // The Vulkan loader, for GPU machines without one (the NVIDIA driver brings the ICD).
+            let loader = Path::new("/usr/lib/x86_64-linux-gnu/libvulkan.so.1");
+            if loader.exists() {
+                std::fs::create_dir_all(out.join("vulkan-lib"))?;
+                std::fs::copy(loader, out.join("vulkan-lib/libvulkan.so.1"))
+                    .with_context(|| format!("cannot copy {}", loader.display()))?;
+            }
+            println!(
+                "GPU check ready in {}: copy it to the GPU machine and run ./gpu-check.sh",
+                out.display()
+            );
+            if run {
+                let status = Command::new(out.join("gpu-check.sh"))
+                    .status()
+                    .context("cannot run gpu-check.sh")?;
+                if !status.success() {
+                    bail!("gpu-check.sh failed ({status})");
+                }
+            }
+            Ok(())
+        }
         Task::Bench { quick } => {
+            let mut summary = Vec::new();
             for (package, bench) in [
                 ("lookahead-optim", "step"),
                 ("models", "throughput"),
@@ -285,7 +406,13 @@ fn run(task: Task) -> Result<()> {
                 if quick {
                     args.extend(["--", "--quick"]);
                 }
-                cargo(&args)?;
+                let output = cargo_output(&args)?;
+                print!("{output}");
+                summary.extend(bench_summary(bench, &output));
+            }
+            println!("\n== summary: this machine, one run (ratios are measured side by side)");
+            for (what, figure) in summary {
+                println!("{what:<64} {figure:>14}");
             }
             Ok(())
         }

@@ -27,6 +27,7 @@ fn every_task_has_help() {
         vec!["bench", "--help"],
         vec!["example", "--help"],
         vec!["datasets", "--help"],
+        vec!["gpu-check", "--help"],
     ] {
         let (ok, stdout, _) = xtask(&task);
         assert!(ok && stdout.contains("Usage"), "{task:?}");
