@@ -78,6 +78,10 @@ enum Task {
         /// Fewer rounds and smaller inputs: a smoke test rather than a measurement.
         #[arg(long)]
         quick: bool,
+        /// Build the benches with the dev profile (dependencies optimised, ours not): a smoke
+        /// test without a release build (CI).
+        #[arg(long)]
+        dev: bool,
     },
     /// Downloads a dataset from its official URL, verifies it and extracts it.
     Download {
@@ -395,7 +399,7 @@ fn run(task: Task) -> Result<()> {
             }
             Ok(())
         }
-        Task::Bench { quick } => {
+        Task::Bench { quick, dev } => {
             let mut summary = Vec::new();
             for (package, bench) in [
                 ("lookahead-optim", "step"),
@@ -403,6 +407,9 @@ fn run(task: Task) -> Result<()> {
                 ("data", "pipeline"),
             ] {
                 let mut args = vec!["bench", "-p", package, "--bench", bench];
+                if dev {
+                    args.extend(["--profile", "dev"]);
+                }
                 if quick {
                     args.extend(["--", "--quick"]);
                 }
