@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use experiments::run::{RunStatus, read_summary};
+use experiments::run::{RunStatus, Summary, read_summary};
 use experiments::suite::{RunOutcome, Suite};
 
 const BIN: &str = env!("CARGO_BIN_EXE_experiments");
@@ -42,6 +42,17 @@ fn experiments(args: &[&str], cwd: &Path) -> std::process::Output {
         .current_dir(cwd)
         .output()
         .unwrap()
+}
+
+/// Runs `experiments train --out <dir>/<name> <args>`, asserts it succeeded, returns its summary.
+fn train_summary(dir: &Path, name: &str, args: &[&str]) -> Summary {
+    let out = dir.join(name);
+    let out = out.to_str().unwrap();
+    let mut all = vec!["train", "--out", out];
+    all.extend_from_slice(args);
+    let output = experiments(&all, dir);
+    assert!(output.status.success(), "{name}: {output:?}");
+    read_summary(Path::new(out)).unwrap().unwrap()
 }
 
 #[test]
@@ -272,13 +283,10 @@ fn every_subcommand_has_help() {
 fn two_cpu_devices_train_to_the_same_accuracy_band() {
     let dir = tempfile::tempdir().unwrap();
     let run = |name: &str, devices: &str| {
-        let out = dir.path().join(name);
-        let out = out.to_str().unwrap();
-        let output = experiments(
+        train_summary(
+            dir.path(),
+            name,
             &[
-                "train",
-                "--out",
-                out,
                 "--model",
                 "micro-resnet",
                 "--epochs",
@@ -294,10 +302,7 @@ fn two_cpu_devices_train_to_the_same_accuracy_band() {
                 "--devices",
                 devices,
             ],
-            dir.path(),
-        );
-        assert!(output.status.success(), "{output:?}");
-        read_summary(Path::new(out)).unwrap().unwrap()
+        )
     };
     let one = run("one", "0");
     let two = run("two", "0,1");
@@ -344,15 +349,12 @@ fn backends_agree_on_the_same_seed() {
     let summaries: Vec<_> = backends
         .iter()
         .map(|backend| {
-            let out = dir.path().join(backend);
-            let out = out.to_str().unwrap();
-            let output = experiments(
+            train_summary(
+                dir.path(),
+                backend,
                 &[
-                    "train",
                     "--backend",
                     backend,
-                    "--out",
-                    out,
                     "--model",
                     "micro-resnet",
                     "--epochs",
@@ -366,10 +368,7 @@ fn backends_agree_on_the_same_seed() {
                     "--seed",
                     "3",
                 ],
-                dir.path(),
-            );
-            assert!(output.status.success(), "{backend}: {output:?}");
-            read_summary(Path::new(out)).unwrap().unwrap()
+            )
         })
         .collect();
     let reference = &summaries[0];
