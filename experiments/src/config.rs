@@ -35,6 +35,48 @@ impl std::str::FromStr for Schedule {
     }
 }
 
+/// The float precision of a run's forward and backward passes. The weights, the optimizer's
+/// state and Lookahead's slow weights are f32 in every case (master weights); see
+/// [`models::compute_copy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// Everything in f32.
+    #[default]
+    F32,
+    /// Convolutions and the classifier in bfloat16 (CUDA on Ampere or later; Flex on CPU).
+    /// BatchNorm and the loss stay in f32. No loss scaling is needed: bf16 has f32's range.
+    Bf16,
+    /// Convolutions and the classifier in float16 (CUDA, wgpu/Vulkan/Metal with shader-f16).
+    /// BatchNorm and the loss stay in f32; the loss is scaled before the backward pass and the
+    /// gradients unscaled (static loss scaling, `loss_scale`), so small gradients survive f16.
+    F16,
+}
+
+impl Precision {
+    /// The dtype of the forward and backward passes.
+    pub fn dtype(self) -> burn::tensor::FloatDType {
+        use burn::tensor::FloatDType;
+        match self {
+            Precision::F32 => FloatDType::F32,
+            Precision::Bf16 => FloatDType::BF16,
+            Precision::F16 => FloatDType::F16,
+        }
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "f32" | "fp32" | "float32" => Ok(Precision::F32),
+            "bf16" | "bfloat16" => Ok(Precision::Bf16),
+            "f16" | "fp16" | "float16" => Ok(Precision::F16),
+            _ => Err(format!("unknown precision `{s}`; known: f32, bf16, f16")),
+        }
+    }
+}
+
 /// The recipe of one training run. Every field has a default, so a config file names only what
 /// it changes (`{"dataset": "cifar10", "epochs": 30}`).
 #[derive(Config, Debug, PartialEq)]
@@ -91,6 +133,14 @@ pub struct TrainConfig {
     /// Validate on the first N validation images only; default all.
     #[config(default = "None")]
     pub valid_limit: Option<usize>,
+    /// Precision of the forward and backward passes: `f32`, `bf16` or `f16` (mixed precision
+    /// over f32 master weights, on backends that support the type). Default `f32`.
+    #[config(default = "Precision::F32")]
+    pub precision: Precision,
+    /// Static loss scale: the loss is multiplied by it before the backward pass and the
+    /// gradients divided by it. Default: 1024 with `f16`, 1 otherwise.
+    #[config(default = "None")]
+    pub loss_scale: Option<f64>,
 }
 
 impl TrainConfig {
@@ -153,6 +203,14 @@ impl TrainConfig {
         Ok(spec)
     }
 
+    /// The loss scale in effect (`loss_scale`, else 1024 for f16 and 1 otherwise).
+    pub fn effective_loss_scale(&self) -> f64 {
+        self.loss_scale.unwrap_or(match self.precision {
+            Precision::F16 => 1024.0,
+            _ => 1.0,
+        })
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> PathBuf {
         data::data_dir(self.data_dir.as_deref().map(Path::new))
@@ -192,6 +250,14 @@ impl TrainConfig {
                 "field `label_smoothing`: must be in [0, 1), got {}",
                 self.label_smoothing
             );
+        }
+        if self.precision == Precision::F32 && self.loss_scale.is_some_and(|s| s != 1.0) {
+            bail!("field `loss_scale`: only meaningful with `precision` bf16 or f16");
+        }
+        if let Some(scale) = self.loss_scale
+            && !(scale.is_finite() && scale > 0.0)
+        {
+            bail!("field `loss_scale`: must be a positive number, got {scale}");
         }
         for (field, limit) in [
             ("train_limit", self.train_limit),
@@ -285,6 +351,36 @@ impl ModelKind {
                  with `-mish`)"
             ),
         })
+    }
+
+    /// Builds the network with initial weights drawn on the host from `seed`, then moved to
+    /// `device`: the same seed gives the same network on every backend (each backend's own
+    /// generator would draw other weights; GPU backends draw theirs on the device). The host
+    /// backend is NdArray, always compiled for this purpose.
+    pub fn build_seeded<B: burn::tensor::backend::Backend>(
+        &self,
+        classes: usize,
+        channels: usize,
+        seed: u64,
+        device: &B::Device,
+    ) -> anyhow::Result<models::ResNet<B>> {
+        use burn::backend::NdArray;
+        use burn::module::Module;
+        use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
+        type Host = NdArray<f32>;
+        let host_device = Default::default();
+        <Host as burn::tensor::backend::Backend>::seed(&host_device, seed);
+        let host = self.build::<Host>(classes, channels, &host_device)?;
+        let recorder = BinBytesRecorder::<FullPrecisionSettings>::new();
+        let bytes = recorder
+            .record(host.into_record(), ())
+            .context("cannot serialise the initial weights")?;
+        let record = recorder
+            .load(bytes, device)
+            .context("cannot load the initial weights on the device")?;
+        Ok(self
+            .build::<B>(classes, channels, device)?
+            .load_record(record))
     }
 
     /// Builds the network for `classes` classes of `channels`-channel images.

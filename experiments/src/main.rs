@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use experiments::backend::{self, default_backend};
-use experiments::config::{ModelKind, Schedule, TrainConfig};
+use experiments::config::{ModelKind, Precision, Schedule, TrainConfig};
 use experiments::run::{RunOptions, RunStatus, read_config};
 use experiments::spec::OptimizerSpec;
 use experiments::suite::{RunOutcome, Suite};
@@ -117,6 +117,12 @@ struct ConfigFlags {
     /// Validate on N images only.
     #[arg(long)]
     valid_limit: Option<usize>,
+    /// Precision of the forward/backward passes: f32, bf16, f16 (f32 master weights).
+    #[arg(long)]
+    precision: Option<Precision>,
+    /// Static loss scale (default 1024 with f16, else 1).
+    #[arg(long)]
+    loss_scale: Option<f64>,
 }
 
 impl ConfigFlags {
@@ -137,6 +143,8 @@ impl ConfigFlags {
             || self.seed.is_some()
             || self.train_limit.is_some()
             || self.valid_limit.is_some()
+            || self.precision.is_some()
+            || self.loss_scale.is_some()
     }
 
     fn build(&self) -> anyhow::Result<TrainConfig> {
@@ -162,7 +170,8 @@ impl ConfigFlags {
             lr_max,
             mixup,
             label_smoothing,
-            seed
+            seed,
+            precision
         );
         if self.data_dir.is_some() {
             c.data_dir = self.data_dir.clone();
@@ -175,6 +184,9 @@ impl ConfigFlags {
         }
         if self.valid_limit.is_some() {
             c.valid_limit = self.valid_limit;
+        }
+        if self.loss_scale.is_some() {
+            c.loss_scale = self.loss_scale;
         }
         c.check()?;
         Ok(c)
@@ -241,6 +253,9 @@ enum Command {
         /// `sgd(momentum=0.9)` and `lookahead(sgd(momentum=0.9), k=5, alpha=0.5)`.
         #[arg(long = "optimizer")]
         optimizers: Vec<String>,
+        /// Precision of the forward/backward passes: f32, bf16, f16 (f32 master weights).
+        #[arg(long, default_value = "f32")]
+        precision: Precision,
         /// Also write the figures as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -400,6 +415,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             steps,
             rounds,
             optimizers,
+            precision,
             json,
             backend,
         } => {
@@ -428,6 +444,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 steps,
                 rounds,
                 optimizers: specs,
+                precision,
             };
             let report = backend::dispatch(&backend.backend(), &backend.indices(), task)??;
             print!("{}", report.table());

@@ -1,29 +1,71 @@
-//! The network of a run wrapped for burn-train: [`Classifier`] implements `TrainStep` (mixup and
-//! label-smoothing cross-entropy) and `InferenceStep` (plain cross-entropy).
+//! The network of a run wrapped for burn-train: [`Classifier`] implements `TrainStep` (mixup,
+//! label-smoothing cross-entropy, mixed precision with loss scaling) and `InferenceStep` (plain
+//! cross-entropy).
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{FloatDType, Tensor};
 use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
 use data::{ImageBatch, mixed_cross_entropy};
-use models::ResNet;
+use models::{ResNet, compute_copy};
+
+use crate::config::Precision;
 
 /// A classifier network and its training loss.
 #[derive(Module, Debug)]
 pub struct Classifier<B: Backend> {
-    /// The network (ResNet or XResNet): images → logits.
+    /// The network (ResNet or XResNet): images → logits. Its weights are f32 whatever the
+    /// precision (master weights).
     pub net: ResNet<B>,
     /// Label smoothing ε of the training loss.
     pub label_smoothing: f64,
+    /// Precision of the forward and backward passes.
+    #[module(skip)]
+    pub precision: Precision,
+    /// Static loss scale (1 = none).
+    pub loss_scale: f64,
 }
 
 impl<B: Backend> Classifier<B> {
+    /// A classifier of `net` with these training settings.
+    pub fn new(
+        net: ResNet<B>,
+        label_smoothing: f64,
+        precision: Precision,
+        loss_scale: f64,
+    ) -> Self {
+        Self {
+            net,
+            label_smoothing,
+            precision,
+            loss_scale,
+        }
+    }
+
+    /// f32 logits of a batch of f32 images.
+    ///
+    /// With bf16/f16 the network runs on [`compute_copy`] of itself (convolutions and the head
+    /// in half precision, BatchNorm in f32) and the logits are cast back to f32 for the loss.
+    pub fn logits(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+        match self.precision {
+            Precision::F32 => self.net.forward(images),
+            half => {
+                let dtype = half.dtype();
+                compute_copy(&self.net, dtype)
+                    .forward(images.cast(dtype))
+                    .cast(FloatDType::F32)
+            }
+        }
+    }
+
     /// Loss (with mixup targets and smoothing when given) and logits of a batch.
     pub fn forward_classification(
         &self,
         batch: ImageBatch<B>,
         train: bool,
     ) -> ClassificationOutput<B> {
-        let logits = self.net.forward(batch.images);
+        let logits = self.logits(batch.images);
         let (mix, smoothing) = if train {
             (batch.mix.as_ref(), self.label_smoothing)
         } else {
@@ -40,7 +82,51 @@ impl<B: AutodiffBackend> TrainStep for Classifier<B> {
 
     fn step(&self, batch: ImageBatch<B>) -> TrainOutput<ClassificationOutput<B>> {
         let item = self.forward_classification(batch, true);
-        TrainOutput::new(self, item.loss.backward(), item)
+        if self.loss_scale == 1.0 {
+            return TrainOutput::new(self, item.loss.backward(), item);
+        }
+        // Static loss scaling: backward of `scale · loss`, then every gradient divided by
+        // `scale`, so the optimizer sees the gradients of the loss itself.
+        let grads = item.loss.clone().mul_scalar(self.loss_scale).backward();
+        let mut grads = GradientsParams::from_grads(grads, self);
+        self.visit(&mut Unscale::<B> {
+            grads: &mut grads,
+            factor: 1.0 / self.loss_scale,
+            _backend: core::marker::PhantomData,
+        });
+        TrainOutput { grads, item }
+    }
+}
+
+/// Checks that the backend computes in `precision` on `device`, naming the field otherwise.
+pub fn check_precision<B: Backend>(precision: Precision, device: &B::Device) -> anyhow::Result<()> {
+    let dtype: burn::tensor::DType = precision.dtype().into();
+    if !B::supports_dtype(device, dtype) {
+        anyhow::bail!(
+            "field `precision`: this backend has no {dtype:?} arithmetic on {device:?}; use f32{}",
+            match precision {
+                Precision::Bf16 => " or f16",
+                Precision::F16 => " or bf16",
+                Precision::F32 => "",
+            }
+        );
+    }
+    Ok(())
+}
+
+/// Multiplies the gradient of every parameter it visits by `factor`.
+struct Unscale<'a, B: AutodiffBackend> {
+    grads: &'a mut GradientsParams,
+    factor: f64,
+    _backend: core::marker::PhantomData<B>,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for Unscale<'_, B> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        if let Some(grad) = self.grads.remove::<B::InnerBackend, D>(param.id) {
+            self.grads
+                .register::<B::InnerBackend, D>(param.id, grad.mul_scalar(self.factor));
+        }
     }
 }
 
@@ -50,5 +136,112 @@ impl<B: Backend> InferenceStep for Classifier<B> {
 
     fn step(&self, batch: ImageBatch<B>) -> ClassificationOutput<B> {
         self.forward_classification(batch, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ModelKind;
+    use crate::spec::OptimizerSpec;
+    use burn::backend::{Autodiff, Flex};
+    use burn::optim::Optimizer;
+    use burn::tensor::{DType, Distribution, Int};
+
+    type B = Autodiff<Flex>;
+
+    fn batch(device: &burn::tensor::Device<B>) -> ImageBatch<B> {
+        <B as Backend>::seed(device, 5);
+        ImageBatch {
+            images: Tensor::random([8, 1, 28, 28], Distribution::Normal(0.0, 1.0), device),
+            targets: Tensor::<B, 1, Int>::from_ints([0, 1, 2, 3, 4, 5, 6, 7], device),
+            mix: None,
+        }
+    }
+
+    fn classifier(precision: Precision, loss_scale: f64) -> Classifier<B> {
+        let net = ModelKind::MicroResNet
+            .build_seeded::<B>(10, 1, 7, &Default::default())
+            .unwrap();
+        Classifier::new(net, 0.0, precision, loss_scale)
+    }
+
+    /// Every gradient of a step, flattened, in parameter order.
+    struct Flatten<'a>(&'a GradientsParams, Vec<f32>);
+    impl ModuleVisitor<B> for Flatten<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(g) = self.0.get::<Flex, D>(param.id) {
+                assert_eq!(g.dtype(), DType::F32);
+                self.1.extend(g.into_data().to_vec::<f32>().unwrap());
+            }
+        }
+    }
+
+    fn gradients(model: &Classifier<B>) -> Vec<f32> {
+        let output = TrainStep::step(model, batch(&Default::default()));
+        let mut flat = Flatten(&output.grads, Vec::new());
+        model.visit(&mut flat);
+        flat.1
+    }
+
+    #[test]
+    fn loss_scaling_returns_the_unscaled_gradients() {
+        // A power-of-two scale is exact in floating point: the unscaled gradients of a scaled
+        // half-precision backward pass equal the plain ones.
+        let plain = gradients(&classifier(Precision::Bf16, 1.0));
+        let scaled = gradients(&classifier(Precision::Bf16, 1024.0));
+        assert_eq!(plain.len(), scaled.len());
+        assert!(plain.iter().any(|g| *g != 0.0));
+        for (a, b) in plain.iter().zip(&scaled) {
+            assert!((a - b).abs() <= 1e-6 * a.abs().max(1e-3), "{a} vs {b}");
+        }
+        // The half-precision passes stay close to f32 (f16 keeps 11 bits of mantissa, bf16 8).
+        let full = gradients(&classifier(Precision::F32, 1.0));
+        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let error = |precision, scale| {
+            let half = gradients(&classifier(precision, scale));
+            let diff: Vec<f32> = full.iter().zip(&half).map(|(a, b)| a - b).collect();
+            norm(&diff) / norm(&full)
+        };
+        let (f16, bf16) = (error(Precision::F16, 1024.0), error(Precision::Bf16, 1.0));
+        assert!(
+            f16 > 0.0 && f16 < bf16 && bf16 < 0.5,
+            "f16 {f16}, bf16 {bf16}"
+        );
+    }
+
+    #[test]
+    fn lookahead_over_bf16_keeps_f32_weights() {
+        let mut model = classifier(Precision::Bf16, 1.0);
+        let mut optim = OptimizerSpec::parse("lookahead(sgd(momentum=0.9), k=2, alpha=0.5)")
+            .unwrap()
+            .build::<B, Classifier<B>>()
+            .unwrap();
+        let before = model.net.fc.weight.val().into_data();
+        for _ in 0..3 {
+            let output = TrainStep::step(&model, batch(&Default::default()));
+            model = optim.step(0.1, model, output.grads);
+        }
+        struct AllF32(usize);
+        impl ModuleVisitor<B> for AllF32 {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+                assert_eq!(param.val().dtype(), DType::F32);
+                self.0 += 1;
+            }
+        }
+        let mut all = AllF32(0);
+        model.visit(&mut all);
+        assert!(all.0 > 10);
+        assert_ne!(model.net.fc.weight.val().into_data(), before);
+    }
+
+    #[test]
+    fn a_backend_without_the_type_is_refused_by_name() {
+        assert!(check_precision::<Flex>(Precision::Bf16, &Default::default()).is_ok());
+        assert!(check_precision::<Flex>(Precision::F32, &Default::default()).is_ok());
+        let ndarray =
+            check_precision::<burn::backend::NdArray>(Precision::Bf16, &Default::default());
+        let message = format!("{:#}", ndarray.unwrap_err());
+        assert!(message.contains("field `precision`"), "{message}");
     }
 }

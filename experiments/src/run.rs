@@ -467,13 +467,16 @@ pub fn train<B: AutodiffBackend>(
     let data: RunData = datasets::load(config)?;
     // The model and optimizer are built (and the spec checked against them) before the run
     // directory is touched.
+    crate::model::check_precision::<B>(config.precision, &device)?;
     B::seed(&device, config.seed);
-    let net = kind.build::<B>(data.classes, data.channels, &device)?;
+    let net = kind.build_seeded::<B>(data.classes, data.channels, config.seed, &device)?;
     let parameters = net.param_count();
-    let model = Classifier {
+    let model = Classifier::new(
         net,
-        label_smoothing: config.label_smoothing,
-    };
+        config.label_smoothing,
+        config.precision,
+        config.effective_loss_scale(),
+    );
     let optim = spec.build::<B, Classifier<B>>()?;
     let train_loader = EpochLoader::<B>::train(
         data.train.clone(),

@@ -10,7 +10,7 @@ use burn::tensor::{Distribution, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{BackendInfo, BackendTask};
-use crate::config::ModelKind;
+use crate::config::{ModelKind, Precision};
 use crate::model::Classifier;
 use crate::spec::OptimizerSpec;
 
@@ -33,6 +33,8 @@ pub struct ThroughputTask {
     pub rounds: usize,
     /// The optimizers, the first being the reference of the ratios.
     pub optimizers: Vec<OptimizerSpec>,
+    /// Precision of the forward and backward passes (f32 master weights).
+    pub precision: Precision,
 }
 
 /// One optimizer's figure.
@@ -57,6 +59,8 @@ pub struct ThroughputReport {
     pub model: String,
     /// Batch size.
     pub batch_size: usize,
+    /// Precision of the forward and backward passes.
+    pub precision: Precision,
     /// One row per optimizer.
     pub rows: Vec<Throughput>,
 }
@@ -73,6 +77,7 @@ impl BackendTask for ThroughputTask {
         let Some(device) = devices.first().cloned() else {
             anyhow::bail!("no device");
         };
+        crate::model::check_precision::<B>(self.precision, &device)?;
         let kind = ModelKind::parse(&self.model)?;
         let shape = [self.batch_size, 3, self.image_size, self.image_size];
         B::seed(&device, 0);
@@ -85,17 +90,13 @@ impl BackendTask for ThroughputTask {
         // One model and optimizer per spec, all alive at once so that rounds can alternate.
         let mut states = Vec::new();
         for spec in &self.optimizers {
-            B::seed(&device, 0);
-            let net = kind.build::<B>(self.classes, 3, &device)?;
-            let model = Classifier {
-                net,
-                label_smoothing: 0.0,
-            };
+            let net = kind.build_seeded::<B>(self.classes, 3, 0, &device)?;
+            let model = Classifier::new(net, 0.0, self.precision, 1.0);
             states.push((Some(model), spec.build::<B, Classifier<B>>()?, Vec::new()));
         }
         let step = |model: Classifier<B>,
                     optim: &mut crate::spec::StudyOptimizer<Classifier<B>, B>| {
-            let logits = model.net.forward(images.clone());
+            let logits = model.logits(images.clone());
             let loss = data::mixed_cross_entropy(logits, targets.clone(), None, 0.0);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             optim.step(0.01, model, grads)
@@ -140,6 +141,7 @@ impl BackendTask for ThroughputTask {
             backend: info,
             model: self.model,
             batch_size: self.batch_size,
+            precision: self.precision,
             rows,
         })
     }
@@ -149,8 +151,15 @@ impl ThroughputReport {
     /// The report as an aligned text table.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "{} training steps, batch {}, {}\n{:<58} {:>10} {:>10} {:>7}\n",
-            self.model, self.batch_size, self.backend, "optimizer", "images/s", "ms/step", "ratio"
+            "{} training steps, batch {}, {:?}, {}\n{:<58} {:>10} {:>10} {:>7}\n",
+            self.model,
+            self.batch_size,
+            self.precision,
+            self.backend,
+            "optimizer",
+            "images/s",
+            "ms/step",
+            "ratio"
         );
         for r in &self.rows {
             out.push_str(&format!(
@@ -180,6 +189,7 @@ mod tests {
                 OptimizerSpec::parse("sgd").unwrap(),
                 OptimizerSpec::parse("lookahead(sgd, k=2)").unwrap(),
             ],
+            precision: Precision::F32,
         };
         let backend = crate::backend::default_backend();
         let report = crate::backend::dispatch(backend, &[0], task)

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's task runner (an alias in `.cargo/config.toml`).
 //!
 //! ```text
+//! cargo xtask test [args]                  # every test, the wgpu backend (on a Vulkan driver) included
 //! cargo xtask example                      # the Lookahead example (release build)
 //! cargo xtask train <dataset> --backend <b> [flags passed on to `experiments train`]
 //! cargo xtask compare <suite> --backend <b> [flags passed on to `experiments compare`]
@@ -27,6 +28,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
+    /// Runs every test of the workspace with `experiments` built for ndarray, flex, wgpu and cuda
+    /// together: `cargo test --workspace --features experiments/wgpu,experiments/cuda [args]`.
+    /// The wgpu tests need a Vulkan driver (without a GPU: Mesa's lavapipe, Debian's
+    /// `mesa-vulkan-drivers`); XDG_RUNTIME_DIR is set to a private directory when unset.
+    Test {
+        /// Arguments passed on to `cargo test` (e.g. `-p experiments -- backends_agree`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Runs the Lookahead(SGD) vs SGD example (three spirals, Flex CPU backend), in release mode.
     Example,
     /// Trains one run: builds `experiments` in release with exactly the backend's cargo feature,
@@ -78,8 +88,9 @@ enum Task {
         /// Fewer rounds and smaller inputs: a smoke test rather than a measurement.
         #[arg(long)]
         quick: bool,
-        /// Build the benches with the dev profile (dependencies optimised, ours not): a smoke
-        /// test without a release build (CI).
+        /// Build the benches as `cargo xtask test` builds the tests (dependencies optimised, ours
+        /// not, the same features): a smoke test reusing the test build, without a release
+        /// build (CI). The figures are not representative.
         #[arg(long)]
         dev: bool,
     },
@@ -111,6 +122,51 @@ enum Task {
     },
 }
 
+/// `cargo`, as the one running xtask.
+fn cargo_command() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// Builds the test build (as `cargo xtask test` does) and returns its bench executables: path,
+/// package directory, bench name.
+fn test_build_benches() -> Result<Vec<(PathBuf, PathBuf, String)>> {
+    let output = cargo_command()
+        .args([
+            "test",
+            "--workspace",
+            "--features",
+            TEST_FEATURES,
+            "--all-targets",
+        ])
+        .args(["--no-run", "--message-format=json-render-diagnostics"])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot run cargo")?;
+    if !output.status.success() {
+        bail!("the test build failed ({})", output.status);
+    }
+    let mut benches = Vec::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let target = &message["target"];
+        let is_bench = target["kind"]
+            .as_array()
+            .is_some_and(|kinds| kinds.iter().any(|k| k == "bench"));
+        if let (true, Some(exe), Some(name), Some(manifest)) = (
+            is_bench,
+            message["executable"].as_str(),
+            target["name"].as_str(),
+            message["manifest_path"].as_str(),
+        ) {
+            let dir = Path::new(manifest).parent().unwrap_or(Path::new("."));
+            benches.push((PathBuf::from(exe), dir.to_path_buf(), name.to_string()));
+        }
+    }
+    Ok(benches)
+}
+
 fn cargo(args: &[&str]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(&cargo)
@@ -121,6 +177,53 @@ fn cargo(args: &[&str]) -> Result<()> {
         bail!("`cargo {}` failed ({status})", args.join(" "));
     }
     Ok(())
+}
+
+/// The features of the test build: `experiments` with every backend that compiles anywhere
+/// (flex and ndarray are its defaults; cuda compiles without a GPU or a toolkit).
+const TEST_FEATURES: &str = "experiments/wgpu,experiments/cuda";
+
+/// Checks that wgpu can find a Vulkan driver (Linux), and returns XDG_RUNTIME_DIR to set when
+/// it is unset (wgpu's Vulkan loader warns without one).
+fn wgpu_environment() -> Result<Option<PathBuf>> {
+    if cfg!(target_os = "linux") {
+        let from_env = ["VK_ICD_FILENAMES", "VK_DRIVER_FILES"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some());
+        let folders = [
+            "/usr/share/vulkan/icd.d",
+            "/etc/vulkan/icd.d",
+            "/usr/local/share/vulkan/icd.d",
+        ];
+        let installed = folders.iter().any(|folder| {
+            std::fs::read_dir(folder).is_ok_and(|entries| {
+                entries
+                    .flatten()
+                    .any(|e| e.path().extension().is_some_and(|x| x == "json"))
+            })
+        });
+        if !from_env && !installed {
+            bail!(
+                "no Vulkan driver found (no ICD file in {}), and the wgpu tests need one. \
+                 Without a GPU, install Mesa's software driver: `sudo apt-get install -y \
+                 mesa-vulkan-drivers`. Or run the CPU backends' tests only: `cargo test \
+                 --workspace`",
+                folders.join(", ")
+            );
+        }
+    }
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+        return Ok(None);
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/xdg-runtime");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict {}", dir.display()))?;
+    }
+    Ok(Some(dir))
 }
 
 /// Backends `experiments` can be built with (its cargo features).
@@ -298,6 +401,23 @@ fn main() -> std::process::ExitCode {
 
 fn run(task: Task) -> Result<()> {
     match task {
+        Task::Test { args } => {
+            let runtime = wgpu_environment()?;
+            // Every target (benches run as quick smoke tests), then the doc tests: one build.
+            for targets in ["--all-targets", "--doc"] {
+                let mut command = cargo_command();
+                command.args(["test", "--workspace", "--features", TEST_FEATURES, targets]);
+                command.args(&args);
+                if let Some(dir) = &runtime {
+                    command.env("XDG_RUNTIME_DIR", dir);
+                }
+                let status = command.status().context("cannot run cargo")?;
+                if !status.success() {
+                    bail!("the tests failed ({status})");
+                }
+            }
+            Ok(())
+        }
         Task::Example => cargo(&[
             "run",
             "--release",
@@ -400,20 +520,45 @@ fn run(task: Task) -> Result<()> {
             Ok(())
         }
         Task::Bench { quick, dev } => {
+            let benches = if dev {
+                test_build_benches()?
+            } else {
+                Vec::new()
+            };
             let mut summary = Vec::new();
-            for (package, bench) in [
-                ("lookahead-optim", "step"),
-                ("models", "throughput"),
-                ("data", "pipeline"),
-            ] {
-                let mut args = vec!["bench", "-p", package, "--bench", bench];
-                if dev {
-                    args.extend(["--profile", "dev"]);
-                }
-                if quick {
-                    args.extend(["--", "--quick"]);
-                }
-                let output = cargo_output(&args)?;
+            // lookahead-optim's optimizer step, models' training throughput, data's pipeline.
+            for bench in ["step", "throughput", "pipeline"] {
+                let output = if dev {
+                    // The bench executables of the test build, run as `cargo bench` would.
+                    let Some((exe, dir)) = benches
+                        .iter()
+                        .find(|(_, _, n)| n == bench)
+                        .map(|(e, d, _)| (e, d))
+                    else {
+                        bail!("the test build has no bench `{bench}`");
+                    };
+                    let mut command = Command::new(exe);
+                    command.arg("--bench").current_dir(dir);
+                    if quick {
+                        command.arg("--quick");
+                    }
+                    let output = command
+                        .stderr(std::process::Stdio::inherit())
+                        .output()
+                        .with_context(|| format!("cannot run {}", exe.display()))?;
+                    if !output.status.success() {
+                        bail!("bench `{bench}` failed ({})", output.status);
+                    }
+                    String::from_utf8_lossy(&output.stdout).into_owned()
+                } else {
+                    // `--workspace` resolves features as for the whole workspace, so the three
+                    // benches share one release build of the dependencies.
+                    let mut args = vec!["bench", "--workspace", "--bench", bench];
+                    if quick {
+                        args.extend(["--", "--quick"]);
+                    }
+                    cargo_output(&args)?
+                };
                 print!("{output}");
                 summary.extend(bench_summary(bench, &output));
             }

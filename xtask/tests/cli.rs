@@ -25,6 +25,7 @@ fn every_task_has_help() {
         vec!["download", "--help"],
         vec!["import", "--help"],
         vec!["bench", "--help"],
+        vec!["test", "--help"],
         vec!["example", "--help"],
         vec!["datasets", "--help"],
         vec!["gpu-check", "--help"],

@@ -76,7 +76,10 @@ fn write_jpegs(root: &std::path::Path, per_class: usize) -> usize {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this without it, as a
+    // smoke test: then (or with `--quick`) fewer, smaller rounds.
+    let quick =
+        std::env::args().any(|a| a == "--quick") || !std::env::args().any(|a| a == "--bench");
     let (batches, per_class) = if quick { (20, 10) } else { (200, 60) };
     let cifar = cifar_pipeline(batches);
     let tmp = tempfile::tempdir().expect("temp dir");

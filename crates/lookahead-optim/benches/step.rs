@@ -135,7 +135,10 @@ fn median(samples: &[Duration]) -> Duration {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this without it, as a
+    // smoke test: then (or with `--quick`) fewer, smaller rounds.
+    let quick =
+        std::env::args().any(|a| a == "--quick") || !std::env::args().any(|a| a == "--bench");
     let rounds = if quick { 2 } else { 7 };
     let sgd = || {
         SgdConfig::new()

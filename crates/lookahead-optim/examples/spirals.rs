@@ -95,7 +95,15 @@ fn train<O: Optimizer<Mlp<B>, B>>(
     (model, losses)
 }
 
-fn main() {
+/// The two runs' losses every 500 steps and held-out accuracies: (SGD, Lookahead(SGD)).
+struct Outcome {
+    sgd_losses: Vec<f32>,
+    la_losses: Vec<f32>,
+    sgd_acc: f64,
+    la_acc: f64,
+}
+
+fn run() -> Outcome {
     let device = Default::default();
     Flex::seed(&device, 42);
     let batches: Vec<_> = (0..20).map(|_| spirals::<B>(128, &device)).collect();
@@ -121,19 +129,47 @@ fn main() {
     let (la_model, la_losses) = train(model, &mut lookahead, &batches);
     let la_eval = slow_weights(&lookahead, &la_model);
 
+    Outcome {
+        sgd_losses,
+        la_losses,
+        sgd_acc: accuracy(&sgd_model.valid(), test_x.clone(), test_y.clone()),
+        la_acc: accuracy(&la_eval.valid(), test_x, test_y),
+    }
+}
+
+fn main() {
+    let outcome = run();
     println!("three spirals, MLP 2-64-64-3, {STEPS} steps of batch 128, lr {LR}, momentum 0.9");
     println!(
         "{:>6}  {:>12}  {:>22}",
         "step", "SGD loss", "Lookahead(SGD) loss"
     );
-    for (i, (a, b)) in sgd_losses.iter().zip(&la_losses).enumerate() {
+    for (i, (a, b)) in outcome
+        .sgd_losses
+        .iter()
+        .zip(&outcome.la_losses)
+        .enumerate()
+    {
         println!("{:>6}  {:>12.4}  {:>22.4}", (i + 1) * 500, a, b);
     }
-    let sgd_acc = accuracy(&sgd_model.valid(), test_x.clone(), test_y.clone());
-    let la_acc = accuracy(&la_eval.valid(), test_x, test_y);
     println!(
         "held-out accuracy (3000 points): SGD {:.1} %, Lookahead(SGD, slow weights) {:.1} %",
-        100.0 * sgd_acc,
-        100.0 * la_acc
+        100.0 * outcome.sgd_acc,
+        100.0 * outcome.la_acc
     );
+}
+
+/// The example runs under `cargo test --all-targets` (as `cargo xtask test` does): both
+/// optimizers learn the spirals (chance: 33 %).
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn both_optimizers_learn_the_spirals() {
+        let outcome = super::run();
+        for losses in [&outcome.sgd_losses, &outcome.la_losses] {
+            assert!(losses.last() < losses.first(), "{losses:?}");
+        }
+        assert!(outcome.sgd_acc > 0.9, "SGD {}", outcome.sgd_acc);
+        assert!(outcome.la_acc > 0.9, "Lookahead {}", outcome.la_acc);
+    }
 }

@@ -78,7 +78,10 @@ fn torch_throughput(batch: usize, steps: usize) -> Result<f64, String> {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this without it, as a
+    // smoke test: then (or with `--quick`) fewer, smaller rounds.
+    let quick =
+        std::env::args().any(|a| a == "--quick") || !std::env::args().any(|a| a == "--bench");
     let (batch, warmup, flex_steps, ndarray_steps) =
         if quick { (8, 0, 1, 1) } else { (64, 1, 3, 1) };
     println!(

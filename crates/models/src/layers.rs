@@ -79,9 +79,16 @@ impl<B: Backend> ConvBn<B> {
         Self { conv, bn }
     }
 
-    /// `bn(conv(x))`.
+    /// `bn(conv(x))`. BatchNorm runs in f32 whatever the input's dtype (see
+    /// [`compute_copy`](crate::compute_copy)); the result has the input's dtype.
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        self.bn.forward(self.conv.forward(x))
+        let (y, dtype) = crate::precision::to_f32(self.conv.forward(x));
+        let y = self.bn.forward(y);
+        if dtype == burn::tensor::FloatDType::F32 {
+            y
+        } else {
+            y.cast(dtype)
+        }
     }
 }
 

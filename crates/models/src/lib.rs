@@ -26,11 +26,13 @@
 mod error;
 mod layers;
 mod network;
+mod precision;
 mod resnet;
 mod xresnet;
 
 pub use error::ConfigError;
 pub use layers::{Activation, ConvBn, ResidualBlock};
 pub use network::{ResNet, XResNet};
+pub use precision::{compute_copy, to_f32};
 pub use resnet::{ResNetConfig, ResNetVariant, Stem};
 pub use xresnet::{XResNetConfig, XResNetVariant};
