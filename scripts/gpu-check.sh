@@ -9,7 +9,8 @@
 #
 # It runs, each step timed and allowed to fail without stopping the others:
 #   (a) CUDA: CIFAR ResNet-18 training steps on generated CIFAR-shaped data, batch 128,
-#       SGD-momentum and Lookahead(SGD), images/s side by side;
+#       SGD-momentum and Lookahead(SGD), images/s side by side, in f32 and then in bf16 mixed
+#       precision (f32 master weights);
 #   (b) PyTorch on the same GPU, the same steps (fp32; channels-last; AMP; both), when
 #       `python3 -c "import torch"` works;
 #   (c) the `quick` suite end to end on CUDA (embedded data, report in gpu-check-out/quick/);
@@ -43,7 +44,7 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,m
 "$BIN" backends
 throughput() {
     "$BIN" throughput --backend "$1" --model resnet18-cifar --batch-size "$BATCH" --warmup 5 \
-        --steps "$STEPS" --rounds 3 --no-dashboard --json "$OUT/$2.json" \
+        --steps "$STEPS" --rounds 3 --no-dashboard --json "$OUT/$2.json" --precision "${3:-f32}" \
         --optimizer "sgd(momentum=0.9)" --optimizer "lookahead(sgd(momentum=0.9), k=5, alpha=0.5)"
 }
 torch() {
@@ -55,6 +56,7 @@ torch() {
     done
 }
 step "(a) $CUDA_BACKEND: CIFAR ResNet-18 training steps" throughput "$CUDA_BACKEND" a-"$CUDA_BACKEND"
+step "(a) $CUDA_BACKEND: the same steps in bf16 mixed precision" throughput "$CUDA_BACKEND" a-"$CUDA_BACKEND"-bf16 bf16
 step "(b) PyTorch on $TORCH_DEVICE: the same steps" torch
 step "(c) $SUITE suite on $CUDA_BACKEND" "$BIN" compare "$SUITE" --backend "$CUDA_BACKEND" --out "$OUT/quick" --no-dashboard
 step "(d) $VULKAN_BACKEND: the same steps as (a)" throughput "$VULKAN_BACKEND" d-"$VULKAN_BACKEND"

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo bench -p models                 # flex: 1 warm-up + 3 steps; ndarray: 1 step (slow!)
-//! cargo bench -p models -- --quick      # batch 8, 1 step each: a smoke test
+//! cargo bench -p models -- --quick      # batch 2, 1 step each: a smoke test
 //! ```
 
 use std::process::Command;
@@ -83,7 +83,7 @@ fn main() {
     let quick =
         std::env::args().any(|a| a == "--quick") || !std::env::args().any(|a| a == "--bench");
     let (batch, warmup, flex_steps, ndarray_steps) =
-        if quick { (8, 0, 1, 1) } else { (64, 1, 3, 1) };
+        if quick { (2, 0, 1, 1) } else { (64, 1, 3, 1) };
     println!(
         "CIFAR ResNet-18 (11,173,962 params), batch {batch}, 32×32, forward+backward+SGD-momentum"
     );
