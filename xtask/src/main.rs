@@ -168,11 +168,11 @@ fn test_build_benches() -> Result<Vec<(PathBuf, PathBuf, String)>> {
 }
 
 fn cargo(args: &[&str]) -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(&cargo)
+    let mut command = cargo_command();
+    let status = command
         .args(args)
         .status()
-        .with_context(|| format!("cannot run `{cargo}`"))?;
+        .with_context(|| format!("cannot run `{}`", command.get_program().display()))?;
     if !status.success() {
         bail!("`cargo {}` failed ({status})", args.join(" "));
     }
@@ -337,12 +337,12 @@ fn experiments(backend: &str, args: &[String]) -> Result<()> {
 
 /// Runs cargo, echoing its stderr, and returns its stdout.
 fn cargo_output(args: &[&str]) -> Result<String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(&cargo)
+    let mut command = cargo_command();
+    let output = command
         .args(args)
         .stderr(std::process::Stdio::inherit())
         .output()
-        .with_context(|| format!("cannot run `{cargo}`"))?;
+        .with_context(|| format!("cannot run `{}`", command.get_program().display()))?;
     if !output.status.success() {
         bail!("`cargo {}` failed ({})", args.join(" "), output.status);
     }
