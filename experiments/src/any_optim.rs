@@ -5,29 +5,38 @@ use burn::optim::{
     Adam, AdamState, AdamW, AdamWState, LearningRate, RmsProp, RmsPropState, Sgd, SgdState,
     SimpleOptimizer,
 };
-use burn::record::{PrecisionSettings, Record};
+use burn::record::Record;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use lookahead_optim::{RAdam, RAdamState};
-use serde::{Deserialize, Serialize};
+use lookahead_optim::{ConfigError, FirstMoment, RAdam, RAdamState};
 
 /// SGD, Adam, AdamW, RMSProp or RAdam, chosen at run time.
 #[derive(Clone)]
 pub enum AnyInner<B: Backend> {
     /// Burn's SGD (momentum, Nesterov, L2 weight decay).
-    Sgd(Sgd<B>),
+    Sgd {
+        /// The optimizer.
+        optim: Sgd<B>,
+        /// Whether it was built with momentum (Burn's `Sgd` does not say).
+        momentum: bool,
+    },
     /// Burn's Adam.
     Adam(Adam),
     /// Burn's AdamW.
     AdamW(AdamW),
     /// Burn's RMSProp.
-    RmsProp(RmsProp),
+    RmsProp {
+        /// The optimizer.
+        optim: RmsProp,
+        /// Whether it was built with momentum > 0 (Burn's `RmsProp` does not say).
+        momentum: bool,
+    },
     /// This project's RAdam.
     RAdam(RAdam),
 }
 
 /// The state of an [`AnyInner`] step, one variant per optimizer.
-#[derive(Clone)]
+#[derive(Record, Clone)]
 pub enum AnyState<B: Backend, const D: usize> {
     /// SGD's state.
     Sgd(SgdState<B, D>),
@@ -39,68 +48,6 @@ pub enum AnyState<B: Backend, const D: usize> {
     RmsProp(RmsPropState<B, D>),
     /// RAdam's state.
     RAdam(RAdamState<B, D>),
-}
-
-type Item<R, B, S> = <R as Record<B>>::Item<S>;
-
-/// Serializable form of [`AnyState`].
-#[derive(Serialize, Deserialize)]
-#[serde(bound = "")]
-pub enum AnyStateItem<B: Backend, S: PrecisionSettings, const D: usize> {
-    /// SGD's state.
-    Sgd(Item<SgdState<B, D>, B, S>),
-    /// Adam's state.
-    Adam(Item<AdamState<B, D>, B, S>),
-    /// AdamW's state.
-    AdamW(Item<AdamWState<B, D>, B, S>),
-    /// RMSProp's state.
-    RmsProp(Item<RmsPropState<B, D>, B, S>),
-    /// RAdam's state.
-    RAdam(Item<RAdamState<B, D>, B, S>),
-}
-
-impl<B: Backend, S: PrecisionSettings, const D: usize> Clone for AnyStateItem<B, S, D> {
-    fn clone(&self) -> Self {
-        match self {
-            Self::Sgd(i) => Self::Sgd(i.clone()),
-            Self::Adam(i) => Self::Adam(i.clone()),
-            Self::AdamW(i) => Self::AdamW(i.clone()),
-            Self::RmsProp(i) => Self::RmsProp(i.clone()),
-            Self::RAdam(i) => Self::RAdam(i.clone()),
-        }
-    }
-}
-
-/// Applies `$body` to the inner value of whichever variant `$value` is, rebuilding the same
-/// variant of `$out` from the result.
-macro_rules! each_variant {
-    ($value:expr, $out:ident, |$x:ident| $body:expr) => {
-        match $value {
-            Self::Sgd($x) => $out::Sgd($body),
-            Self::Adam($x) => $out::Adam($body),
-            Self::AdamW($x) => $out::AdamW($body),
-            Self::RmsProp($x) => $out::RmsProp($body),
-            Self::RAdam($x) => $out::RAdam($body),
-        }
-    };
-}
-
-impl<B: Backend, const D: usize> Record<B> for AnyState<B, D> {
-    type Item<S: PrecisionSettings> = AnyStateItem<B, S, D>;
-
-    fn into_item<S: PrecisionSettings>(self) -> Self::Item<S> {
-        each_variant!(self, AnyStateItem, |s| s.into_item())
-    }
-
-    fn from_item<S: PrecisionSettings>(item: Self::Item<S>, device: &B::Device) -> Self {
-        match item {
-            AnyStateItem::Sgd(i) => AnyState::Sgd(Record::from_item(i, device)),
-            AnyStateItem::Adam(i) => AnyState::Adam(Record::from_item(i, device)),
-            AnyStateItem::AdamW(i) => AnyState::AdamW(Record::from_item(i, device)),
-            AnyStateItem::RmsProp(i) => AnyState::RmsProp(Record::from_item(i, device)),
-            AnyStateItem::RAdam(i) => AnyState::RAdam(Record::from_item(i, device)),
-        }
-    }
 }
 
 /// One step of `optim` with the state of the same optimizer (`None` at the start; a state of
@@ -141,10 +88,10 @@ impl<B: Backend> SimpleOptimizer<B> for AnyInner<B> {
             }};
         }
         match self {
-            AnyInner::Sgd(o) => run!(o, Sgd),
+            AnyInner::Sgd { optim, .. } => run!(optim, Sgd),
             AnyInner::Adam(o) => run!(o, Adam),
             AnyInner::AdamW(o) => run!(o, AdamW),
-            AnyInner::RmsProp(o) => run!(o, RmsProp),
+            AnyInner::RmsProp { optim, .. } => run!(optim, RmsProp),
             AnyInner::RAdam(o) => run!(o, RAdam),
         }
     }
@@ -162,6 +109,51 @@ impl<B: Backend> SimpleOptimizer<B> for AnyInner<B> {
             AnyState::RAdam(s) => {
                 AnyState::RAdam(<RAdam as SimpleOptimizer<B>>::to_device(s, device))
             }
+        }
+    }
+}
+
+/// Every optimizer of the study has a first moment but SGD and RMSProp without momentum; this
+/// `AnyInner` knows which it is (from its spec), so `Pullback` without momentum is refused when
+/// the optimizer is built, before any step.
+impl<B: Backend> FirstMoment<B> for AnyInner<B> {
+    fn check_first_moment(&self) -> Result<(), ConfigError> {
+        match self {
+            AnyInner::Sgd {
+                momentum: false, ..
+            } => Err(ConfigError::PullbackUnsupported {
+                optimizer: "sgd without momentum",
+            }),
+            AnyInner::RmsProp {
+                momentum: false, ..
+            } => Err(ConfigError::PullbackUnsupported {
+                optimizer: "rmsprop without momentum",
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn map_first_moment<const D: usize>(
+        state: AnyState<B, D>,
+        device: &B::Device,
+        f: impl FnOnce(Tensor<B, D>) -> Tensor<B, D>,
+    ) -> Result<AnyState<B, D>, AnyState<B, D>> {
+        fn map<B: Backend, O: FirstMoment<B>, const D: usize>(
+            state: O::State<D>,
+            device: &B::Device,
+            f: impl FnOnce(Tensor<B, D>) -> Tensor<B, D>,
+            wrap: fn(O::State<D>) -> AnyState<B, D>,
+        ) -> Result<AnyState<B, D>, AnyState<B, D>> {
+            O::map_first_moment(state, device, f)
+                .map(wrap)
+                .map_err(wrap)
+        }
+        match state {
+            AnyState::Sgd(s) => map::<B, Sgd<B>, D>(s, device, f, AnyState::Sgd),
+            AnyState::Adam(s) => map::<B, Adam, D>(s, device, f, AnyState::Adam),
+            AnyState::AdamW(s) => map::<B, AdamW, D>(s, device, f, AnyState::AdamW),
+            AnyState::RmsProp(s) => map::<B, RmsProp, D>(s, device, f, AnyState::RmsProp),
+            AnyState::RAdam(s) => map::<B, RAdam, D>(s, device, f, AnyState::RAdam),
         }
     }
 }

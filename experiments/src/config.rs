@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use burn::config::Config;
+pub use data::DatasetKind;
 use serde::{Deserialize, Serialize};
 
+pub use crate::model::ModelKind;
 use crate::spec::OptimizerSpec;
 
 /// The learning-rate schedule of a run.
@@ -85,16 +87,16 @@ pub struct TrainConfig {
     /// `cifar100`, `imagenette` (imagenette2-160/-320/full, whichever is on disk), an exact
     /// Imagenette/Imagewoof folder name (`imagenette2-320`, `imagewoof2-160`, …). Default
     /// `fashion-mnist-embedded`.
-    #[config(default = "String::from(\"fashion-mnist-embedded\")")]
-    pub dataset: String,
+    #[config(default = "DatasetKind::FashionMnistEmbedded")]
+    pub dataset: DatasetKind,
     /// Where datasets live; default `$LOOKAHEAD_DATA_DIR`, else `datasets/`.
     #[config(default = "None")]
     pub data_dir: Option<String>,
     /// Model: `tiny-resnet`, `micro-resnet`, `tiny-xresnet`, `resnet18-cifar`, `resnet18`, `resnet34`,
     /// `resnet50`, `xresnet18`, `xresnet34`, `xresnet50` (append `-mish` to an XResNet for
     /// Mish). Default `tiny-resnet`.
-    #[config(default = "String::from(\"tiny-resnet\")")]
-    pub model: String,
+    #[config(default = "ModelKind::TinyResNet")]
+    pub model: ModelKind,
     /// Training/validation image side for Imagenette (random-resized crop / center crop).
     /// Default 128, the study's size. CIFAR and Fashion-MNIST keep their native size.
     #[config(default = 128)]
@@ -107,8 +109,8 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Optimizer spec (see `OptimizerSpec`), e.g. `lookahead(sgd(momentum=0.9), k=5, alpha=0.5,
     /// reset)`. Default `sgd(momentum=0.9)`.
-    #[config(default = "String::from(\"sgd(momentum=0.9)\")")]
-    pub optimizer: String,
+    #[config(default = "OptimizerSpec::sgd_momentum()")]
+    pub optimizer: OptimizerSpec,
     /// Learning-rate schedule. Default one-cycle.
     #[config(default = "Schedule::OneCycle")]
     pub schedule: Schedule,
@@ -159,7 +161,8 @@ impl TrainConfig {
     }
 
     /// A config from a JSON-like value naming some fields: the others take their defaults, an
-    /// unknown field is an error naming it.
+    /// unknown field is an error naming it, and a value that does not parse is an error naming
+    /// its field (`field `model`: unknown model `vgg`; …`).
     pub fn from_value(value: serde_json::Value) -> anyhow::Result<Self> {
         let serde_json::Value::Object(given) = value else {
             bail!("expected a table of fields");
@@ -181,8 +184,22 @@ impl TrainConfig {
             }
             merged.insert(key.clone(), value);
         }
-        let config = serde_json::from_value(serde_json::Value::Object(merged))?;
-        Ok(config)
+        serde_path_to_error::deserialize(serde_json::Value::Object(merged)).map_err(|e| {
+            let field = e.path().to_string();
+            anyhow::anyhow!("field `{field}`: {}", e.into_inner())
+        })
+    }
+
+    /// This config with the fields of `fields` replaced (each parsed and checked as in a file).
+    pub fn with_fields(
+        &self,
+        fields: serde_json::Map<String, serde_json::Value>,
+    ) -> anyhow::Result<Self> {
+        let serde_json::Value::Object(mut merged) = serde_json::to_value(self)? else {
+            bail!("the config is not a table");
+        };
+        merged.extend(fields);
+        Self::from_value(serde_json::Value::Object(merged))
     }
 
     /// serde `deserialize_with` for a [`TrainConfig`] field with defaults for missing fields
@@ -194,13 +211,13 @@ impl TrainConfig {
         Self::from_value(value).map_err(|e| serde::de::Error::custom(format!("{e:#}")))
     }
 
-    /// The optimizer spec, parsed, with `weight_decay` applied.
-    pub fn optimizer_spec(&self) -> anyhow::Result<OptimizerSpec> {
-        let mut spec = OptimizerSpec::parse(&self.optimizer).context("field `optimizer`")?;
+    /// The optimizer spec with `weight_decay` applied.
+    pub fn optimizer_spec(&self) -> OptimizerSpec {
+        let mut spec = self.optimizer.clone();
         if let Some(wd) = self.weight_decay {
             spec.set_weight_decay(wd);
         }
-        Ok(spec)
+        spec
     }
 
     /// The loss scale in effect (`loss_scale`, else 1024 for f16 and 1 otherwise).
@@ -216,11 +233,9 @@ impl TrainConfig {
         data::data_dir(self.data_dir.as_deref().map(Path::new))
     }
 
-    /// Checks every field (not the data on disk): the errors name the field.
+    /// Checks the numeric fields (not the data on disk; the typed fields were checked when
+    /// parsed): the errors name the field.
     pub fn check(&self) -> anyhow::Result<()> {
-        self.optimizer_spec()?;
-        ModelKind::parse(&self.model).context("field `model`")?;
-        DatasetKind::parse(&self.dataset).context("field `dataset`")?;
         let positive = [
             ("epochs", self.epochs),
             ("batch_size", self.batch_size),
@@ -271,149 +286,6 @@ impl TrainConfig {
     }
 }
 
-/// The datasets `train` knows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatasetKind {
-    /// The Fashion-MNIST test set committed in `datasets/` (8,000 train / 2,000 valid).
-    FashionMnistEmbedded,
-    /// The full Fashion-MNIST (60,000 / 10,000).
-    FashionMnist,
-    /// CIFAR-10.
-    Cifar10,
-    /// CIFAR-100 (fine labels).
-    Cifar100,
-    /// An Imagenette-layout folder; `None` = the first of imagenette2-160, -320, imagenette2.
-    Imagenette(Option<String>),
-}
-
-impl DatasetKind {
-    /// Parses a dataset name.
-    pub fn parse(name: &str) -> anyhow::Result<Self> {
-        Ok(match name {
-            "fashion-mnist-embedded" => DatasetKind::FashionMnistEmbedded,
-            "fashion-mnist" => DatasetKind::FashionMnist,
-            "cifar10" => DatasetKind::Cifar10,
-            "cifar100" => DatasetKind::Cifar100,
-            "imagenette" => DatasetKind::Imagenette(None),
-            n if n.starts_with("imagenette2") || n.starts_with("imagewoof2") => {
-                data::dataset_spec(n)?;
-                DatasetKind::Imagenette(Some(n.to_string()))
-            }
-            other => bail!(
-                "unknown dataset `{other}`; known: fashion-mnist-embedded, fashion-mnist, \
-                 cifar10, cifar100, imagenette, imagenette2[-160|-320], imagewoof2[-160|-320]"
-            ),
-        })
-    }
-}
-
-/// The models `train` knows.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ModelKind {
-    /// `ResNetConfig::tiny` (width 1/8, one block per stage, CIFAR stem).
-    TinyResNet,
-    /// `ResNetConfig::tiny` with torchvision's ImageNet stem (7×7 stride-2 conv and max-pool):
-    /// a quarter of the resolution after the stem, about 10× fewer operations, for quick CPU
-    /// runs on 28×28 images.
-    MicroResNet,
-    /// `XResNetConfig::tiny`.
-    TinyXResNet,
-    /// The CIFAR ResNet-18 of the Lookahead paper.
-    CifarResNet18,
-    /// torchvision ResNet-18/34/50.
-    ResNet(models::ResNetVariant),
-    /// fastai XResNet-18/34/50, ReLU or Mish.
-    XResNet(models::XResNetVariant, models::Activation),
-}
-
-impl ModelKind {
-    /// Parses a model name.
-    pub fn parse(name: &str) -> anyhow::Result<Self> {
-        use models::{Activation, ResNetVariant as R, XResNetVariant as X};
-        let (base, activation) = match name.strip_suffix("-mish") {
-            Some(base) => (base, Activation::Mish),
-            None => (name, Activation::Relu),
-        };
-        Ok(match base {
-            "tiny-resnet" if activation == Activation::Relu => ModelKind::TinyResNet,
-            "tiny-xresnet" if activation == Activation::Relu => ModelKind::TinyXResNet,
-            "micro-resnet" if activation == Activation::Relu => ModelKind::MicroResNet,
-            "resnet18-cifar" if activation == Activation::Relu => ModelKind::CifarResNet18,
-            "resnet18" if activation == Activation::Relu => ModelKind::ResNet(R::ResNet18),
-            "resnet34" if activation == Activation::Relu => ModelKind::ResNet(R::ResNet34),
-            "resnet50" if activation == Activation::Relu => ModelKind::ResNet(R::ResNet50),
-            "xresnet18" => ModelKind::XResNet(X::XResNet18, activation),
-            "xresnet34" => ModelKind::XResNet(X::XResNet34, activation),
-            "xresnet50" => ModelKind::XResNet(X::XResNet50, activation),
-            _ => bail!(
-                "unknown model `{name}`; known: tiny-resnet, micro-resnet, tiny-xresnet, resnet18-cifar, \
-                 resnet18, resnet34, resnet50, xresnet18, xresnet34, xresnet50 (XResNets also \
-                 with `-mish`)"
-            ),
-        })
-    }
-
-    /// Builds the network with initial weights drawn on the host from `seed`, then moved to
-    /// `device`: the same seed gives the same network on every backend (each backend's own
-    /// generator would draw other weights; GPU backends draw theirs on the device). The host
-    /// backend is NdArray, always compiled for this purpose.
-    pub fn build_seeded<B: burn::tensor::backend::Backend>(
-        &self,
-        classes: usize,
-        channels: usize,
-        seed: u64,
-        device: &B::Device,
-    ) -> anyhow::Result<models::ResNet<B>> {
-        use burn::backend::NdArray;
-        use burn::module::Module;
-        use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
-        type Host = NdArray<f32>;
-        let host_device = Default::default();
-        <Host as burn::tensor::backend::Backend>::seed(&host_device, seed);
-        let host = self.build::<Host>(classes, channels, &host_device)?;
-        let recorder = BinBytesRecorder::<FullPrecisionSettings>::new();
-        let bytes = recorder
-            .record(host.into_record(), ())
-            .context("cannot serialise the initial weights")?;
-        let record = recorder
-            .load(bytes, device)
-            .context("cannot load the initial weights on the device")?;
-        Ok(self
-            .build::<B>(classes, channels, device)?
-            .load_record(record))
-    }
-
-    /// Builds the network for `classes` classes of `channels`-channel images.
-    pub fn build<B: burn::tensor::backend::Backend>(
-        &self,
-        classes: usize,
-        channels: usize,
-        device: &B::Device,
-    ) -> anyhow::Result<models::ResNet<B>> {
-        use models::{ResNetConfig, XResNetConfig};
-        let net = match self {
-            ModelKind::TinyResNet => ResNetConfig::tiny(classes, channels).init(device)?,
-            ModelKind::TinyXResNet => XResNetConfig::tiny(classes, channels).init(device)?,
-            ModelKind::MicroResNet => ResNetConfig::tiny(classes, channels)
-                .with_stem(models::Stem::ImageNet)
-                .init(device)?,
-            ModelKind::CifarResNet18 => ResNetConfig::cifar_resnet18(classes)
-                .with_in_channels(channels)
-                .init(device)?,
-            ModelKind::ResNet(variant) => ResNetConfig::new(*variant)
-                .with_num_classes(classes)
-                .with_in_channels(channels)
-                .init(device)?,
-            ModelKind::XResNet(variant, activation) => XResNetConfig::new(*variant)
-                .with_num_classes(classes)
-                .with_in_channels(channels)
-                .with_activation(*activation)
-                .init(device)?,
-        };
-        Ok(net)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,15 +295,17 @@ mod tests {
         let config = TrainConfig::from_value(serde_json::json!({})).unwrap();
         assert_eq!(config, TrainConfig::new());
         config.check().unwrap();
-        let bad = |json: &str| {
-            let config = TrainConfig::from_value(serde_json::from_str(json).unwrap()).unwrap();
-            format!("{:#}", config.check().unwrap_err())
+        // Typed fields are refused when read, numeric ones by `check`: both name the field.
+        let bad = |json: &str| match TrainConfig::from_value(serde_json::from_str(json).unwrap()) {
+            Ok(config) => format!("{:#}", config.check().unwrap_err()),
+            Err(e) => format!("{e:#}"),
         };
         let unknown = TrainConfig::from_value(serde_json::json!({"epoch": 3})).unwrap_err();
         assert!(unknown.to_string().contains("unknown field `epoch`"));
         assert!(bad(r#"{"epochs": 0}"#).contains("`epochs`"));
         assert!(bad(r#"{"lr_max": -1}"#).contains("`lr_max`"));
         assert!(bad(r#"{"model": "vgg"}"#).contains("unknown model `vgg`"));
+        assert!(bad(r#"{"model": "vgg"}"#).contains("field `model`"));
         assert!(bad(r#"{"dataset": "mnist"}"#).contains("unknown dataset `mnist`"));
         let k0 = bad(r#"{"optimizer": "lookahead(sgd, k=0)"}"#);
         assert!(k0.contains("`optimizer`") && k0.contains('k'), "{k0}");
@@ -451,7 +325,7 @@ mod tests {
         assert_eq!(
             config,
             TrainConfig::new()
-                .with_dataset("cifar10".into())
+                .with_dataset(DatasetKind::Cifar10)
                 .with_epochs(3)
                 .with_schedule(Schedule::FlatCos)
         );
@@ -462,5 +336,25 @@ mod tests {
             message.contains("run.json") && message.contains("three"),
             "{message}"
         );
+    }
+}
+
+/// The typed fields print as users write them and read back to the same value.
+#[cfg(test)]
+mod round_trip {
+    use super::*;
+
+    #[test]
+    fn a_config_survives_json_unchanged() {
+        let config = TrainConfig::new()
+            .with_dataset(DatasetKind::Imagenette(Some("imagewoof2-320")))
+            .with_model("xresnet18-mish".parse().unwrap())
+            .with_optimizer(
+                OptimizerSpec::parse("lookahead(rmsprop(momentum=0.9), k=4, pullback)").unwrap(),
+            );
+        let json = serde_json::to_value(&config).unwrap();
+        assert_eq!(json["dataset"], "imagewoof2-320");
+        assert_eq!(json["model"], "xresnet18-mish");
+        assert_eq!(TrainConfig::from_value(json).unwrap(), config);
     }
 }

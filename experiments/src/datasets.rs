@@ -1,9 +1,9 @@
 //! The dataset of a run, read from disk (or the embedded Fashion-MNIST), with the study's
 //! augmentation and normalisation per dataset.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use data::{
     Augment, Cifar100Label, ImageBatcher, ImageDataset, ImagenetteOptions, Mix, Normalize, Split,
 };
@@ -37,6 +37,8 @@ pub struct RunData {
     pub valid_batcher: ImageBatcher,
     /// Where the data came from, for the summary.
     pub source: String,
+    /// The catalogue variant read (`imagenette2-160` for `imagenette`, …), for the summary.
+    pub variant: &'static str,
 }
 
 fn subset(len: usize, limit: Option<usize>) -> Vec<usize> {
@@ -49,65 +51,24 @@ fn subset(len: usize, limit: Option<usize>) -> Vec<usize> {
     indices
 }
 
-fn missing(name: &str, dir: &Path) -> anyhow::Error {
-    anyhow::anyhow!(
-        "dataset `{name}` is not in {}: run `cargo xtask download {name}`, or import an archive \
-         you have with `cargo xtask import {name} <archive>` (or point LOOKAHEAD_DATA_DIR / \
-         `data_dir` at the folder holding it)",
-        dir.display()
-    )
+/// Both splits of a dataset and how they are transformed: the study's augmentation and
+/// normalisation per dataset.
+struct Splits {
+    train: ImageDataset,
+    valid: ImageDataset,
+    augment: Augment,
+    valid_augment: Augment,
+    normalize: Normalize,
 }
 
-/// Where dataset `kind` is on disk under `dir` (an error naming the download/import command
-/// when it is not).
-pub fn locate(kind: &DatasetKind, dir: &Path) -> anyhow::Result<PathBuf> {
-    let first = |candidates: &[PathBuf]| candidates.iter().find(|p| p.exists()).cloned();
-    match kind {
-        DatasetKind::FashionMnistEmbedded => Ok(PathBuf::from("datasets/fashion-mnist-t10k")),
-        DatasetKind::FashionMnist => {
-            data::find_full_fashion_mnist(dir).ok_or_else(|| missing("fashion-mnist", dir))
-        }
-        DatasetKind::Cifar10 => first(&[
-            dir.join("cifar-10-batches-bin"),
-            dir.join("cifar-10-binary.tar.gz"),
-        ])
-        .ok_or_else(|| missing("cifar10", dir)),
-        DatasetKind::Cifar100 => first(&[
-            dir.join("cifar-100-binary"),
-            dir.join("cifar-100-binary.tar.gz"),
-        ])
-        .ok_or_else(|| missing("cifar100", dir)),
-        DatasetKind::Imagenette(Some(name)) => {
-            first(&[dir.join(name)]).ok_or_else(|| missing(name, dir))
-        }
-        DatasetKind::Imagenette(None) => first(&[
-            dir.join("imagenette2-160"),
-            dir.join("imagenette2-320"),
-            dir.join("imagenette2"),
-        ])
-        .ok_or_else(|| missing("imagenette2-160", dir)),
-    }
-}
-
-/// Reads the run's dataset. Errors name the file at fault, or the command that gets the data.
-pub fn load(config: &TrainConfig) -> anyhow::Result<RunData> {
-    let kind = DatasetKind::parse(&config.dataset).context("field `dataset`")?;
-    let dir = config.data_dir();
-    let path = locate(&kind, &dir)?;
-    let mix = if config.mixup > 0.0 {
-        Mix::Mixup {
-            alpha: config.mixup,
-        }
-    } else {
-        Mix::None
-    };
-    let (train, valid, augment, valid_augment, normalize): (
-        ImageDataset,
-        ImageDataset,
-        Augment,
-        Augment,
-        Normalize,
-    ) = match &kind {
+/// Reads both splits of `kind` from `path` (Imagenette at `image_size`, cached under `dir`).
+fn read_splits(
+    kind: &DatasetKind,
+    path: &Path,
+    image_size: usize,
+    dir: &Path,
+) -> anyhow::Result<Splits> {
+    let (train, valid, augment, valid_augment, normalize) = match kind {
         DatasetKind::FashionMnistEmbedded => {
             let (train, valid) = data::embedded_fashion_mnist_split()?;
             let flip = Augment::PadCropFlip { pad: 2 };
@@ -120,31 +81,31 @@ pub fn load(config: &TrainConfig) -> anyhow::Result<RunData> {
             )
         }
         DatasetKind::FashionMnist => (
-            data::read_fashion_mnist(&path, Split::Train)?.into(),
-            data::read_fashion_mnist(&path, Split::Test)?.into(),
+            data::read_fashion_mnist(path, Split::Train)?.into(),
+            data::read_fashion_mnist(path, Split::Test)?.into(),
             Augment::PadCropFlip { pad: 2 },
             Augment::None,
             Normalize::fashion_mnist(),
         ),
         DatasetKind::Cifar10 => (
-            data::read_cifar10(&path, Split::Train)?.into(),
-            data::read_cifar10(&path, Split::Test)?.into(),
+            data::read_cifar10(path, Split::Train)?.into(),
+            data::read_cifar10(path, Split::Test)?.into(),
             Augment::PadCropFlip { pad: 4 },
             Augment::None,
             Normalize::cifar10(),
         ),
         DatasetKind::Cifar100 => (
-            data::read_cifar100(&path, Split::Train, Cifar100Label::Fine)?.into(),
-            data::read_cifar100(&path, Split::Test, Cifar100Label::Fine)?.into(),
+            data::read_cifar100(path, Split::Train, Cifar100Label::Fine)?.into(),
+            data::read_cifar100(path, Split::Test, Cifar100Label::Fine)?.into(),
             Augment::PadCropFlip { pad: 4 },
             Augment::None,
             Normalize::cifar100(),
         ),
         DatasetKind::Imagenette(_) => {
-            let size = config.image_size;
-            let options = ImagenetteOptions::new(size, &dir);
-            let train = data::read_imagenette(&path, Split::Train, &options)?;
-            let valid = data::read_imagenette(&path, Split::Test, &options)?;
+            let size = image_size;
+            let options = ImagenetteOptions::new(size, dir);
+            let train = data::read_imagenette(path, Split::Train, &options)?;
+            let valid = data::read_imagenette(path, Split::Test, &options)?;
             (
                 train.set.into(),
                 valid.set.into(),
@@ -154,6 +115,34 @@ pub fn load(config: &TrainConfig) -> anyhow::Result<RunData> {
             )
         }
     };
+    Ok(Splits {
+        train,
+        valid,
+        augment,
+        valid_augment,
+        normalize,
+    })
+}
+
+/// Reads the run's dataset. Errors name the file at fault, or the command that gets the data.
+pub fn load(config: &TrainConfig) -> anyhow::Result<RunData> {
+    let dir = config.data_dir();
+    let found = data::locate(&config.dataset, &dir)?;
+    let path = found.path;
+    let mix = if config.mixup > 0.0 {
+        Mix::Mixup {
+            alpha: config.mixup,
+        }
+    } else {
+        Mix::None
+    };
+    let Splits {
+        train,
+        valid,
+        augment,
+        valid_augment,
+        normalize,
+    } = read_splits(&config.dataset, &path, config.image_size, &dir)?;
     let classes = train.classes().len();
     if classes < 2 || valid.classes().len() != classes {
         bail!(
@@ -189,6 +178,7 @@ pub fn load(config: &TrainConfig) -> anyhow::Result<RunData> {
         },
         valid_batcher: ImageBatcher::eval(valid_augment, normalize),
         source: path.display().to_string(),
+        variant: found.variant,
     })
 }
 
@@ -200,7 +190,7 @@ mod tests {
     fn missing_data_names_the_commands() {
         let dir = tempfile::tempdir().unwrap();
         let config = TrainConfig::new()
-            .with_dataset("cifar10".into())
+            .with_dataset(DatasetKind::Cifar10)
             .with_data_dir(Some(dir.path().display().to_string()));
         let message = format!("{:#}", load(&config).err().unwrap());
         assert!(

@@ -14,14 +14,15 @@
 //! One run, from code (the `experiments train` subcommand does the same):
 //!
 //! ```
-//! use experiments::config::TrainConfig;
+//! use experiments::config::{ModelKind, TrainConfig};
 //! use experiments::run::{RunOptions, RunStatus};
+//! use experiments::spec::OptimizerSpec;
 //! use experiments::{TrainTask, train_on};
 //!
 //! let dir = std::env::temp_dir().join(format!("lookahead-doc-{}", std::process::id()));
 //! let config = TrainConfig::new()
-//!     .with_model("micro-resnet".into())
-//!     .with_optimizer("lookahead(sgd(momentum=0.9), k=5, alpha=0.5, reset)".into())
+//!     .with_model(ModelKind::MicroResNet)
+//!     .with_optimizer(OptimizerSpec::parse("lookahead(sgd(momentum=0.9), k=5, alpha=0.5, reset)").unwrap())
 //!     .with_epochs(1)
 //!     .with_batch_size(32)
 //!     .with_train_limit(Some(256))
@@ -32,6 +33,26 @@
 //! assert!(dir.join("checkpoint/model-1.mpk").exists());
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! ```
+
+/// `Serialize`/`Deserialize` for a type through its `Display`/`FromStr`: configs and suites hold
+/// typed values (parsed once, when read) and files keep the names users write.
+#[macro_export]
+macro_rules! serde_as_text {
+    ($ty:ty) => {
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                text.parse::<$ty>()
+                    .map_err(|e| serde::de::Error::custom(format!("{e:#}")))
+            }
+        }
+    };
+}
 
 pub mod any_optim;
 pub mod backend;

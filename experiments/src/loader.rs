@@ -15,12 +15,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-/// Mixes a seed and an epoch into a new seed (SplitMix64 finaliser).
+/// Mixes a seed and an epoch into a new seed (SplitMix64's output function).
 pub fn mix_seed(seed: u64, salt: u64) -> u64 {
-    let mut z = seed ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    data::mix64(seed ^ salt.wrapping_mul(data::GOLDEN_GAMMA))
 }
 
 /// Batches of an [`ImageDataset`] (a subset of it, by index), shuffled per epoch or not.

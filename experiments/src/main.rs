@@ -13,12 +13,13 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use experiments::backend::{self, default_backend};
-use experiments::config::{ModelKind, Precision, Schedule, TrainConfig};
+use experiments::config::{DatasetKind, ModelKind, Precision, Schedule, TrainConfig};
 use experiments::run::{RunOptions, RunStatus, read_config};
 use experiments::spec::OptimizerSpec;
 use experiments::suite::{RunOutcome, Suite};
 use experiments::throughput::ThroughputTask;
 use experiments::{TrainTask, compare, report, train_on};
+use serde::Serialize;
 
 #[derive(Parser)]
 #[command(
@@ -65,22 +66,25 @@ impl BackendArgs {
     }
 }
 
-/// Fields of the run's config; each overrides the config file's (or the default).
-#[derive(Args, Clone, Default)]
+/// Fields of the run's config; each overrides the config file's (or the default). The
+/// overrides reach the config through the config's own serialised form (one definition of the
+/// fields: `TrainConfig`'s), so a flag is parsed and checked exactly as the file's field is.
+#[derive(Args, Clone, Default, Serialize)]
 struct ConfigFlags {
     /// A JSON (.json) or TOML config file; flags override its fields.
     #[arg(long)]
+    #[serde(skip)]
     config: Option<PathBuf>,
     /// Dataset: fashion-mnist-embedded, fashion-mnist, cifar10, cifar100, imagenette, or an
     /// Imagenette/Imagewoof folder name (imagenette2-320, imagewoof2-160, …).
     #[arg(long)]
-    dataset: Option<String>,
+    dataset: Option<DatasetKind>,
     /// Where datasets live (default $LOOKAHEAD_DATA_DIR, else datasets/).
     #[arg(long)]
     data_dir: Option<String>,
     /// Model: tiny-resnet, micro-resnet, tiny-xresnet, resnet18-cifar, resnet18/34/50, xresnet18/34/50[-mish].
     #[arg(long)]
-    model: Option<String>,
+    model: Option<ModelKind>,
     /// Image side for Imagenette.
     #[arg(long)]
     image_size: Option<usize>,
@@ -92,7 +96,7 @@ struct ConfigFlags {
     batch_size: Option<usize>,
     /// Optimizer spec, e.g. "lookahead(sgd(momentum=0.9), k=5, alpha=0.5, reset)".
     #[arg(long)]
-    optimizer: Option<String>,
+    optimizer: Option<OptimizerSpec>,
     /// Schedule: onecycle, flatcos, constant.
     #[arg(long)]
     schedule: Option<Schedule>,
@@ -126,70 +130,27 @@ struct ConfigFlags {
 }
 
 impl ConfigFlags {
-    fn any_field(&self) -> bool {
-        self.config.is_some()
-            || self.dataset.is_some()
-            || self.data_dir.is_some()
-            || self.model.is_some()
-            || self.image_size.is_some()
-            || self.epochs.is_some()
-            || self.batch_size.is_some()
-            || self.optimizer.is_some()
-            || self.schedule.is_some()
-            || self.lr_max.is_some()
-            || self.weight_decay.is_some()
-            || self.mixup.is_some()
-            || self.label_smoothing.is_some()
-            || self.seed.is_some()
-            || self.train_limit.is_some()
-            || self.valid_limit.is_some()
-            || self.precision.is_some()
-            || self.loss_scale.is_some()
+    /// The fields given on the command line, as a table of config fields.
+    fn overrides(&self) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+        let serde_json::Value::Object(mut fields) = serde_json::to_value(self)? else {
+            bail!("the flags are not a table");
+        };
+        fields.retain(|_, value| !value.is_null());
+        Ok(fields)
+    }
+
+    fn any_field(&self) -> anyhow::Result<bool> {
+        Ok(self.config.is_some() || !self.overrides()?.is_empty())
     }
 
     fn build(&self) -> anyhow::Result<TrainConfig> {
-        let mut c = match &self.config {
+        let base = match &self.config {
             Some(path) => TrainConfig::from_file(path)?,
             None => TrainConfig::new(),
         };
-        macro_rules! set {
-            ($($field:ident),*) => {$(
-                if let Some(v) = &self.$field {
-                    c.$field = v.clone();
-                }
-            )*};
-        }
-        set!(
-            dataset,
-            model,
-            image_size,
-            epochs,
-            batch_size,
-            optimizer,
-            schedule,
-            lr_max,
-            mixup,
-            label_smoothing,
-            seed,
-            precision
-        );
-        if self.data_dir.is_some() {
-            c.data_dir = self.data_dir.clone();
-        }
-        if self.weight_decay.is_some() {
-            c.weight_decay = self.weight_decay;
-        }
-        if self.train_limit.is_some() {
-            c.train_limit = self.train_limit;
-        }
-        if self.valid_limit.is_some() {
-            c.valid_limit = self.valid_limit;
-        }
-        if self.loss_scale.is_some() {
-            c.loss_scale = self.loss_scale;
-        }
-        c.check()?;
-        Ok(c)
+        let config = base.with_fields(self.overrides()?)?;
+        config.check()?;
+        Ok(config)
     }
 }
 
@@ -233,7 +194,7 @@ enum Command {
     Throughput {
         /// Model (default: the CIFAR ResNet-18).
         #[arg(long, default_value = "resnet18-cifar")]
-        model: String,
+        model: ModelKind,
         /// Batch size.
         #[arg(long, default_value_t = 64)]
         batch_size: usize,
@@ -249,10 +210,12 @@ enum Command {
         /// Rounds (optimizers alternate; the median round counts).
         #[arg(long, default_value_t = 3)]
         rounds: usize,
-        /// Optimizer specs, repeatable; the first is the reference of the ratios. Default:
-        /// `sgd(momentum=0.9)` and `lookahead(sgd(momentum=0.9), k=5, alpha=0.5)`.
+        /// Optimizer specs, repeatable; the first is the reference of the ratios, and its inner
+        /// optimizer alone (Burn's, without the Lookahead wrapper) is also timed as the bare
+        /// baseline. Default: `sgd(momentum=0.9)` and `lookahead(sgd(momentum=0.9), k=5,
+        /// alpha=0.5)`.
         #[arg(long = "optimizer")]
-        optimizers: Vec<String>,
+        optimizers: Vec<OptimizerSpec>,
         /// Precision of the forward/backward passes: f32, bf16, f16 (f32 master weights).
         #[arg(long, default_value = "f32")]
         precision: Precision,
@@ -285,120 +248,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             resume,
             backend,
-        } => {
-            let (config, dir) = if resume {
-                let Some(dir) = out else {
-                    bail!("--resume needs --out <the run directory>");
-                };
-                if config.any_field() {
-                    bail!(
-                        "--resume continues the run with its own {}; drop the config flags",
-                        dir.join("config.json").display()
-                    );
-                }
-                (read_config(&dir)?, dir)
-            } else {
-                let config = config.build()?;
-                let dir = out.unwrap_or_else(|| {
-                    PathBuf::from("runs")
-                        .join(&config.dataset)
-                        .join(slug(&config.optimizer))
-                        .join(format!("seed-{}", config.seed))
-                });
-                (config, dir)
-            };
-            let name = backend.backend();
-            println!("training in {} on {name}", dir.display());
-            let summary = train_on(
-                &name,
-                &backend.indices(),
-                TrainTask {
-                    config,
-                    dir: dir.clone(),
-                    options: RunOptions {
-                        resume,
-                        dashboard: !backend.no_dashboard,
-                        label: String::new(),
-                    },
-                },
-            )?;
-            println!(
-                "{:?}: {} epochs, valid accuracy {} %, valid loss {}, {:.1} s, {:.0} images/s ({})",
-                summary.status,
-                summary.epochs_completed,
-                summary
-                    .final_valid_accuracy
-                    .map_or("–".into(), |v| format!("{v:.2}")),
-                summary
-                    .final_valid_loss
-                    .map_or("–".into(), |v| format!("{v:.4}")),
-                summary.wall_time_s,
-                summary.images_per_s,
-                summary.backend
-            );
-            println!("summary: {}", dir.join("summary.json").display());
-            match summary.status {
-                RunStatus::Complete => Ok(ExitCode::SUCCESS),
-                _ => {
-                    eprintln!("error: {}", summary.message.unwrap_or_default());
-                    Ok(ExitCode::FAILURE)
-                }
-            }
-        }
+        } => train(&config, out, resume, &backend),
         Command::Compare {
             suite,
             out,
             no_report,
             data_dir,
             backend,
-        } => {
-            let mut suite = Suite::load(&suite)?;
-            if data_dir.is_some() {
-                suite.recipe.data_dir = data_dir;
-            }
-            let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&suite.name));
-            let name = backend.backend();
-            let start = std::time::Instant::now();
-            let outcomes = compare(
-                &suite,
-                &out,
-                &name,
-                &backend.indices(),
-                !backend.no_dashboard,
-            )?;
-            let failed = outcomes
-                .iter()
-                .filter(|(_, o)| matches!(o, RunOutcome::Failed(_)))
-                .count();
-            let diverged = outcomes
-                .iter()
-                .filter(|(_, o)| {
-                    matches!(
-                        o,
-                        RunOutcome::Finished(RunStatus::Diverged)
-                            | RunOutcome::Skipped(RunStatus::Diverged)
-                    )
-                })
-                .count();
-            println!(
-                "suite `{}`: {} runs ({} diverged, {} failed) in {:.0} s, in {}",
-                suite.name,
-                outcomes.len(),
-                diverged,
-                failed,
-                start.elapsed().as_secs_f64(),
-                out.display()
-            );
-            if !no_report {
-                let files = report::report(&out)?;
-                println!("report: {}", files.markdown.display());
-            }
-            Ok(if failed > 0 {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            })
-        }
+        } => compare_suite(&suite, out, no_report, data_dir, &backend),
         Command::Report { dir } => {
             let files = report::report(&dir)?;
             println!("report: {}", files.markdown.display());
@@ -419,22 +276,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             backend,
         } => {
-            let texts = if optimizers.is_empty() {
+            if batch_size == 0 || image_size == 0 {
+                bail!("--batch-size and --image-size must be at least 1");
+            }
+            let optimizers = if optimizers.is_empty() {
                 vec![
-                    "sgd(momentum=0.9)".to_string(),
-                    "lookahead(sgd(momentum=0.9), k=5, alpha=0.5)".to_string(),
+                    OptimizerSpec::parse("sgd(momentum=0.9)")?,
+                    OptimizerSpec::parse("lookahead(sgd(momentum=0.9), k=5, alpha=0.5)")?,
                 ]
             } else {
                 optimizers
             };
-            let specs = texts
-                .iter()
-                .map(|t| OptimizerSpec::parse(t))
-                .collect::<Result<Vec<_>, _>>()?;
-            ModelKind::parse(&model).context("--model")?;
-            if batch_size == 0 || image_size == 0 {
-                bail!("--batch-size and --image-size must be at least 1");
-            }
             let task = ThroughputTask {
                 model,
                 batch_size,
@@ -443,22 +295,147 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 warmup,
                 steps,
                 rounds,
-                optimizers: specs,
+                optimizers,
                 precision,
             };
-            let report = backend::dispatch(&backend.backend(), &backend.indices(), task)??;
-            print!("{}", report.table());
-            if let Some(path) = json {
-                std::fs::write(&path, serde_json::to_string_pretty(&report)?)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-            }
-            Ok(ExitCode::SUCCESS)
+            throughput(task, json, &backend)
         }
         Command::Backends => {
             println!("{}", backend::compiled_backends().join("\n"));
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The config and directory of `train`: from the flags, or from the run directory to resume.
+fn train_config(
+    flags: &ConfigFlags,
+    out: Option<PathBuf>,
+    resume: bool,
+) -> anyhow::Result<(TrainConfig, PathBuf)> {
+    if resume {
+        let Some(dir) = out else {
+            bail!("--resume needs --out <the run directory>");
+        };
+        if flags.any_field()? {
+            bail!(
+                "--resume continues the run with its own {}; drop the config flags",
+                dir.join("config.json").display()
+            );
+        }
+        return Ok((read_config(&dir)?, dir));
+    }
+    let config = flags.build()?;
+    let dir = out.unwrap_or_else(|| {
+        PathBuf::from("runs")
+            .join(config.dataset.to_string())
+            .join(slug(&config.optimizer.to_string()))
+            .join(format!("seed-{}", config.seed))
+    });
+    Ok((config, dir))
+}
+
+/// `experiments train`: one run, its summary printed.
+fn train(
+    flags: &ConfigFlags,
+    out: Option<PathBuf>,
+    resume: bool,
+    backend: &BackendArgs,
+) -> anyhow::Result<ExitCode> {
+    let (config, dir) = train_config(flags, out, resume)?;
+    let name = backend.backend();
+    println!("training in {} on {name}", dir.display());
+    let options = RunOptions {
+        resume,
+        dashboard: !backend.no_dashboard,
+        label: String::new(),
+    };
+    let task = TrainTask {
+        config,
+        dir: dir.clone(),
+        options,
+    };
+    let summary = train_on(&name, &backend.indices(), task)?;
+    let or_dash =
+        |v: Option<f64>, digits: usize| v.map_or("–".into(), |v| format!("{v:.digits$}"));
+    println!(
+        "{:?}: {} epochs, valid accuracy {} %, valid loss {}, {:.1} s, {:.0} images/s ({})",
+        summary.status,
+        summary.epochs_completed,
+        or_dash(summary.final_valid_accuracy, 2),
+        or_dash(summary.final_valid_loss, 4),
+        summary.wall_time_s,
+        summary.images_per_s,
+        summary.backend
+    );
+    println!("summary: {}", dir.join("summary.json").display());
+    if summary.status == RunStatus::Complete {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("error: {}", summary.message.unwrap_or_default());
+    Ok(ExitCode::FAILURE)
+}
+
+/// `experiments compare`: every run of a suite, then its report.
+fn compare_suite(
+    suite: &str,
+    out: Option<PathBuf>,
+    no_report: bool,
+    data_dir: Option<String>,
+    backend: &BackendArgs,
+) -> anyhow::Result<ExitCode> {
+    let mut suite = Suite::load(suite)?;
+    if data_dir.is_some() {
+        suite.recipe.data_dir = data_dir;
+    }
+    let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&suite.name));
+    let start = std::time::Instant::now();
+    let dashboard = !backend.no_dashboard;
+    let outcomes = compare(
+        &suite,
+        &out,
+        &backend.backend(),
+        &backend.indices(),
+        dashboard,
+    )?;
+    let count = |f: fn(&RunOutcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
+    let failed = count(|o| matches!(o, RunOutcome::Failed(_)));
+    let diverged = count(|o| {
+        matches!(
+            o,
+            RunOutcome::Finished(RunStatus::Diverged) | RunOutcome::Skipped(RunStatus::Diverged)
+        )
+    });
+    println!(
+        "suite `{}`: {} runs ({diverged} diverged, {failed} failed) in {:.0} s, in {}",
+        suite.name,
+        outcomes.len(),
+        start.elapsed().as_secs_f64(),
+        out.display()
+    );
+    if !no_report {
+        let files = report::report(&out)?;
+        println!("report: {}", files.markdown.display());
+    }
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `experiments throughput`: the table, and the JSON if asked.
+fn throughput(
+    task: ThroughputTask,
+    json: Option<PathBuf>,
+    backend: &BackendArgs,
+) -> anyhow::Result<ExitCode> {
+    let report = backend::dispatch(&backend.backend(), &backend.indices(), task)??;
+    print!("{}", report.table());
+    if let Some(path) = json {
+        data::write_atomic(&path, serde_json::to_string_pretty(&report)?.as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {

@@ -1,7 +1,11 @@
-//! The network of a run wrapped for burn-train: [`Classifier`] implements `TrainStep` (mixup,
-//! label-smoothing cross-entropy, mixed precision with loss scaling) and `InferenceStep` (plain
-//! cross-entropy).
+//! The network of a run: [`ModelKind`] names and builds it (same seed, same weights on every
+//! backend), and [`Classifier`] wraps it for burn-train: `TrainStep` (mixup, label-smoothing
+//! cross-entropy, mixed precision with loss scaling) and `InferenceStep` (plain cross-entropy).
 
+use std::fmt;
+use std::str::FromStr;
+
+use anyhow::Context;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
@@ -11,6 +15,155 @@ use data::{ImageBatch, mixed_cross_entropy};
 use models::{ResNet, compute_copy};
 
 use crate::config::Precision;
+
+/// The models `train` knows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelKind {
+    /// `ResNetConfig::tiny` (width 1/8, one block per stage, CIFAR stem).
+    TinyResNet,
+    /// `ResNetConfig::tiny` with torchvision's ImageNet stem (7×7 stride-2 conv and max-pool):
+    /// a quarter of the resolution after the stem, about 10× fewer operations, for quick CPU
+    /// runs on 28×28 images.
+    MicroResNet,
+    /// `XResNetConfig::tiny`.
+    TinyXResNet,
+    /// The CIFAR ResNet-18 of the Lookahead paper.
+    CifarResNet18,
+    /// torchvision ResNet-18/34/50.
+    ResNet(models::ResNetVariant),
+    /// fastai XResNet-18/34/50, ReLU or Mish.
+    XResNet(models::XResNetVariant, models::Activation),
+}
+
+/// Every model name with its kind: the one list parsing and printing share.
+fn model_names() -> Vec<(String, ModelKind)> {
+    use models::{Activation, ResNetVariant as R, XResNetVariant as X};
+    let mut names = vec![
+        ("tiny-resnet".to_string(), ModelKind::TinyResNet),
+        ("micro-resnet".into(), ModelKind::MicroResNet),
+        ("tiny-xresnet".into(), ModelKind::TinyXResNet),
+        ("resnet18-cifar".into(), ModelKind::CifarResNet18),
+        ("resnet18".into(), ModelKind::ResNet(R::ResNet18)),
+        ("resnet34".into(), ModelKind::ResNet(R::ResNet34)),
+        ("resnet50".into(), ModelKind::ResNet(R::ResNet50)),
+    ];
+    for (name, variant) in [
+        ("xresnet18", X::XResNet18),
+        ("xresnet34", X::XResNet34),
+        ("xresnet50", X::XResNet50),
+    ] {
+        names.push((name.into(), ModelKind::XResNet(variant, Activation::Relu)));
+        names.push((
+            format!("{name}-mish"),
+            ModelKind::XResNet(variant, Activation::Mish),
+        ));
+    }
+    names
+}
+
+impl FromStr for ModelKind {
+    type Err = anyhow::Error;
+
+    /// ```
+    /// use experiments::model::ModelKind;
+    /// let kind: ModelKind = "xresnet50-mish".parse().unwrap();
+    /// assert_eq!(kind.to_string(), "xresnet50-mish");
+    /// assert!("vgg".parse::<ModelKind>().is_err());
+    /// ```
+    fn from_str(name: &str) -> anyhow::Result<Self> {
+        model_names()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, kind)| kind)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown model `{name}`; known: tiny-resnet, micro-resnet, tiny-xresnet, \
+                     resnet18-cifar, resnet18, resnet34, resnet50, xresnet18, xresnet34, \
+                     xresnet50 (XResNets also with `-mish`)"
+                )
+            })
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = model_names()
+            .into_iter()
+            .find(|(_, kind)| kind == self)
+            .map(|(name, _)| name)
+            .unwrap_or_default();
+        f.write_str(&name)
+    }
+}
+
+crate::serde_as_text!(ModelKind);
+
+impl ModelKind {
+    /// Parses a model name (see [`FromStr`]).
+    pub fn parse(name: &str) -> anyhow::Result<Self> {
+        name.parse()
+    }
+
+    /// Builds the network with initial weights drawn on the host from `seed`, then moved to
+    /// `device`: the same seed gives the same network on every backend (each backend's own
+    /// generator would draw other weights; GPU backends draw theirs on the device). The host
+    /// backend is NdArray, always compiled for this purpose.
+    pub fn build_seeded<B: burn::tensor::backend::Backend>(
+        &self,
+        classes: usize,
+        channels: usize,
+        seed: u64,
+        device: &B::Device,
+    ) -> anyhow::Result<models::ResNet<B>> {
+        use burn::backend::NdArray;
+        use burn::module::Module;
+        use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
+        type Host = NdArray<f32>;
+        let host_device = Default::default();
+        <Host as burn::tensor::backend::Backend>::seed(&host_device, seed);
+        let host = self.build::<Host>(classes, channels, &host_device)?;
+        let recorder = BinBytesRecorder::<FullPrecisionSettings>::new();
+        let bytes = recorder
+            .record(host.into_record(), ())
+            .context("cannot serialise the initial weights")?;
+        let record = recorder
+            .load(bytes, device)
+            .context("cannot load the initial weights on the device")?;
+        Ok(self
+            .build::<B>(classes, channels, device)?
+            .load_record(record))
+    }
+
+    /// Builds the network for `classes` classes of `channels`-channel images.
+    pub fn build<B: burn::tensor::backend::Backend>(
+        &self,
+        classes: usize,
+        channels: usize,
+        device: &B::Device,
+    ) -> anyhow::Result<models::ResNet<B>> {
+        use models::{ResNetConfig, XResNetConfig};
+        let net = match self {
+            ModelKind::TinyResNet => ResNetConfig::tiny(classes, channels).init(device)?,
+            ModelKind::TinyXResNet => XResNetConfig::tiny(classes, channels).init(device)?,
+            ModelKind::MicroResNet => ResNetConfig::tiny(classes, channels)
+                .with_stem(models::Stem::ImageNet)
+                .init(device)?,
+            ModelKind::CifarResNet18 => ResNetConfig::cifar_resnet18(classes)
+                .with_in_channels(channels)
+                .init(device)?,
+            ModelKind::ResNet(variant) => ResNetConfig::new(*variant)
+                .with_num_classes(classes)
+                .with_in_channels(channels)
+                .init(device)?,
+            ModelKind::XResNet(variant, activation) => XResNetConfig::new(*variant)
+                .with_num_classes(classes)
+                .with_in_channels(channels)
+                .with_activation(*activation)
+                .init(device)?,
+        };
+        Ok(net)
+    }
+}
 
 /// A classifier network and its training loss.
 #[derive(Module, Debug)]
@@ -142,7 +295,6 @@ impl<B: Backend> InferenceStep for Classifier<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ModelKind;
     use crate::spec::OptimizerSpec;
     use burn::backend::{Autodiff, Flex};
     use burn::optim::Optimizer;

@@ -31,6 +31,20 @@ pub struct Divergence {
     pub train: bool,
 }
 
+/// The one divergence message: `diverged: training loss NaN at epoch 2, iteration 7`.
+impl std::fmt::Display for Divergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "diverged: {} loss {} at epoch {}, iteration {}",
+            if self.train { "training" } else { "validation" },
+            self.loss,
+            self.epoch,
+            self.iteration
+        )
+    }
+}
+
 /// The loss of a batch, as [`DivergenceGuard`] reads it.
 pub struct LossValue<B: Backend>(pub Tensor<B, 1>);
 
@@ -98,12 +112,7 @@ impl<B: Backend> Metric for DivergenceGuard<B> {
                     loss: loss.to_string(),
                     train: self.train,
                 };
-                self.interrupter.stop(Some(&format!(
-                    "diverged: {} loss {loss} at epoch {}, iteration {}",
-                    if self.train { "training" } else { "validation" },
-                    divergence.epoch,
-                    divergence.iteration
-                )));
+                self.interrupter.stop(Some(&divergence.to_string()));
                 *seen = Some(divergence);
             }
             return SerializedEntry::new("diverged".into(), "1".into());

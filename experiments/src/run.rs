@@ -33,7 +33,7 @@ use lookahead_optim::{FlatCos, FlatCosConfig, OneCycle, OneCycleConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::BackendInfo;
-use crate::config::{ModelKind, Schedule, TrainConfig};
+use crate::config::{Schedule, TrainConfig};
 use crate::datasets::{self, RunData};
 use crate::loader::EpochLoader;
 use crate::model::Classifier;
@@ -180,8 +180,14 @@ pub struct Summary {
     pub divergence: Option<Divergence>,
     /// Optimizer spec (normalised).
     pub optimizer: String,
-    /// Dataset name.
+    /// Dataset name, as configured (`imagenette`, `cifar10`, …).
     pub dataset: String,
+    /// The catalogue variant the dataset was read as (`imagenette2-160` for `imagenette`, …).
+    #[serde(default)]
+    pub dataset_variant: String,
+    /// The folder or archive the dataset was read from.
+    #[serde(default)]
+    pub dataset_path: String,
     /// Model name.
     pub model: String,
     /// Seed.
@@ -227,11 +233,9 @@ pub struct RunOptions {
     pub label: String,
 }
 
+/// Writes `bytes` to `path` atomically (the project's one atomic write, in `data`).
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    Ok(data::write_atomic(path, bytes)?)
 }
 
 /// Reads a run directory's `summary.json`, if the run has ended.
@@ -277,6 +281,7 @@ pub fn checkpoint_epochs(dir: &Path) -> Vec<usize> {
     epochs
 }
 
+/// The epochs with a metric-log folder of `split` (`train`/`valid`), in order.
 fn epoch_dirs(dir: &Path, split: &str) -> Vec<(usize, PathBuf)> {
     let mut out: Vec<(usize, PathBuf)> = fs::read_dir(dir.join(split))
         .into_iter()
@@ -291,29 +296,42 @@ fn epoch_dirs(dir: &Path, split: &str) -> Vec<(usize, PathBuf)> {
     out
 }
 
-/// Values of one of Burn's metric logs (`value` or `value,count` per line).
-fn read_log(path: &Path) -> anyhow::Result<Vec<(f64, f64)>> {
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|line| {
-            let mut parts = line.split(',');
-            let parse = |s: Option<&str>, default: f64| -> anyhow::Result<f64> {
-                match s {
-                    None => Ok(default),
-                    Some(s) => s
-                        .trim()
-                        .parse::<f64>()
-                        .with_context(|| format!("{}: bad entry `{line}`", path.display())),
-                }
-            };
-            Ok((parse(parts.next(), f64::NAN)?, parse(parts.next(), 1.0)?))
-        })
-        .collect()
+/// Burn's metric logs of a run directory, read through burn-train's own reader
+/// (`FileMetricLogger::read_numeric`): (value, count) per logged batch.
+struct MetricLogs {
+    dir: PathBuf,
+    logger: FileMetricLogger,
+}
+
+impl MetricLogs {
+    fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            logger: FileMetricLogger::new(dir),
+        }
+    }
+
+    /// The entries of metric `name` in `epoch` of `split` (none when the log is missing).
+    fn read(&mut self, name: &str, epoch: usize, split: Split) -> anyhow::Result<Vec<(f64, f64)>> {
+        let entries = self.logger.read_numeric(name, epoch, &split).map_err(|e| {
+            let file = self
+                .dir
+                .join(split.to_string())
+                .join(format!("epoch-{epoch}"))
+                .join(format!("{}.log", name.replace(' ', "_")));
+            anyhow::anyhow!("{}: {e}", file.display())
+        })?;
+        Ok(entries
+            .into_iter()
+            .map(|entry| match entry {
+                NumericEntry::Value(v) => (v, 1.0),
+                NumericEntry::Aggregated {
+                    aggregated_value,
+                    count,
+                } => (aggregated_value, count as f64),
+            })
+            .collect())
+    }
 }
 
 fn weighted_mean(entries: &[(f64, f64)]) -> Option<f64> {
@@ -333,16 +351,19 @@ pub fn read_metrics(
     dir: &Path,
     upto: Option<usize>,
 ) -> anyhow::Result<(Vec<EpochMetrics>, Vec<IterationLoss>)> {
+    let mut logs = MetricLogs::new(dir);
     let mut epochs = Vec::new();
     let mut iterations = Vec::new();
-    let valid: std::collections::HashMap<usize, PathBuf> =
-        epoch_dirs(dir, "valid").into_iter().collect();
+    let valid: std::collections::HashSet<usize> = epoch_dirs(dir, "valid")
+        .into_iter()
+        .map(|(e, _)| e)
+        .collect();
     let mut global = 0;
-    for (epoch, path) in epoch_dirs(dir, "train") {
+    for (epoch, _) in epoch_dirs(dir, "train") {
         if upto.is_some_and(|u| epoch > u) {
             continue;
         }
-        let losses = read_log(&path.join("Loss.log"))?;
+        let losses = logs.read("Loss", epoch, Split::Train)?;
         if losses.is_empty() {
             continue;
         }
@@ -350,18 +371,19 @@ pub fn read_metrics(
             global += 1;
             iterations.push((global, epoch, *loss));
         }
-        let lr = read_log(&path.join("Learning_Rate.log"))?;
-        let (valid_loss, valid_accuracy) = match valid.get(&epoch) {
-            Some(v) => (
-                weighted_mean(&read_log(&v.join("Loss.log"))?),
-                weighted_mean(&read_log(&v.join("Accuracy.log"))?),
-            ),
-            None => (None, None),
+        let lr = logs.read("Learning Rate", epoch, Split::Train)?;
+        let (valid_loss, valid_accuracy) = if valid.contains(&epoch) {
+            (
+                weighted_mean(&logs.read("Loss", epoch, Split::Valid)?),
+                weighted_mean(&logs.read("Accuracy", epoch, Split::Valid)?),
+            )
+        } else {
+            (None, None)
         };
         epochs.push(EpochMetrics {
             epoch,
             train_loss: weighted_mean(&losses).unwrap_or(f64::NAN),
-            train_accuracy: weighted_mean(&read_log(&path.join("Accuracy.log"))?)
+            train_accuracy: weighted_mean(&logs.read("Accuracy", epoch, Split::Train)?)
                 .unwrap_or(f64::NAN),
             valid_loss,
             valid_accuracy,
@@ -375,29 +397,59 @@ fn fmt_opt(v: Option<f64>) -> String {
     v.map_or(String::new(), |v| v.to_string())
 }
 
+/// A CSV file written atomically with the `csv` crate; numbers are written in Rust's shortest
+/// round-tripping form (`Display`).
+fn write_csv(path: &Path, header: &[&str], rows: Vec<Vec<String>>) -> anyhow::Result<()> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(header)?;
+    for row in rows {
+        writer.write_record(&row)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    write_atomic(path, &bytes)
+}
+
 fn write_metrics(
     dir: &Path,
     epochs: &[EpochMetrics],
     iterations: &[IterationLoss],
 ) -> anyhow::Result<()> {
-    let mut csv = String::from("epoch,train_loss,train_accuracy,valid_loss,valid_accuracy,lr\n");
-    for e in epochs {
-        csv.push_str(&format!(
-            "{},{},{},{},{},{}\n",
-            e.epoch,
-            e.train_loss,
-            e.train_accuracy,
-            fmt_opt(e.valid_loss),
-            fmt_opt(e.valid_accuracy),
-            e.lr
-        ));
-    }
-    write_atomic(&dir.join("metrics.csv"), csv.as_bytes())?;
-    let mut csv = String::from("iteration,epoch,train_loss\n");
-    for (i, epoch, loss) in iterations {
-        csv.push_str(&format!("{i},{epoch},{loss}\n"));
-    }
-    write_atomic(&dir.join("train_loss.csv"), csv.as_bytes())
+    let rows = epochs
+        .iter()
+        .map(|e| {
+            vec![
+                e.epoch.to_string(),
+                e.train_loss.to_string(),
+                e.train_accuracy.to_string(),
+                fmt_opt(e.valid_loss),
+                fmt_opt(e.valid_accuracy),
+                e.lr.to_string(),
+            ]
+        })
+        .collect();
+    write_csv(
+        &dir.join("metrics.csv"),
+        &[
+            "epoch",
+            "train_loss",
+            "train_accuracy",
+            "valid_loss",
+            "valid_accuracy",
+            "lr",
+        ],
+        rows,
+    )?;
+    let rows = iterations
+        .iter()
+        .map(|(i, epoch, loss)| vec![i.to_string(), epoch.to_string(), loss.to_string()])
+        .collect();
+    write_csv(
+        &dir.join("train_loss.csv"),
+        &["iteration", "epoch", "train_loss"],
+        rows,
+    )
 }
 
 /// The newest checkpoint epoch of `dir` whose three files load, or 0 when there is none.
@@ -430,6 +482,230 @@ fn resumable_epoch<B: AutodiffBackend>(
     Ok((0, skipped))
 }
 
+/// Refuses a directory holding a finished or interrupted run unless resuming, before any work.
+fn check_dir_state(dir: &Path, resume: bool) -> anyhow::Result<()> {
+    if resume {
+        return Ok(());
+    }
+    if let Some(summary) = read_summary(dir)? {
+        bail!(
+            "{} already holds a finished run ({:?}); choose another output directory or delete it",
+            dir.display(),
+            summary.status
+        );
+    }
+    if !checkpoint_epochs(dir).is_empty() {
+        bail!(
+            "{} holds an interrupted run; continue it with `--resume`, or choose another output \
+             directory",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Everything a run trains with, built (and checked) before the run directory is touched.
+struct RunSetup<B: AutodiffBackend> {
+    data: RunData,
+    model: Classifier<B>,
+    parameters: usize,
+    optim: StudyOptimizer<Classifier<B>, B>,
+    train_loader: EpochLoader<B>,
+    valid_loader: EpochLoader<B::InnerBackend>,
+    /// Optimizer steps per epoch (one batch per device per step).
+    per_epoch: usize,
+    schedule: RunSchedule,
+}
+
+impl<B: AutodiffBackend> RunSetup<B> {
+    fn new(config: &TrainConfig, devices: &[B::Device]) -> anyhow::Result<Self> {
+        let device = devices[0].clone();
+        let data: RunData = datasets::load(config)?;
+        crate::model::check_precision::<B>(config.precision, &device)?;
+        B::seed(&device, config.seed);
+        let net =
+            config
+                .model
+                .build_seeded::<B>(data.classes, data.channels, config.seed, &device)?;
+        let parameters = net.param_count();
+        let model = Classifier::new(
+            net,
+            config.label_smoothing,
+            config.precision,
+            config.effective_loss_scale(),
+        );
+        let optim = config.optimizer_spec().build::<B, Classifier<B>>()?;
+        let train_loader = EpochLoader::<B>::train(
+            data.train.clone(),
+            data.train_indices.clone(),
+            data.train_batcher.clone(),
+            config.batch_size,
+            device.clone(),
+        );
+        let valid_loader = EpochLoader::<B::InnerBackend>::valid(
+            data.valid.clone(),
+            data.valid_indices.clone(),
+            data.valid_batcher.clone(),
+            config.batch_size,
+            device,
+        );
+        // With several devices, each optimizer step takes one batch per device (burn-train's
+        // multi-device strategy splits the epoch's items between them and sums the gradients).
+        let per_epoch = train_loader.batches_per_epoch() / devices.len();
+        if per_epoch == 0 {
+            bail!(
+                "field `batch_size`: {} images are less than one batch per device ({} devices \
+                 of batch {})",
+                data.train_indices.len(),
+                devices.len(),
+                config.batch_size
+            );
+        }
+        let schedule = RunSchedule::new(config, config.epochs * per_epoch)?;
+        Ok(Self {
+            data,
+            model,
+            parameters,
+            optim,
+            train_loader,
+            valid_loader,
+            per_epoch,
+            schedule,
+        })
+    }
+}
+
+/// Prepares the run directory: the epoch to resume from (0 = a fresh start), or the summary of
+/// a run that has already ended. Writes `config.json`; removes the metric logs of epochs after
+/// the checkpoint (they belong to the session that was cut short) and a stale summary.
+fn prepare_dir<B: AutodiffBackend>(
+    config: &TrainConfig,
+    dir: &Path,
+    resume: bool,
+    device: &B::Device,
+) -> anyhow::Result<Result<usize, Summary>> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut resumed_from = 0;
+    if resume {
+        let (epoch, skipped) = resumable_epoch::<B>(dir, device)?;
+        for message in skipped {
+            eprintln!("warning: {}: {message}", dir.display());
+        }
+        resumed_from = epoch;
+        if resumed_from >= config.epochs
+            && let Some(summary) = read_summary(dir)?
+        {
+            return Ok(Err(summary));
+        }
+    }
+    write_atomic(
+        &dir.join("config.json"),
+        serde_json::to_string_pretty(config)?.as_bytes(),
+    )?;
+    for split in ["train", "valid"] {
+        for (epoch, path) in epoch_dirs(dir, split) {
+            if epoch > resumed_from {
+                fs::remove_dir_all(&path)
+                    .with_context(|| format!("cannot remove {}", path.display()))?;
+            }
+        }
+    }
+    let summary_path = dir.join("summary.json");
+    if summary_path.exists() {
+        fs::remove_file(&summary_path)
+            .with_context(|| format!("cannot remove {}", summary_path.display()))?;
+    }
+    Ok(Ok(resumed_from))
+}
+
+/// How a run ended, from its divergence (if any) and the epochs completed.
+fn outcome(
+    divergence: Option<&Divergence>,
+    completed: usize,
+    epochs: usize,
+) -> (RunStatus, Option<String>) {
+    match divergence {
+        Some(d) => (RunStatus::Diverged, Some(d.to_string())),
+        // Burn's TUI resets the interrupter when training ends, so a stop is read from the
+        // epochs completed rather than from the interrupter.
+        None if completed < epochs => (
+            RunStatus::Interrupted,
+            Some(format!(
+                "interrupted after epoch {completed}; continue with --resume"
+            )),
+        ),
+        None => (RunStatus::Complete, None),
+    }
+}
+
+/// What a finished session knows, to be written as `summary.json`.
+struct Session<'a> {
+    config: &'a TrainConfig,
+    data: &'a RunData,
+    parameters: usize,
+    per_epoch: usize,
+    devices: usize,
+    resumed_from: usize,
+    wall_time_s: f64,
+    backend: BackendInfo,
+}
+
+/// Writes `metrics.csv`, `train_loss.csv` and `summary.json` of a finished session.
+fn finish(
+    dir: &Path,
+    session: Session<'_>,
+    divergence: Option<Divergence>,
+) -> anyhow::Result<Summary> {
+    let config = session.config;
+    let completed = checkpoint_epochs(dir).first().copied().unwrap_or(0);
+    let (status, message) = outcome(divergence.as_ref(), completed, config.epochs);
+    let upto = (status != RunStatus::Diverged).then_some(completed);
+    let (epochs, iterations) = read_metrics(dir, upto)?;
+    write_metrics(dir, &epochs, &iterations)?;
+    let valid_epochs: Vec<&EpochMetrics> = epochs
+        .iter()
+        .filter(|e| e.valid_accuracy.is_some())
+        .collect();
+    let best = valid_epochs.iter().copied().max_by(|a, b| {
+        a.valid_accuracy
+            .partial_cmp(&b.valid_accuracy)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let last_valid = valid_epochs.last();
+    let train_images = session.per_epoch * session.devices * config.batch_size;
+    let session_epochs = completed.saturating_sub(session.resumed_from);
+    let summary = Summary {
+        status,
+        message,
+        divergence,
+        optimizer: config.optimizer_spec().to_string(),
+        dataset: config.dataset.to_string(),
+        dataset_variant: session.data.variant.to_string(),
+        dataset_path: session.data.source.clone(),
+        model: config.model.to_string(),
+        seed: config.seed,
+        epochs: config.epochs,
+        epochs_completed: completed,
+        final_train_loss: epochs.last().map(|e| e.train_loss),
+        final_valid_loss: last_valid.and_then(|e| e.valid_loss),
+        final_valid_accuracy: last_valid.and_then(|e| e.valid_accuracy),
+        best_valid_accuracy: best.and_then(|e| e.valid_accuracy),
+        best_epoch: best.map(|e| e.epoch),
+        wall_time_s: session.wall_time_s,
+        images_per_s: (session_epochs * train_images) as f64 / session.wall_time_s.max(1e-9),
+        train_images,
+        valid_images: session.data.valid_indices.len(),
+        parameters: session.parameters,
+        backend: session.backend,
+        resumed_from_epoch: session.resumed_from,
+    };
+    write_atomic(
+        &dir.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?.as_bytes(),
+    )?;
+    Ok(summary)
+}
+
 /// Trains one run in `dir` (created if needed) and returns its summary (also written to
 /// `dir/summary.json`). Every check (config, optimizer spec, data on disk, directory state)
 /// happens before training; a NaN/inf loss ends the run as [`RunStatus::Diverged`].
@@ -444,118 +720,34 @@ pub fn train<B: AutodiffBackend>(
         bail!("no device to train on");
     };
     config.check()?;
-    let spec = config.optimizer_spec()?;
-    let kind = ModelKind::parse(&config.model)?;
-    // Directory state, before any work.
-    if !options.resume {
-        if let Some(summary) = read_summary(dir)? {
-            bail!(
-                "{} already holds a finished run ({:?}); choose another output directory or \
-                 delete it",
-                dir.display(),
-                summary.status
-            );
-        }
-        if !checkpoint_epochs(dir).is_empty() {
-            bail!(
-                "{} holds an interrupted run; continue it with `--resume`, or choose another \
-                 output directory",
-                dir.display()
-            );
-        }
-    }
-    let data: RunData = datasets::load(config)?;
-    // The model and optimizer are built (and the spec checked against them) before the run
-    // directory is touched.
-    crate::model::check_precision::<B>(config.precision, &device)?;
-    B::seed(&device, config.seed);
-    let net = kind.build_seeded::<B>(data.classes, data.channels, config.seed, &device)?;
-    let parameters = net.param_count();
-    let model = Classifier::new(
-        net,
-        config.label_smoothing,
-        config.precision,
-        config.effective_loss_scale(),
-    );
-    let optim = spec.build::<B, Classifier<B>>()?;
-    let train_loader = EpochLoader::<B>::train(
-        data.train.clone(),
-        data.train_indices.clone(),
-        data.train_batcher.clone(),
-        config.batch_size,
-        device.clone(),
-    );
-    let valid_loader = EpochLoader::<B::InnerBackend>::valid(
-        data.valid.clone(),
-        data.valid_indices.clone(),
-        data.valid_batcher.clone(),
-        config.batch_size,
-        device.clone(),
-    );
-    // With several devices, each optimizer step takes one batch per device (burn-train's
-    // multi-device strategy splits the epoch's items between them and sums the gradients).
-    let per_epoch = train_loader.batches_per_epoch() / devices.len();
-    if per_epoch == 0 {
-        bail!(
-            "field `batch_size`: {} images are less than one batch per device ({} devices of \
-             batch {})",
-            data.train_indices.len(),
-            devices.len(),
-            config.batch_size
-        );
-    }
-    let schedule = RunSchedule::new(config, config.epochs * per_epoch)?;
-
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut resumed_from = 0;
-    if options.resume {
-        let (epoch, skipped) = resumable_epoch::<B>(dir, &device)?;
-        for message in skipped {
-            eprintln!("warning: {}: {message}", dir.display());
-        }
-        resumed_from = epoch;
-        if resumed_from >= config.epochs
-            && let Some(summary) = read_summary(dir)?
-        {
-            return Ok(summary);
-        }
-    }
-    write_atomic(
-        &dir.join("config.json"),
-        serde_json::to_string_pretty(config)?.as_bytes(),
-    )?;
-    // Metric logs of epochs after the checkpoint belong to the session that was cut short.
-    for split in ["train", "valid"] {
-        for (epoch, path) in epoch_dirs(dir, split) {
-            if epoch > resumed_from {
-                fs::remove_dir_all(&path)
-                    .with_context(|| format!("cannot remove {}", path.display()))?;
-            }
-        }
-    }
-    let summary_path = dir.join("summary.json");
-    if summary_path.exists() {
-        fs::remove_file(&summary_path)
-            .with_context(|| format!("cannot remove {}", summary_path.display()))?;
-    }
-    train_loader.set_epochs_done(resumed_from);
+    check_dir_state(dir, options.resume)?;
+    let setup = RunSetup::<B>::new(config, &devices)?;
+    let resumed_from = match prepare_dir::<B>(config, dir, options.resume, &device)? {
+        Ok(epoch) => epoch,
+        Err(ended) => return Ok(ended),
+    };
+    setup.train_loader.set_epochs_done(resumed_from);
 
     let interrupter = Interrupter::new();
     let (guard, divergence) = DivergenceGuard::new(interrupter.clone());
-    let mut training = SupervisedTraining::new(dir, Arc::new(train_loader), Arc::new(valid_loader))
-        .metrics((AccuracyMetric::new(), LossMetric::new()))
-        .metric_train_numeric(LearningRateMetric::new())
-        .metric_valid(guard.for_validation())
-        .metric_train(guard)
-        .with_application_logger(None)
-        .with_metric_logger(ResumedMetricLogger {
-            inner: FileMetricLogger::new(dir),
-            first_epoch: resumed_from + 1,
-        })
-        .with_file_checkpointer(CheckpointRecorder::new())
-        .with_checkpointing_strategy(KeepLastNCheckpoints::new(2))
-        .with_interrupter(interrupter.clone())
-        .num_epochs(config.epochs);
+    let mut training = SupervisedTraining::new(
+        dir,
+        Arc::new(setup.train_loader),
+        Arc::new(setup.valid_loader),
+    )
+    .metrics((AccuracyMetric::new(), LossMetric::new()))
+    .metric_train_numeric(LearningRateMetric::new())
+    .metric_valid(guard.for_validation())
+    .metric_train(guard)
+    .with_application_logger(None)
+    .with_metric_logger(ResumedMetricLogger {
+        inner: FileMetricLogger::new(dir),
+        first_epoch: resumed_from + 1,
+    })
+    .with_file_checkpointer(CheckpointRecorder::new())
+    .with_checkpointing_strategy(KeepLastNCheckpoints::new(2))
+    .with_interrupter(interrupter)
+    .num_epochs(config.epochs);
     if resumed_from > 0 {
         training = training.checkpoint(resumed_from);
     }
@@ -568,82 +760,23 @@ pub fn train<B: AutodiffBackend>(
         training = training.renderer(LineRenderer::new(options.label.clone()));
     }
     let start = Instant::now();
-    let result = training.launch(Learner::new(model, optim, schedule));
+    let result = training.launch(Learner::new(setup.model, setup.optim, setup.schedule));
     let wall_time_s = start.elapsed().as_secs_f64();
     drop(result.renderer);
     result
         .model
         .save_file(dir.join("model"), &CheckpointRecorder::new())
         .with_context(|| format!("cannot write {}", dir.join("model.mpk").display()))?;
-
     let divergence = divergence.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let completed = checkpoint_epochs(dir).first().copied().unwrap_or(0);
-    // Burn's TUI resets the interrupter when training ends, so a stop is read from the epochs
-    // completed rather than from the interrupter.
-    let stopped_early = completed < config.epochs;
-    let (status, message) = match (&divergence, stopped_early) {
-        (Some(d), _) => (
-            RunStatus::Diverged,
-            Some(format!(
-                "diverged: {} loss {} at epoch {}, iteration {}",
-                if d.train { "training" } else { "validation" },
-                d.loss,
-                d.epoch,
-                d.iteration
-            )),
-        ),
-        (None, true) => (
-            RunStatus::Interrupted,
-            Some(format!(
-                "interrupted after epoch {completed}; continue with --resume"
-            )),
-        ),
-        (None, false) => (RunStatus::Complete, None),
-    };
-    let upto = match status {
-        RunStatus::Diverged => None,
-        _ => Some(completed),
-    };
-    let (epochs, iterations) = read_metrics(dir, upto)?;
-    write_metrics(dir, &epochs, &iterations)?;
-    let valid_epochs: Vec<&EpochMetrics> = epochs
-        .iter()
-        .filter(|e| e.valid_accuracy.is_some())
-        .collect();
-    let best = valid_epochs.iter().copied().max_by(|a, b| {
-        a.valid_accuracy
-            .partial_cmp(&b.valid_accuracy)
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
-    let last_valid = valid_epochs.last();
-    let train_images = per_epoch * devices.len() * config.batch_size;
-    let session_epochs = completed.saturating_sub(resumed_from);
-    let summary = Summary {
-        status,
-        message,
-        divergence,
-        optimizer: spec.to_string(),
-        dataset: config.dataset.clone(),
-        model: config.model.clone(),
-        seed: config.seed,
-        epochs: config.epochs,
-        epochs_completed: completed,
-        final_train_loss: epochs.last().map(|e| e.train_loss),
-        final_valid_loss: last_valid.and_then(|e| e.valid_loss),
-        final_valid_accuracy: last_valid.and_then(|e| e.valid_accuracy),
-        best_valid_accuracy: best.and_then(|e| e.valid_accuracy),
-        best_epoch: best.map(|e| e.epoch),
+    let session = Session {
+        config,
+        data: &setup.data,
+        parameters: setup.parameters,
+        per_epoch: setup.per_epoch,
+        devices: devices.len(),
+        resumed_from,
         wall_time_s,
-        images_per_s: (session_epochs * train_images) as f64 / wall_time_s.max(1e-9),
-        train_images,
-        valid_images: data.valid_indices.len(),
-        parameters,
         backend,
-        resumed_from_epoch: resumed_from,
     };
-    write_atomic(
-        &summary_path,
-        serde_json::to_string_pretty(&summary)?.as_bytes(),
-    )?;
-    Ok(summary)
+    finish(dir, session, divergence)
 }

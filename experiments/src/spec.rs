@@ -14,8 +14,7 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, RmsPropConfig, SgdConfig};
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use lookahead_optim::{InnerStatePolicy, Lookahead, LookaheadConfig, RAdamConfig};
-use serde::{Deserialize, Serialize};
+use lookahead_optim::{InnerStatePolicy, Lookahead, LookaheadConfig, RAdamConfig, RangerConfig};
 use thiserror::Error;
 
 use crate::any_optim::AnyInner;
@@ -35,7 +34,7 @@ pub struct SpecError {
 }
 
 /// An inner (fast) optimizer and its hyper-parameters (the learning rate comes from the schedule).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum InnerSpec {
     /// `sgd(momentum=0.9, dampening=0, nesterov=false, wd=0)`; L2 weight decay.
     Sgd {
@@ -96,8 +95,9 @@ pub enum InnerSpec {
     },
 }
 
-/// An optimizer spec: an inner optimizer alone, or Lookahead over one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An optimizer spec: an inner optimizer alone, or Lookahead over one. It reads and writes
+/// (`FromStr`, `Display`, serde) as the spec text, e.g. `lookahead(sgd,k=5,alpha=0.5,reset)`.
+#[derive(Debug, Clone, PartialEq)]
 pub enum OptimizerSpec {
     /// The inner optimizer alone.
     Plain(InnerSpec),
@@ -315,7 +315,26 @@ fn policy(words: &[String]) -> Result<InnerStatePolicy, String> {
     }
 }
 
+impl std::str::FromStr for OptimizerSpec {
+    type Err = SpecError;
+    fn from_str(text: &str) -> Result<Self, SpecError> {
+        Self::parse(text)
+    }
+}
+
+crate::serde_as_text!(OptimizerSpec);
+
 impl OptimizerSpec {
+    /// `sgd(momentum=0.9)`, the default of a run.
+    pub fn sgd_momentum() -> Self {
+        OptimizerSpec::Plain(InnerSpec::Sgd {
+            momentum: 0.9,
+            dampening: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+        })
+    }
+
     /// Parses and validates a spec.
     ///
     /// ```
@@ -346,11 +365,12 @@ impl OptimizerSpec {
                             "ranger takes no inner optimizer (it is lookahead(radam(...)))".into(),
                         ));
                     }
+                    let ranger = RangerConfig::new();
                     InnerSpec::RAdam {
-                        beta_1: 0.95,
-                        beta_2: 0.99,
-                        epsilon: 1e-6,
-                        weight_decay: 0.01,
+                        beta_1: ranger.beta_1,
+                        beta_2: ranger.beta_2,
+                        epsilon: ranger.epsilon,
+                        weight_decay: ranger.weight_decay,
                     }
                 } else {
                     match (&a.calls[..], a.words.first()) {
@@ -376,16 +396,22 @@ impl OptimizerSpec {
                     .filter(|w| !INNER.split(", ").any(|n| n == *w))
                     .cloned()
                     .collect();
-                let k = a
-                    .number("k", if ranger { 6.0 } else { 5.0 })
-                    .map_err(fail)?;
+                // Ranger's k and α default to `RangerConfig`'s, Lookahead's to `LookaheadConfig`'s.
+                let (k_default, alpha_default) = if ranger {
+                    let r = RangerConfig::new();
+                    (r.k, r.alpha)
+                } else {
+                    let l = LookaheadConfig::new();
+                    (l.k, l.alpha)
+                };
+                let k = a.number("k", k_default as f64).map_err(fail)?;
                 if k.fract() != 0.0 || k < 0.0 {
                     return Err(fail(format!("`k` = {k}: must be a whole number")));
                 }
                 OptimizerSpec::Lookahead {
                     inner,
                     k: k as usize,
-                    alpha: a.number("alpha", 0.5).map_err(fail)?,
+                    alpha: a.number("alpha", alpha_default).map_err(fail)?,
                     policy: policy(&words).map_err(fail)?,
                 }
             }
@@ -444,6 +470,20 @@ impl OptimizerSpec {
     }
 }
 
+impl OptimizerSpec {
+    /// The inner optimizer alone, adapted directly by Burn's [`OptimizerAdaptor`] (no Lookahead
+    /// wrapper): the bare baseline of `experiments throughput`.
+    pub fn build_bare<B: AutodiffBackend, M: AutodiffModule<B>>(
+        &self,
+    ) -> Result<OptimizerAdaptor<AnyInner<B::InnerBackend>, M, B>, SpecError> {
+        let inner = build_inner::<B::InnerBackend>(self.inner()).map_err(|message| SpecError {
+            spec: self.to_string(),
+            message,
+        })?;
+        Ok(OptimizerAdaptor::from(inner))
+    }
+}
+
 fn build_inner<B: Backend>(spec: &InnerSpec) -> Result<AnyInner<B>, String> {
     let l2 = |wd: f64| (wd > 0.0).then(|| WeightDecayConfig::new(wd as f32));
     Ok(match *spec {
@@ -459,12 +499,13 @@ fn build_inner<B: Backend>(spec: &InnerSpec) -> Result<AnyInner<B>, String> {
                     .with_dampening(dampening)
                     .with_nesterov(nesterov)
             });
-            AnyInner::Sgd(
-                SgdConfig::new()
+            AnyInner::Sgd {
+                momentum: momentum.is_some(),
+                optim: SgdConfig::new()
                     .with_momentum(momentum)
                     .with_weight_decay(l2(weight_decay))
                     .build(),
-            )
+            }
         }
         InnerSpec::Adam {
             beta_1,
@@ -498,15 +539,17 @@ fn build_inner<B: Backend>(spec: &InnerSpec) -> Result<AnyInner<B>, String> {
             epsilon,
             centered,
             weight_decay,
-        } => AnyInner::RmsProp(
-            RmsPropConfig::new()
+        } => AnyInner::RmsProp {
+            // Burn's RMSProp keeps a momentum buffer only for momentum > 0.
+            momentum: momentum as f32 > 0.0,
+            optim: RmsPropConfig::new()
                 .with_alpha(alpha as f32)
                 .with_momentum(momentum as f32)
                 .with_epsilon(epsilon as f32)
                 .with_centered(centered)
                 .with_weight_decay(l2(weight_decay))
                 .build(),
-        ),
+        },
         InnerSpec::RAdam {
             beta_1,
             beta_2,

@@ -34,7 +34,6 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{DatasetKind, TrainConfig};
-use crate::datasets;
 use crate::run::{RunStatus, read_summary};
 use crate::spec::OptimizerSpec;
 
@@ -44,8 +43,8 @@ use crate::spec::OptimizerSpec;
 pub struct SuiteOptimizer {
     /// Short name used in paths, tables and plots.
     pub label: String,
-    /// The optimizer spec.
-    pub spec: String,
+    /// The optimizer spec (parsed when the suite is read).
+    pub spec: OptimizerSpec,
     /// This optimizer's peak learning rate (default: the recipe's).
     #[serde(default)]
     pub lr_max: Option<f64>,
@@ -63,8 +62,8 @@ pub struct Suite {
     /// What it reproduces.
     #[serde(default)]
     pub description: String,
-    /// Datasets.
-    pub datasets: Vec<String>,
+    /// Datasets (parsed when the suite is read).
+    pub datasets: Vec<DatasetKind>,
     /// Seeds.
     pub seeds: Vec<u64>,
     /// Label of the baseline optimizer (default: the first).
@@ -183,9 +182,6 @@ impl Suite {
         if seeds.len() != self.seeds.len() {
             bail!("field `seeds`: a seed appears twice");
         }
-        for dataset in &self.datasets {
-            DatasetKind::parse(dataset).with_context(|| "field `datasets`".to_string())?;
-        }
         for run in self.runs(Path::new(".")) {
             run.config
                 .check()
@@ -211,11 +207,11 @@ impl Suite {
                         config.weight_decay = o.weight_decay;
                     }
                     runs.push(SuiteRun {
-                        dataset: dataset.clone(),
+                        dataset: dataset.to_string(),
                         label: o.label.clone(),
                         seed,
                         dir: out
-                            .join(dataset)
+                            .join(dataset.to_string())
                             .join(&o.label)
                             .join(format!("seed-{seed}")),
                         config,
@@ -226,11 +222,11 @@ impl Suite {
         runs
     }
 
-    /// The parsed spec of each optimizer label.
-    pub fn specs(&self) -> anyhow::Result<Vec<(String, OptimizerSpec)>> {
+    /// The spec of each optimizer label.
+    pub fn specs(&self) -> Vec<(String, OptimizerSpec)> {
         self.optimizers
             .iter()
-            .map(|o| Ok((o.label.clone(), OptimizerSpec::parse(&o.spec)?)))
+            .map(|o| (o.label.clone(), o.spec.clone()))
             .collect()
     }
 }
@@ -264,15 +260,16 @@ pub fn prepare_out(suite: &Suite, out: &Path) -> anyhow::Result<()> {
             );
         }
     }
-    std::fs::write(&path, serde_json::to_string_pretty(suite)?)
-        .with_context(|| format!("cannot write {}", path.display()))
+    Ok(data::write_atomic(
+        &path,
+        serde_json::to_string_pretty(suite)?.as_bytes(),
+    )?)
 }
 
 /// Checks that every dataset of the suite is on disk (before any training).
 pub fn check_data(suite: &Suite) -> anyhow::Result<()> {
     for dataset in &suite.datasets {
-        let kind = DatasetKind::parse(dataset)?;
-        datasets::locate(&kind, &suite.recipe.data_dir())?;
+        data::locate(dataset, &suite.recipe.data_dir())?;
     }
     Ok(())
 }

@@ -17,8 +17,8 @@ use crate::spec::OptimizerSpec;
 /// What to measure.
 #[derive(Debug, Clone)]
 pub struct ThroughputTask {
-    /// Model name (see `ModelKind`).
-    pub model: String,
+    /// The model.
+    pub model: ModelKind,
     /// Batch size.
     pub batch_size: usize,
     /// Image side (square, 3 channels).
@@ -48,6 +48,8 @@ pub struct Throughput {
     pub ms_per_step: f64,
     /// `images_per_s` relative to the first optimizer's.
     pub ratio: f64,
+    /// `images_per_s` relative to the bare inner optimizer's (see [`ThroughputReport::bare`]).
+    pub ratio_to_bare: f64,
 }
 
 /// The result of a [`ThroughputTask`].
@@ -63,7 +65,17 @@ pub struct ThroughputReport {
     pub precision: Precision,
     /// One row per optimizer.
     pub rows: Vec<Throughput>,
+    /// The first spec's inner optimizer alone: Burn's optimizer adapted directly, without the
+    /// Lookahead(k = 1, α = 1) wrapper every spec builds, so that the overhead of Lookahead is
+    /// measured against the real baseline.
+    pub bare: Throughput,
 }
+
+/// One optimizer step of a measured row.
+type StepFn<B> = Box<dyn FnMut(Classifier<B>, GradientsParams) -> Classifier<B>>;
+
+/// A measured row: its model (taken out during its steps), its optimizer step, its round times.
+type Measured<B> = (Option<Classifier<B>>, StepFn<B>, Vec<f64>);
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
@@ -78,7 +90,6 @@ impl BackendTask for ThroughputTask {
             anyhow::bail!("no device");
         };
         crate::model::check_precision::<B>(self.precision, &device)?;
-        let kind = ModelKind::parse(&self.model)?;
         let shape = [self.batch_size, 3, self.image_size, self.image_size];
         B::seed(&device, 0);
         let images = Tensor::<B, 4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
@@ -87,62 +98,84 @@ impl BackendTask for ThroughputTask {
             Distribution::Uniform(0.0, self.classes as f64),
             &device,
         );
-        // One model and optimizer per spec, all alive at once so that rounds can alternate.
-        let mut states = Vec::new();
-        for spec in &self.optimizers {
-            let net = kind.build_seeded::<B>(self.classes, 3, 0, &device)?;
-            let model = Classifier::new(net, 0.0, self.precision, 1.0);
-            states.push((Some(model), spec.build::<B, Classifier<B>>()?, Vec::new()));
-        }
-        let step = |model: Classifier<B>,
-                    optim: &mut crate::spec::StudyOptimizer<Classifier<B>, B>| {
-            let logits = model.logits(images.clone());
-            let loss = data::mixed_cross_entropy(logits, targets.clone(), None, 0.0);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            optim.step(0.01, model, grads)
+        let step =
+            |model: Classifier<B>,
+             optim: &mut dyn FnMut(Classifier<B>, GradientsParams) -> Classifier<B>| {
+                let logits = model.logits(images.clone());
+                let loss = data::mixed_cross_entropy(logits, targets.clone(), None, 0.0);
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                optim(model, grads)
+            };
+        // One model and optimizer per row (the bare inner optimizer first, then every spec),
+        // all alive at once so that rounds can alternate.
+        let mut states: Vec<Measured<B>> = Vec::new();
+        let model = || -> anyhow::Result<Classifier<B>> {
+            let net = self.model.build_seeded::<B>(self.classes, 3, 0, &device)?;
+            Ok(Classifier::new(net, 0.0, self.precision, 1.0))
         };
+        let Some(first) = self.optimizers.first() else {
+            anyhow::bail!("no optimizer to measure");
+        };
+        let mut bare = first.build_bare::<B, Classifier<B>>()?;
+        states.push((
+            Some(model()?),
+            Box::new(move |m, g| bare.step(0.01, m, g)),
+            Vec::new(),
+        ));
+        for spec in &self.optimizers {
+            let mut optim = spec.build::<B, Classifier<B>>()?;
+            states.push((
+                Some(model()?),
+                Box::new(move |m, g| optim.step(0.01, m, g)),
+                Vec::new(),
+            ));
+        }
         for round in 0..self.rounds.max(1) {
             for (model, optim, times) in &mut states {
                 let mut m = model.take().ok_or_else(|| anyhow::anyhow!("model lost"))?;
                 if round == 0 {
                     for _ in 0..self.warmup {
-                        m = step(m, optim);
+                        m = step(m, optim.as_mut());
                     }
                 }
                 B::sync(&device)?;
                 let start = Instant::now();
                 for _ in 0..self.steps.max(1) {
-                    m = step(m, optim);
+                    m = step(m, optim.as_mut());
                 }
                 B::sync(&device)?;
                 times.push(start.elapsed().as_secs_f64() / self.steps.max(1) as f64);
                 *model = Some(m);
             }
         }
-        let mut rows: Vec<Throughput> = self
-            .optimizers
-            .iter()
+        let names = std::iter::once(format!("bare {} (Burn's, no wrapper)", first.inner()))
+            .chain(self.optimizers.iter().map(ToString::to_string));
+        let mut rows: Vec<Throughput> = names
             .zip(states)
-            .map(|(spec, (_, _, times))| {
+            .map(|(optimizer, (_, _, times))| {
                 let s = median(times);
                 Throughput {
-                    optimizer: spec.to_string(),
+                    optimizer,
                     images_per_s: self.batch_size as f64 / s,
                     ms_per_step: 1000.0 * s,
                     ratio: 1.0,
+                    ratio_to_bare: 1.0,
                 }
             })
             .collect();
+        let bare = rows.remove(0);
         let reference = rows.first().map_or(1.0, |r| r.images_per_s);
         for row in &mut rows {
             row.ratio = row.images_per_s / reference;
+            row.ratio_to_bare = row.images_per_s / bare.images_per_s;
         }
         Ok(ThroughputReport {
             backend: info,
-            model: self.model,
+            model: self.model.to_string(),
             batch_size: self.batch_size,
             precision: self.precision,
             rows,
+            bare,
         })
     }
 }
@@ -151,7 +184,7 @@ impl ThroughputReport {
     /// The report as an aligned text table.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "{} training steps, batch {}, {:?}, {}\n{:<58} {:>10} {:>10} {:>7}\n",
+            "{} training steps, batch {}, {:?}, {}\n{:<58} {:>10} {:>10} {:>7} {:>8}\n",
             self.model,
             self.batch_size,
             self.precision,
@@ -159,12 +192,18 @@ impl ThroughputReport {
             "optimizer",
             "images/s",
             "ms/step",
-            "ratio"
+            "ratio",
+            "vs bare"
         );
+        let b = &self.bare;
+        out.push_str(&format!(
+            "{:<58} {:>10.1} {:>10.1} {:>7} {:>8.3}\n",
+            b.optimizer, b.images_per_s, b.ms_per_step, "", 1.0
+        ));
         for r in &self.rows {
             out.push_str(&format!(
-                "{:<58} {:>10.1} {:>10.1} {:>7.3}\n",
-                r.optimizer, r.images_per_s, r.ms_per_step, r.ratio
+                "{:<58} {:>10.1} {:>10.1} {:>7.3} {:>8.3}\n",
+                r.optimizer, r.images_per_s, r.ms_per_step, r.ratio, r.ratio_to_bare
             ));
         }
         out
@@ -178,7 +217,7 @@ mod tests {
     #[test]
     fn measures_every_optimizer_on_the_default_backend() {
         let task = ThroughputTask {
-            model: "micro-resnet".into(),
+            model: ModelKind::MicroResNet,
             batch_size: 4,
             image_size: 16,
             classes: 10,
@@ -204,5 +243,14 @@ mod tests {
                 .all(|r| r.images_per_s > 0.0 && r.images_per_s.is_finite())
         );
         assert!(report.table().contains("lookahead(sgd,k=2"));
+        // The bare Burn SGD is timed too, and every row is compared with it.
+        assert!(
+            report.bare.optimizer.starts_with("bare sgd"),
+            "{}",
+            report.table()
+        );
+        assert!(report.bare.images_per_s > 0.0);
+        let ratio = report.rows[0].images_per_s / report.bare.images_per_s;
+        assert_eq!(report.rows[0].ratio_to_bare, ratio);
     }
 }

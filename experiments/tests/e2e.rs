@@ -75,9 +75,11 @@ fn train_summary(dir: &Path, name: &str, args: &[&str]) -> Summary {
 fn micro_suite_compares_reports_and_survives_a_diverging_run() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("micro");
-    // A third optimizer with an absurd learning rate: its loss becomes NaN/inf.
+    // A third optimizer with an absurd learning rate: its loss becomes NaN/inf. BatchNorm
+    // renormalises huge weights, so a rate like 1e12 (or 1e30) can leave the loss finite on
+    // some CPUs; 1e39 is past f32's range, and the classifier's logits overflow on every one.
     let text = format!(
-        "name = \"micro\"\n{MICRO}\n[[optimizers]]\nlabel = \"sgd-absurd\"\nspec = \"sgd(momentum=0.9)\"\nlr_max = 1e12\n"
+        "name = \"micro\"\n{MICRO}\n[[optimizers]]\nlabel = \"sgd-absurd\"\nspec = \"sgd(momentum=0.9)\"\nlr_max = 1e39\n"
     );
     let suite = Suite::parse(&text, "micro").unwrap();
     let outcomes = experiments::compare(&suite, &out, "flex", &[0], false).unwrap();
@@ -344,9 +346,11 @@ fn two_cpu_devices_train_to_the_same_accuracy_band() {
 /// steps, two synchronisations) on every
 /// backend compiled into the test build: `ndarray` and `flex` by default, `wgpu` when built with
 /// it (`.ci/run` does, and runs it on Mesa's lavapipe). Tolerance: each run's final train and
-/// valid losses within 1e-3 relative of the Flex run, accuracy within 1 point. Initial weights
-/// are drawn on the host, so the backends start from the same network; measured agreement with
-/// Flex (SGD run): NdArray 6e-6 train / 8e-5 valid, wgpu on lavapipe 1e-7 / 4e-7. Longer runs
+/// valid losses within 1 % of the Flex run, accuracy within 1 point. Initial weights are drawn
+/// on the host, so the backends start from the same network (before that, each backend's own
+/// initial weights made the losses differ by 2.3 %). Measured agreement with Flex (SGD run):
+/// NdArray 6e-6 train / 8e-5 valid and wgpu on lavapipe 1e-7 / 4e-7 on one CPU, but NdArray
+/// 5e-4 / 2e-3 on an AMD EPYC (Flex's SIMD kernels round differently per CPU). Longer runs
 /// drift apart further (rounding differences grow with the steps: 0.5 % / 7 % after 16 steps).
 #[test]
 fn backends_agree_on_the_same_seed() {
@@ -388,7 +392,7 @@ fn backends_agree_on_the_same_seed() {
         .collect();
     let close = |a: Option<f64>, b: Option<f64>| {
         let (a, b) = (a.unwrap(), b.unwrap());
-        (a - b).abs() <= 1e-3 * b.abs()
+        (a - b).abs() <= 1e-2 * b.abs()
     };
     for (backend, summaries) in backends.iter().zip(&runs).skip(1) {
         for (s, reference) in summaries.iter().zip(&runs[0]) {

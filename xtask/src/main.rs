@@ -226,14 +226,31 @@ fn wgpu_environment() -> Result<Option<PathBuf>> {
     Ok(Some(dir))
 }
 
-/// Backends `experiments` can be built with (its cargo features).
-const BACKENDS: &[&str] = &["ndarray", "flex", "wgpu", "vulkan", "metal", "cuda"];
+/// Backends `experiments` can be built with: its cargo features (but `default`), read from its
+/// manifest, the one list of them (`experiments`' `backend.rs` dispatches on the same features).
+fn backends() -> Result<Vec<String>> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .with_context(|| format!("cannot read {}", manifest.display()))?;
+    let value: toml::Value =
+        toml::from_str(&text).with_context(|| format!("invalid {}", manifest.display()))?;
+    let features = value
+        .get("features")
+        .and_then(toml::Value::as_table)
+        .with_context(|| format!("{}: no [features]", manifest.display()))?;
+    Ok(features
+        .keys()
+        .filter(|name| name.as_str() != "default")
+        .cloned()
+        .collect())
+}
 
 fn check_backend(backend: &str) -> Result<()> {
-    if !BACKENDS.contains(&backend) {
+    let known = backends()?;
+    if !known.iter().any(|b| b == backend) {
         bail!(
             "unknown backend `{backend}`; known: {} (each is a cargo feature of `experiments`)",
-            BACKENDS.join(", ")
+            known.join(", ")
         );
     }
     Ok(())
@@ -248,46 +265,12 @@ fn data_dir_flag(flags: &[String]) -> Option<PathBuf> {
     })
 }
 
-/// Checks that `dataset` is known and on disk, before a long release build.
+/// Checks that `dataset` is known and on disk exactly as `experiments` will look for it (the
+/// one catalogue in `data`), before a long release build.
 fn check_dataset(dataset: &str, dir: &Path) -> Result<()> {
-    let hint = |name: &str| {
-        format!(
-            "dataset `{name}` is not in {}: run `cargo xtask download {name}`, or import an \
-             archive you have with `cargo xtask import {name} <archive>`",
-            dir.display()
-        )
-    };
-    let on_disk = |name: &str| -> Result<bool> {
-        let spec = data::dataset_spec(name)?;
-        let archive = spec.files[0].file_name();
-        Ok(dir.join(spec.folder).exists() || (spec.archive && dir.join(archive).exists()))
-    };
-    match dataset {
-        "fashion-mnist-embedded" => Ok(()),
-        "fashion-mnist" => match data::find_full_fashion_mnist(dir) {
-            Some(_) => Ok(()),
-            None => bail!(hint("fashion-mnist")),
-        },
-        "imagenette" => {
-            for name in ["imagenette2-160", "imagenette2-320", "imagenette2"] {
-                if on_disk(name)? {
-                    return Ok(());
-                }
-            }
-            bail!(hint("imagenette2-160"))
-        }
-        name if data::DATASETS.iter().any(|d| d.name == name) => {
-            if on_disk(name)? {
-                Ok(())
-            } else {
-                bail!(hint(name))
-            }
-        }
-        other => bail!(
-            "unknown dataset `{other}`; known: fashion-mnist-embedded, fashion-mnist, cifar10, \
-             cifar100, imagenette, imagenette2[-160|-320], imagewoof2[-160|-320]"
-        ),
-    }
+    let kind: data::DatasetKind = dataset.parse()?;
+    data::locate(&kind, dir)?;
+    Ok(())
 }
 
 /// The datasets of a suite (shipped name or file), to check them before building.
@@ -401,23 +384,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(task: Task) -> Result<()> {
     match task {
-        Task::Test { args } => {
-            let runtime = wgpu_environment()?;
-            // Every target (benches run as quick smoke tests), then the doc tests: one build.
-            for targets in ["--all-targets", "--doc"] {
-                let mut command = cargo_command();
-                command.args(["test", "--workspace", "--features", TEST_FEATURES, targets]);
-                command.args(&args);
-                if let Some(dir) = &runtime {
-                    command.env("XDG_RUNTIME_DIR", dir);
-                }
-                let status = command.status().context("cannot run cargo")?;
-                if !status.success() {
-                    bail!("the tests failed ({status})");
-                }
-            }
-            Ok(())
-        }
+        Task::Test { args } => test(&args),
         Task::Example => cargo(&[
             "run",
             "--release",
@@ -430,144 +397,17 @@ fn run(task: Task) -> Result<()> {
             dataset,
             backend,
             flags,
-        } => {
-            check_backend(&backend)?;
-            check_dataset(&dataset, &data::data_dir(data_dir_flag(&flags).as_deref()))?;
-            let mut args = vec![
-                "train".to_string(),
-                "--dataset".into(),
-                dataset,
-                "--backend".into(),
-                backend.clone(),
-            ];
-            args.extend(flags);
-            experiments(&backend, &args)
-        }
+        } => train(dataset, backend, flags),
         Task::Compare {
             suite,
             backend,
             flags,
-        } => {
-            check_backend(&backend)?;
-            let dir = data::data_dir(data_dir_flag(&flags).as_deref());
-            for dataset in suite_datasets(&suite)? {
-                check_dataset(&dataset, &dir)?;
-            }
-            let mut args = vec![
-                "compare".to_string(),
-                suite,
-                "--backend".into(),
-                backend.clone(),
-            ];
-            args.extend(flags);
-            experiments(&backend, &args)
-        }
+        } => compare(suite, backend, flags),
         Task::Report { dir } => {
             experiments("flex", &["report".to_string(), dir.display().to_string()])
         }
-        Task::GpuCheck { features, run } => {
-            for feature in features.split(',') {
-                check_backend(feature.trim())?;
-            }
-            cargo(&[
-                "build",
-                "--release",
-                "-p",
-                "experiments",
-                "--no-default-features",
-                "--features",
-                &features,
-            ])?;
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-            let out = root.join("target/gpu-check");
-            std::fs::create_dir_all(&out)
-                .with_context(|| format!("cannot create {}", out.display()))?;
-            let copy = |from: PathBuf, to: &str| -> Result<()> {
-                std::fs::copy(&from, out.join(to))
-                    .with_context(|| format!("cannot copy {}", from.display()))?;
-                Ok(())
-            };
-            copy(root.join("target/release/experiments"), "experiments")?;
-            copy(root.join("scripts/gpu-check.sh"), "gpu-check.sh")?;
-            copy(
-                root.join("crates/models/benches/torch_resnet18.py"),
-                "torch_resnet18.py",
-            )?;
-            let binary = out.join("experiments");
-            match Command::new("strip").arg(&binary).status() {
-                Ok(s) if s.success() => {}
-                _ => eprintln!("warning: could not strip {}", binary.display()),
-            }
-            // The Vulkan loader, for GPU machines without one (the NVIDIA driver brings the ICD).
-            let loader = Path::new("/usr/lib/x86_64-linux-gnu/libvulkan.so.1");
-            if loader.exists() {
-                std::fs::create_dir_all(out.join("vulkan-lib"))?;
-                std::fs::copy(loader, out.join("vulkan-lib/libvulkan.so.1"))
-                    .with_context(|| format!("cannot copy {}", loader.display()))?;
-            }
-            println!(
-                "GPU check ready in {}: copy it to the GPU machine and run ./gpu-check.sh",
-                out.display()
-            );
-            if run {
-                let status = Command::new(out.join("gpu-check.sh"))
-                    .status()
-                    .context("cannot run gpu-check.sh")?;
-                if !status.success() {
-                    bail!("gpu-check.sh failed ({status})");
-                }
-            }
-            Ok(())
-        }
-        Task::Bench { quick, dev } => {
-            let benches = if dev {
-                test_build_benches()?
-            } else {
-                Vec::new()
-            };
-            let mut summary = Vec::new();
-            // lookahead-optim's optimizer step, models' training throughput, data's pipeline.
-            for bench in ["step", "throughput", "pipeline"] {
-                let output = if dev {
-                    // The bench executables of the test build, run as `cargo bench` would.
-                    let Some((exe, dir)) = benches
-                        .iter()
-                        .find(|(_, _, n)| n == bench)
-                        .map(|(e, d, _)| (e, d))
-                    else {
-                        bail!("the test build has no bench `{bench}`");
-                    };
-                    let mut command = Command::new(exe);
-                    command.arg("--bench").current_dir(dir);
-                    if quick {
-                        command.arg("--quick");
-                    }
-                    let output = command
-                        .stderr(std::process::Stdio::inherit())
-                        .output()
-                        .with_context(|| format!("cannot run {}", exe.display()))?;
-                    if !output.status.success() {
-                        bail!("bench `{bench}` failed ({})", output.status);
-                    }
-                    String::from_utf8_lossy(&output.stdout).into_owned()
-                } else {
-                    // `--workspace` resolves features as for the whole workspace, so the three
-                    // benches share one release build of the dependencies.
-                    let mut args = vec!["bench", "--workspace", "--bench", bench];
-                    if quick {
-                        args.extend(["--", "--quick"]);
-                    }
-                    cargo_output(&args)?
-                };
-                print!("{output}");
-                summary.extend(bench_summary(bench, &output));
-            }
-            println!("\n== summary: this machine, one run (ratios are measured side by side)");
-            for (what, figure) in summary {
-                println!("{what:<64} {figure:>14}");
-            }
-            Ok(())
-        }
+        Task::GpuCheck { features, run } => gpu_check(&features, run),
+        Task::Bench { quick, dev } => bench(quick, dev),
         Task::Download { dataset, data_dir } => {
             let dir = data::data_dir(data_dir.as_deref());
             let folder = data::download(&dataset, &dir, true)?;
@@ -584,18 +424,192 @@ fn run(task: Task) -> Result<()> {
             println!("{dataset} imported into {}", folder.display());
             Ok(())
         }
-        Task::Datasets { data_dir } => {
-            let dir = data::data_dir(data_dir.as_deref());
-            println!("data directory: {}", dir.display());
-            for spec in data::DATASETS {
-                let here = dir.join(spec.folder).is_dir();
-                let state = if here { "on disk" } else { "-" };
-                println!("{:<16} {:<8} {}", spec.name, state, spec.files[0].url);
-            }
-            println!(
-                "embedded: Fashion-MNIST test set (10,000 images, datasets/fashion-mnist-t10k)"
-            );
-            Ok(())
+        Task::Datasets { data_dir } => datasets(data_dir.as_deref()),
+    }
+}
+
+/// `cargo xtask test`: every target, then the doc tests, with the test features.
+fn test(args: &[String]) -> Result<()> {
+    let runtime = wgpu_environment()?;
+    // Every target (benches run as quick smoke tests), then the doc tests: one build.
+    for targets in ["--all-targets", "--doc"] {
+        let mut command = cargo_command();
+        command.args(["test", "--workspace", "--features", TEST_FEATURES, targets]);
+        command.args(args);
+        if let Some(dir) = &runtime {
+            command.env("XDG_RUNTIME_DIR", dir);
+        }
+        let status = command.status().context("cannot run cargo")?;
+        if !status.success() {
+            bail!("the tests failed ({status})");
         }
     }
+    Ok(())
+}
+
+/// `cargo xtask train`: checks the backend and the data, then `experiments train`.
+fn train(dataset: String, backend: String, flags: Vec<String>) -> Result<()> {
+    check_backend(&backend)?;
+    check_dataset(&dataset, &data::data_dir(data_dir_flag(&flags).as_deref()))?;
+    let mut args = vec![
+        "train".to_string(),
+        "--dataset".into(),
+        dataset,
+        "--backend".into(),
+        backend.clone(),
+    ];
+    args.extend(flags);
+    experiments(&backend, &args)
+}
+
+/// `cargo xtask compare`: checks the backend and every dataset of the suite, then
+/// `experiments compare`.
+fn compare(suite: String, backend: String, flags: Vec<String>) -> Result<()> {
+    check_backend(&backend)?;
+    let dir = data::data_dir(data_dir_flag(&flags).as_deref());
+    for dataset in suite_datasets(&suite)? {
+        check_dataset(&dataset, &dir)?;
+    }
+    let mut args = vec![
+        "compare".to_string(),
+        suite,
+        "--backend".into(),
+        backend.clone(),
+    ];
+    args.extend(flags);
+    experiments(&backend, &args)
+}
+
+/// `cargo xtask gpu-check`: the stripped release binary, the script and the PyTorch reference
+/// in target/gpu-check/, run there if asked.
+fn gpu_check(features: &str, run: bool) -> Result<()> {
+    for feature in features.split(',') {
+        check_backend(feature.trim())?;
+    }
+    cargo(&[
+        "build",
+        "--release",
+        "-p",
+        "experiments",
+        "--no-default-features",
+        "--features",
+        features,
+    ])?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = root.join("target/gpu-check");
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let copy = |from: &Path, to: &str| -> Result<()> {
+        std::fs::copy(from, out.join(to))
+            .with_context(|| format!("cannot copy {}", from.display()))?;
+        Ok(())
+    };
+    copy(&root.join("target/release/experiments"), "experiments")?;
+    copy(&root.join("scripts/gpu-check.sh"), "gpu-check.sh")?;
+    copy(
+        &root.join("crates/models/benches/torch_resnet18.py"),
+        "torch_resnet18.py",
+    )?;
+    let binary = out.join("experiments");
+    match Command::new("strip").arg(&binary).status() {
+        Ok(s) if s.success() => {}
+        _ => eprintln!("warning: could not strip {}", binary.display()),
+    }
+    // The Vulkan loader, for GPU machines without one (the NVIDIA driver brings the ICD).
+    let loader = Path::new("/usr/lib/x86_64-linux-gnu/libvulkan.so.1");
+    if loader.exists() {
+        std::fs::create_dir_all(out.join("vulkan-lib"))?;
+        copy(loader, "vulkan-lib/libvulkan.so.1")?;
+    }
+    println!(
+        "GPU check ready in {}: copy it to the GPU machine and run ./gpu-check.sh",
+        out.display()
+    );
+    if run {
+        let status = Command::new(out.join("gpu-check.sh"))
+            .status()
+            .context("cannot run gpu-check.sh")?;
+        if !status.success() {
+            bail!("gpu-check.sh failed ({status})");
+        }
+    }
+    Ok(())
+}
+
+/// `cargo xtask bench`: the three benches one after the other, then a summary of their figures.
+fn bench(quick: bool, dev: bool) -> Result<()> {
+    let benches = if dev {
+        test_build_benches()?
+    } else {
+        Vec::new()
+    };
+    let mut summary = Vec::new();
+    // lookahead-optim's optimizer step, models' training throughput, data's pipeline.
+    for bench in ["step", "throughput", "pipeline"] {
+        let output = if dev {
+            run_test_build_bench(&benches, bench, quick)?
+        } else {
+            // `--workspace` resolves features as for the whole workspace, so the three
+            // benches share one release build of the dependencies.
+            let mut args = vec!["bench", "--workspace", "--bench", bench];
+            if quick {
+                args.extend(["--", "--quick"]);
+            }
+            cargo_output(&args)?
+        };
+        print!("{output}");
+        summary.extend(bench_summary(bench, &output));
+    }
+    println!("\n== summary: this machine, one run (ratios are measured side by side)");
+    for (what, figure) in summary {
+        println!("{what:<64} {figure:>14}");
+    }
+    Ok(())
+}
+
+/// Runs bench `bench` of the test build as `cargo bench` would, returning its stdout.
+fn run_test_build_bench(
+    benches: &[(PathBuf, PathBuf, String)],
+    bench: &str,
+    quick: bool,
+) -> Result<String> {
+    let Some((exe, dir)) = benches
+        .iter()
+        .find(|(_, _, n)| n == bench)
+        .map(|(e, d, _)| (e, d))
+    else {
+        bail!("the test build has no bench `{bench}`");
+    };
+    let mut command = Command::new(exe);
+    command.arg("--bench").current_dir(dir);
+    if quick {
+        command.arg("--quick");
+    }
+    let output = command
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot run {}", exe.display()))?;
+    if !output.status.success() {
+        bail!("bench `{bench}` failed ({})", output.status);
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// `cargo xtask datasets`: the catalogue, and where each dataset is on disk.
+fn datasets(data_dir: Option<&Path>) -> Result<()> {
+    let dir = data::data_dir(data_dir);
+    println!("data directory: {}", dir.display());
+    for spec in data::DATASETS {
+        let found = spec
+            .name
+            .parse::<data::DatasetKind>()
+            .ok()
+            .and_then(|kind| data::locate(&kind, &dir).ok());
+        let state = if found.is_some() { "on disk" } else { "-" };
+        println!("{:<16} {:<8} {}", spec.name, state, spec.files[0].url);
+    }
+    println!(
+        "embedded: Fashion-MNIST test set (10,000 images, {})",
+        data::EMBEDDED_FASHION_MNIST_DIR
+    );
+    Ok(())
 }

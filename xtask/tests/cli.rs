@@ -54,6 +54,21 @@ fn bad_backend_or_dataset_fails_before_building() {
         !ok && err.contains("cargo xtask download imagenette2-160"),
         "{err}"
     );
+    // An Imagenette archive that is not extracted is not data `experiments` can read: refused
+    // here, before the build, as `experiments` would refuse it after.
+    std::fs::write(empty.path().join("imagenette2-160.tgz"), b"not extracted").unwrap();
+    let (ok, _, err) = xtask(&[
+        "train",
+        "imagenette",
+        "--backend",
+        "flex",
+        "--data-dir",
+        dir,
+    ]);
+    assert!(
+        !ok && err.contains("cargo xtask import imagenette2-160"),
+        "{err}"
+    );
     let (ok, _, err) = xtask(&["compare", "no-such-suite"]);
     assert!(!ok && err.contains("no suite `no-such-suite`"), "{err}");
 }

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use crate::augment::{Augment, Normalize, draw_crop, render};
 use crate::images::{Image, ImageSet, VarImageSet};
 use crate::mixup::{Mix, apply_mix};
+use crate::seed::splitmix64;
 
 /// One image and its label, as a [`Dataset`] item.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,14 +143,6 @@ pub struct ImageBatcher {
     pub seed: u64,
 }
 
-/// SplitMix64: a well-mixed 64-bit value from a state (Steele et al.).
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 impl ImageBatcher {
     /// Validation/evaluation batches: the given crop, no randomness, no mixing.
     pub fn eval(augment: Augment, normalize: Normalize) -> Self {
@@ -168,8 +161,8 @@ impl ImageBatcher {
         let channels = first.map_or(3, |i| i.channels);
         let (oh, ow) = first.map_or((0, 0), |i| self.augment.output_size(i.height, i.width));
         let len = channels * oh * ow;
-        let batch_seed = items.iter().fold(splitmix(self.seed), |acc, item| {
-            splitmix(acc ^ item.index as u64)
+        let batch_seed = items.iter().fold(splitmix64(self.seed), |acc, item| {
+            splitmix64(acc ^ item.index as u64)
         });
         let mut images = vec![0f32; n * len];
         images
@@ -177,7 +170,7 @@ impl ImageBatcher {
             .zip(items.par_iter())
             .enumerate()
             .for_each(|(pos, (out, item))| {
-                let mut rng = StdRng::seed_from_u64(splitmix(batch_seed ^ pos as u64));
+                let mut rng = StdRng::seed_from_u64(splitmix64(batch_seed ^ pos as u64));
                 let img = &item.image;
                 let crop = draw_crop(&self.augment, img.height, img.width, &mut rng);
                 render(
@@ -191,7 +184,7 @@ impl ImageBatcher {
                     out,
                 );
             });
-        let mut rng = StdRng::seed_from_u64(splitmix(batch_seed ^ 0x004d_4958_5550));
+        let mut rng = StdRng::seed_from_u64(splitmix64(batch_seed ^ 0x004d_4958_5550));
         let plan = apply_mix(self.mix, &mut images, (n, channels, oh, ow), &mut rng);
         let targets: Vec<u16> = items.iter().map(|i| i.label).collect();
         let mix = plan.map(|p| (p.partner.iter().map(|&j| targets[j]).collect(), p.lambda));

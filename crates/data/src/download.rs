@@ -8,139 +8,9 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 use md5::{Digest, Md5};
 
+use crate::atomic::AtomicFile;
+use crate::catalog::{Check, DatasetSpec, RemoteFile, dataset_spec};
 use crate::error::{DataError, Result};
-
-/// The environment variable naming the data directory.
-pub const DATA_DIR_ENV: &str = "LOOKAHEAD_DATA_DIR";
-
-/// The data directory: `flag` if given, else `$LOOKAHEAD_DATA_DIR`, else `datasets/`.
-pub fn data_dir(flag: Option<&Path>) -> PathBuf {
-    flag.map(Path::to_path_buf)
-        .or_else(|| std::env::var_os(DATA_DIR_ENV).map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("datasets"))
-}
-
-/// A published checksum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Check {
-    /// MD5 (hex), as published by the dataset's authors, and the size in bytes where known.
-    Md5(&'static str, Option<u64>),
-    /// Size in bytes only (fastai publishes no checksum for Imagenette on its page).
-    Size(u64),
-    /// Nothing published that we know of.
-    None,
-}
-
-/// One downloadable file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RemoteFile {
-    /// Official URL.
-    pub url: &'static str,
-    /// Published checksum.
-    pub check: Check,
-}
-
-impl RemoteFile {
-    /// The file name (last URL segment).
-    pub fn file_name(&self) -> &'static str {
-        self.url.rsplit('/').next().unwrap_or(self.url)
-    }
-}
-
-/// A dataset that can be downloaded or imported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DatasetSpec {
-    /// Name used on the command line (`cifar10`, `imagenette2-160`, …).
-    pub name: &'static str,
-    /// Its files: one archive, or (Fashion-MNIST) several gzipped files.
-    pub files: &'static [RemoteFile],
-    /// Whether the files are `.tar.gz` archives to extract into the data directory.
-    pub archive: bool,
-    /// The folder the dataset occupies in the data directory once ready.
-    pub folder: &'static str,
-}
-
-macro_rules! fashion_url {
-    () => {
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com"
-    };
-}
-
-macro_rules! fastai {
-    ($name:literal, $check:expr) => {
-        DatasetSpec {
-            name: $name,
-            files: &[RemoteFile {
-                url: concat!("https://s3.amazonaws.com/fast-ai-imageclas/", $name, ".tgz"),
-                check: $check,
-            }],
-            archive: true,
-            folder: $name,
-        }
-    };
-}
-
-/// Every dataset we know, with official URLs and published checksums.
-pub const DATASETS: &[DatasetSpec] = &[
-    DatasetSpec {
-        name: "cifar10",
-        files: &[RemoteFile {
-            url: "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
-            check: Check::Md5("c32a1d4ab5d03f1284b67883e8d87530", Some(170_052_171)),
-        }],
-        archive: true,
-        folder: "cifar-10-batches-bin",
-    },
-    DatasetSpec {
-        name: "cifar100",
-        files: &[RemoteFile {
-            url: "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
-            check: Check::Md5("03b5dce01913d631647c71ecec9e9cb8", None),
-        }],
-        archive: true,
-        folder: "cifar-100-binary",
-    },
-    fastai!("imagenette2", Check::Size(1_557_161_267)),
-    fastai!("imagenette2-320", Check::Size(341_663_724)),
-    fastai!("imagenette2-160", Check::Size(99_003_388)),
-    fastai!("imagewoof2", Check::None),
-    fastai!("imagewoof2-320", Check::None),
-    fastai!("imagewoof2-160", Check::None),
-    DatasetSpec {
-        name: "fashion-mnist",
-        files: &[
-            RemoteFile {
-                url: concat!(fashion_url!(), "/train-images-idx3-ubyte.gz"),
-                check: Check::Md5("8d4fb7e6c68d591d4c3dfef9ec88bf0d", None),
-            },
-            RemoteFile {
-                url: concat!(fashion_url!(), "/train-labels-idx1-ubyte.gz"),
-                check: Check::Md5("25c81989df183df01b3e8a0aad5dffbe", None),
-            },
-            RemoteFile {
-                url: concat!(fashion_url!(), "/t10k-images-idx3-ubyte.gz"),
-                check: Check::Md5("bef4ecab320f06d8554ea6380940ec79", None),
-            },
-            RemoteFile {
-                url: concat!(fashion_url!(), "/t10k-labels-idx1-ubyte.gz"),
-                check: Check::Md5("bb300cfdad3c16e7a12a480ee83cd310", None),
-            },
-        ],
-        archive: false,
-        folder: "fashion-mnist",
-    },
-];
-
-/// The spec of dataset `name`, or an error listing the known names.
-pub fn dataset_spec(name: &str) -> Result<&'static DatasetSpec> {
-    DATASETS.iter().find(|d| d.name == name).ok_or_else(|| {
-        let known: Vec<&str> = DATASETS.iter().map(|d| d.name).collect();
-        DataError::Invalid(format!(
-            "unknown dataset `{name}`; known: {}",
-            known.join(", ")
-        ))
-    })
-}
 
 /// MD5 (hex) and size of a file.
 fn md5_file(path: &Path) -> Result<(String, u64)> {
@@ -215,7 +85,7 @@ fn import_command(spec: &DatasetSpec) -> String {
     }
 }
 
-/// Downloads `file` to `dest` through `dest.part` (renamed into place once verified).
+/// Downloads `file` to `dest` through a temporary file (renamed into place once verified).
 fn fetch(spec: &DatasetSpec, file: &RemoteFile, dest: &Path, progress: bool) -> Result<()> {
     let fail = |reason: String| DataError::Download {
         url: file.url.to_string(),
@@ -242,8 +112,9 @@ fn fetch(spec: &DatasetSpec, file: &RemoteFile, dest: &Path, progress: bool) -> 
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_message(file.file_name());
-    let part = dest.with_extension("part");
-    let mut out = File::create(&part).map_err(DataError::io(&part))?;
+    // Written beside `dest` and renamed into place once complete and verified; on any error
+    // the partial file is removed.
+    let mut out = AtomicFile::create(dest)?;
     let mut body = response.into_body().into_reader();
     let mut buf = vec![0u8; 1 << 16];
     loop {
@@ -251,16 +122,14 @@ fn fetch(spec: &DatasetSpec, file: &RemoteFile, dest: &Path, progress: bool) -> 
         if n == 0 {
             break;
         }
-        out.write_all(&buf[..n]).map_err(DataError::io(&part))?;
+        out.file()
+            .write_all(&buf[..n])
+            .map_err(DataError::io(dest))?;
         bar.inc(n as u64);
     }
-    out.sync_all().map_err(DataError::io(&part))?;
     bar.finish();
-    if let Err(e) = verify(&part, file.check) {
-        let _ = fs::remove_file(&part);
-        return Err(e);
-    }
-    fs::rename(&part, dest).map_err(DataError::io(dest))
+    verify(out.temp_path(), file.check)?;
+    out.commit()
 }
 
 /// Extracts a `.tar.gz` into `data_dir`, through a temporary folder renamed into place.
@@ -334,9 +203,11 @@ pub fn import(name: &str, source: &Path, data_dir: &Path) -> Result<PathBuf> {
     for file in spec.files {
         let from = source.join(file.file_name());
         verify(&from, file.check)?;
-        let part = target.join(format!("{}.part", file.file_name()));
-        fs::copy(&from, &part).map_err(DataError::io(&part))?;
-        fs::rename(&part, target.join(file.file_name())).map_err(DataError::io(&target))?;
+        let dest = target.join(file.file_name());
+        let mut out = AtomicFile::create(&dest)?;
+        let mut source = File::open(&from).map_err(DataError::io(&from))?;
+        std::io::copy(&mut source, out.file()).map_err(DataError::io(&dest))?;
+        out.commit()?;
     }
     Ok(target)
 }
@@ -356,6 +227,7 @@ mod tests {
             }],
             archive: true,
             folder: "cifar-10-batches-bin",
+            reads_archive: true,
         };
         let tmp = tempfile::tempdir().unwrap();
         let dest = tmp.path().join("cifar-10-binary.tar.gz");
@@ -373,10 +245,12 @@ mod tests {
             "{err}"
         );
         assert!(
-            !dest.exists() && !dest.with_extension("part").exists(),
+            !dest.exists() && std::fs::read_dir(tmp.path()).unwrap().next().is_none(),
             "nothing half-written is left"
         );
     }
+
+    use crate::catalog::{DATASETS, data_dir};
 
     #[test]
     fn data_dir_precedence() {

@@ -97,6 +97,19 @@ pub enum DataError {
     /// An unknown dataset name or an invalid option.
     #[error("{0}")]
     Invalid(String),
+    /// A dataset of the catalogue is not in the data directory.
+    #[error(
+        "dataset `{dataset}` is not in {}: run `cargo xtask download {dataset}`, or import an \
+         archive you have with `cargo xtask import {dataset} <archive>` (or point \
+         LOOKAHEAD_DATA_DIR / `data_dir` at the folder holding it)",
+        dir.display()
+    )]
+    NotOnDisk {
+        /// The catalogue name.
+        dataset: String,
+        /// The data directory searched.
+        dir: PathBuf,
+    },
 }
 
 impl DataError {

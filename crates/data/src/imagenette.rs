@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use image::imageops::FilterType;
@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::Split;
+use crate::atomic::write_atomic_with;
 use crate::error::{DataError, Result};
 use crate::images::{Image, VarImageSet};
 
@@ -357,12 +358,7 @@ fn cache_key(root: &Path, split: Split, size: usize, files: &[(u16, PathBuf)]) -
 const CACHE_MAGIC: &[u8; 8] = b"LAIMGv01";
 
 fn write_cache(path: &Path, images: &[Image], kept: &[usize]) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(DataError::io(dir))?;
-    }
-    let tmp = path.with_extension("part");
-    let write = || -> std::io::Result<()> {
-        let mut out = BufWriter::new(fs::File::create(&tmp)?);
+    write_atomic_with(path, |out| {
         out.write_all(CACHE_MAGIC)?;
         out.write_all(&(images.len() as u64).to_le_bytes())?;
         for (image, &index) in images.iter().zip(kept) {
@@ -376,10 +372,8 @@ fn write_cache(path: &Path, images: &[Image], kept: &[usize]) -> Result<()> {
             }
             out.write_all(&image.pixels)?;
         }
-        out.flush()
-    };
-    write().map_err(DataError::io(&tmp))?;
-    fs::rename(&tmp, path).map_err(DataError::io(path))
+        Ok(())
+    })
 }
 
 /// Images and their indices in the file list; an error for a cache that does not fit.

@@ -14,9 +14,15 @@
 //!   label smoothing.
 //! * [`ImageDataset`] and [`ImageBatcher`]: a Burn `Dataset` and `Batcher` producing
 //!   [`ImageBatch`]es on any device.
+//! * [`DATASETS`], [`DatasetKind`], [`locate`]: the one catalogue of datasets (names, URLs,
+//!   checksums, archive and folder names) and where a dataset is on disk.
 //! * [`download`] / [`import`]: official URLs, checksums, progress bar, atomic rename.
 //!
+//! Feature `burn` (default) adds the Burn integration ([`ImageDataset`], [`ImageBatcher`], the
+//! mixup losses); without it the crate is Burn-free, for `xtask`.
+//!
 //! ```
+//! # #[cfg(feature = "burn")] {
 //! use burn::backend::NdArray;
 //! use burn::data::dataloader::batcher::Batcher;
 //! use burn::data::dataset::Dataset;
@@ -35,10 +41,14 @@
 //! let batch: data::ImageBatch<NdArray> = batcher.batch(items, &Default::default());
 //! assert_eq!(batch.images.dims(), [16, 1, 28, 28]);
 //! assert!(batch.mix.is_some());
+//! # }
 //! ```
 
+mod atomic;
 mod augment;
+#[cfg(feature = "burn")]
 mod batcher;
+mod catalog;
 mod cifar;
 mod download;
 mod error;
@@ -46,16 +56,21 @@ mod fashion;
 mod idx;
 mod imagenette;
 mod images;
+#[cfg(feature = "burn")]
 mod mixup;
+mod seed;
 mod source;
 
+pub use atomic::{AtomicFile, write_atomic, write_atomic_with};
 pub use augment::{Augment, Normalize};
+#[cfg(feature = "burn")]
 pub use batcher::{HostBatch, ImageBatch, ImageBatcher, ImageDataset, ImageItem, MixTargets};
-pub use cifar::{Cifar100Label, read_cifar10, read_cifar100};
-pub use download::{
-    Check, DATA_DIR_ENV, DATASETS, DatasetSpec, RemoteFile, data_dir, dataset_spec, download,
-    import, verify,
+pub use catalog::{
+    Check, DATA_DIR_ENV, DATASETS, DatasetKind, DatasetSpec, EMBEDDED_FASHION_MNIST_DIR,
+    IMAGENETTE_DEFAULT, Located, RemoteFile, data_dir, dataset_spec, locate,
 };
+pub use cifar::{Cifar100Label, read_cifar10, read_cifar100};
+pub use download::{download, import, verify};
 pub use error::{DataError, Result};
 pub use fashion::{
     DEBIAN_FASHION_MNIST, embedded_fashion_mnist, embedded_fashion_mnist_split,
@@ -67,7 +82,9 @@ pub use idx::{
 };
 pub use imagenette::{Imagenette, ImagenetteOptions, LabelNoise, decode_resized, read_imagenette};
 pub use images::{Image, ImageSet, VarImageSet};
+#[cfg(feature = "burn")]
 pub use mixup::{Mix, MixPlan, mixed_cross_entropy, smoothed_cross_entropy};
+pub use seed::{GOLDEN_GAMMA, mix64, splitmix64};
 
 /// Which part of a dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -19,23 +19,11 @@ pub enum ConfigError {
     /// (momentum) buffer to interpolate.
     #[error(
         "inner_state = Pullback is undefined for the inner optimizer `{optimizer}`: its state has no \
-         first-moment buffer (fields named {fields:?}); use Keep or Reset, or enable momentum"
+         first-moment (momentum) buffer; use Keep or Reset, or enable momentum"
     )]
     PullbackUnsupported {
-        /// Type name of the inner optimizer.
+        /// Name of the inner optimizer.
         optimizer: &'static str,
-        /// The field names recognised as first-moment buffers.
-        fields: &'static [&'static str],
-    },
-    /// The inner optimizer's state could not be taken apart through its record.
-    #[error(
-        "cannot read the state of the inner optimizer `{optimizer}` through its record: {reason}"
-    )]
-    StateRecord {
-        /// Type name of the inner optimizer.
-        optimizer: &'static str,
-        /// What went wrong.
-        reason: String,
     },
 }
 

@@ -2,11 +2,12 @@
 //! 2019) for every [Burn](https://burn.dev) optimizer, plus RAdam/Ranger and the OneCycle and
 //! FlatCos learning-rate schedules used by fastai.
 //!
-//! * [`Lookahead`] wraps any per-tensor [`SimpleOptimizer`](burn::optim::SimpleOptimizer) and
+//! * [`Lookahead`] wraps a per-tensor [`SimpleOptimizer`](burn::optim::SimpleOptimizer) and
 //!   becomes a Burn `Optimizer` through [`LookaheadConfig::init`]; its whole state (slow weights,
 //!   counters, inner state, pullback caches) is a Burn record, so runs resume bit-exactly.
 //! * [`InnerStatePolicy`] makes the inner-state choice at each sync explicit: keep, reset, or
-//!   pull back the momentum buffers.
+//!   pull back the momentum buffers, reached through the typed [`FirstMoment`] trait (any other
+//!   optimizer goes in [`NoFirstMoment`]).
 //! * [`slow_weights`] gives a copy of the model carrying the slow weights, for evaluation.
 //! * [`RAdam`] and [`RangerConfig`] (Lookahead(RAdam) with fastai's defaults).
 //! * [`OneCycle`] and [`FlatCos`], fastai's schedules, as Burn `LrScheduler`s.
@@ -36,18 +37,21 @@
 //! ```
 
 mod error;
+mod first_moment;
 mod lookahead;
 mod pullback;
 mod radam;
 mod ranger;
 mod schedule;
 mod slow_weights;
+#[cfg(test)]
+mod test_util;
 
 pub use error::ConfigError;
+pub use first_moment::{FirstMoment, NoFirstMoment};
 pub use lookahead::{
     InnerStatePolicy, Lookahead, LookaheadConfig, LookaheadState, LookaheadStateItem,
 };
-pub use pullback::FIRST_MOMENT_FIELDS;
 pub use radam::{RAdam, RAdamConfig, RAdamState};
 pub use ranger::{RangerConfig, ranger};
 pub use schedule::{FlatCos, FlatCosConfig, OneCycle, OneCycleConfig};

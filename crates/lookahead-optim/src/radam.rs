@@ -196,7 +196,7 @@ impl<B: Backend> SimpleOptimizer<B> for RAdam {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lookahead::tests::run_quadratic;
+    use crate::test_util::run_quadratic;
 
     /// f(x) = x²/2 from x0 = 1, lr 0.1, β = (0.9, 0.999), ε = 1e-8. Reference computed in f64
     /// with this Python transcription of Algorithm 2, with threshold 5 (PyTorch, fastai):

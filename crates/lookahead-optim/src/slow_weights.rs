@@ -1,12 +1,12 @@
 //! A copy of the model carrying Lookahead's slow weights, for validation and inference.
 
 use burn::module::{AutodiffModule, ModuleMapper, Param};
+use burn::optim::Optimizer;
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{Optimizer, SimpleOptimizer};
 use burn::tensor::Tensor;
 use burn::tensor::backend::AutodiffBackend;
 
-use crate::Lookahead;
+use crate::{FirstMoment, Lookahead};
 
 /// Returns a copy of `model` whose parameters hold Lookahead's slow weights φ.
 ///
@@ -18,7 +18,7 @@ pub fn slow_weights<B, M, O>(optim: &OptimizerAdaptor<Lookahead<O>, M, B>, model
 where
     B: AutodiffBackend,
     M: AutodiffModule<B>,
-    O: SimpleOptimizer<B::InnerBackend>,
+    O: FirstMoment<B::InnerBackend>,
 {
     let records = optim.to_record();
     model
@@ -32,7 +32,7 @@ struct SlowWeightMapper<O, M, B>
 where
     B: AutodiffBackend,
     M: AutodiffModule<B>,
-    O: SimpleOptimizer<B::InnerBackend>,
+    O: FirstMoment<B::InnerBackend>,
 {
     records: Records<O, M, B>,
 }
@@ -41,7 +41,7 @@ impl<O, M, B> ModuleMapper<B> for SlowWeightMapper<O, M, B>
 where
     B: AutodiffBackend,
     M: AutodiffModule<B>,
-    O: SimpleOptimizer<B::InnerBackend>,
+    O: FirstMoment<B::InnerBackend>,
 {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
         let (id, tensor, mapper) = param.consume();

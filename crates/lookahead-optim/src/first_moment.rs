@@ -1,0 +1,200 @@
+//! Typed access to an inner optimizer's first-moment (momentum) buffer, for Lookahead's
+//! [`InnerStatePolicy::Pullback`](crate::InnerStatePolicy::Pullback).
+//!
+//! [`Lookahead`](crate::Lookahead) accepts any inner optimizer implementing [`FirstMoment`]. The
+//! optimizers with a first moment implement it by naming their buffer: Burn's [`Adam`] and
+//! [`AdamW`] and this crate's [`RAdam`] through their public `moment_1` fields, Burn's [`Sgd`]
+//! and [`RmsProp`] (whose `velocity`/`buf` fields are private) through the public fields of their
+//! derived record items and their public constructors. Every access is typed: a rename in Burn
+//! is a compile error here, never a silent miss at run time. Any other optimizer is wrapped in
+//! [`NoFirstMoment`], which refuses `Pullback` when the Lookahead is built.
+
+use burn::optim::momentum::MomentumState;
+use burn::optim::{
+    Adam, AdamState, AdamW, AdamWState, LearningRate, RmsProp, RmsPropMomentumState, RmsPropState,
+    Sgd, SgdState, SimpleOptimizer,
+};
+use burn::record::{DoublePrecisionSettings, FullPrecisionSettings, Record};
+use burn::tensor::backend::Backend;
+use burn::tensor::{DType, Element, Tensor};
+
+use crate::{ConfigError, RAdam, RAdamState};
+
+/// A per-tensor optimizer whose state may carry a first-moment (momentum) buffer `m`.
+///
+/// ```
+/// use burn::backend::NdArray;
+/// use burn::optim::{AdamConfig, SimpleOptimizer};
+/// use burn::tensor::Tensor;
+/// use lookahead_optim::FirstMoment;
+///
+/// let adam = AdamConfig::new().build();
+/// let x = Tensor::<NdArray, 1>::from_floats([1.0, -2.0], &Default::default());
+/// let (_, state) = adam.step(0.1, x.clone(), x.ones_like(), None);
+/// // Halve Adam's m, keep its v and step count.
+/// let halved = <_ as FirstMoment<NdArray>>::map_first_moment(state.unwrap(), &Default::default(), |m| m.mul_scalar(0.5));
+/// assert!(halved.is_ok());
+/// ```
+pub trait FirstMoment<B: Backend>: SimpleOptimizer<B> {
+    /// Checks, from the optimizer's configuration, that its states carry a first-moment buffer;
+    /// the error names the optimizer. Called when a Lookahead with `Pullback` is built. The
+    /// default (`Ok`) suits optimizers that always have one or cannot tell (Burn's [`Sgd`] and
+    /// [`RmsProp`] hide whether they were built with momentum).
+    fn check_first_moment(&self) -> Result<(), ConfigError> {
+        Ok(())
+    }
+
+    /// `state` with its first-moment buffer `m` replaced by `f(m)`; `Err(state)`, untouched, when
+    /// the state holds none (SGD or RMSProp built without momentum). `device` is the
+    /// parameter's, where a buffer read back from a record is rebuilt.
+    fn map_first_moment<const D: usize>(
+        state: Self::State<D>,
+        device: &B::Device,
+        f: impl FnOnce(Tensor<B, D>) -> Tensor<B, D>,
+    ) -> Result<Self::State<D>, Self::State<D>>;
+}
+
+impl<B: Backend> FirstMoment<B> for Adam {
+    fn map_first_moment<const D: usize>(
+        mut state: AdamState<B, D>,
+        _device: &B::Device,
+        f: impl FnOnce(Tensor<B, D>) -> Tensor<B, D>,
+    ) -> Result<AdamState<B, D>, AdamState<B, D>> {
+        state.momentum.moment_1 = f(state.momentum.moment_1);
+        Ok(state)
+    }
+}
+
+impl<B: Backend> FirstMoment<B> for AdamW {
+    fn map_first_moment<const D: usize>(
+        mut state: AdamWState<B, D>,
+        _device: &B::Device,
+        f: impl FnOnce(Tensor<B, D>) -> Tensor<B, D>,
+    ) -> Result<AdamWState<B, D>, AdamWState<B, D>> {
+        state.momentum.moment_1 = f(state.momentum.moment_1);
+        Ok(state)
+    }
+}
+
+impl<B: Backend> FirstMoment<B> for RAdam {
+    fn map_first_moment<const D: usize>(
+        mut state: RAdamState<B, D>,
+        _device: &B::Device,
+        f: impl FnOnce(Tensor<B, D>) -> Tensor<B, D>,
+    ) -> Result<RAdamState<B, D>, RAdamState<B, D>> {
+        state.moment_1 = f(state.moment_1);
+        Ok(state)
+    }
+}
+
+/// Reads tensor field `$field` of Burn record `$record` through its derived record item, whose
+/// fields are public, rebuilding the tensor on `$device`. Record items are host data at a chosen
+/// precision: f32 items carry f32 and narrower float types unchanged, f64 backends need f64
+/// items. This is a device → host → device copy, taken once per sync, for SGD and RMSProp only.
+macro_rules! read_field {
+    ($record:expr, $field:ident, $device:expr) => {
+        if <B::FloatElem as Element>::dtype() == DType::F64 {
+            let item = $record.into_item::<DoublePrecisionSettings>();
+            Tensor::from_item::<DoublePrecisionSettings>(item.$field, $device)
+        } else {
+            let item = $record.into_item::<FullPrecisionSettings>();
+            Tensor::from_item::<FullPrecisionSettings>(item.$field, $device)
+        }
+    };
+}
+
+/// Burn's SGD: the momentum `velocity` (private) is read from the derived `MomentumStateItem`
+/// and written back with `MomentumState::new`. An SGD without momentum has no buffer.
+impl<B: Backend> FirstMoment<B> for Sgd<B> {
+    fn map_first_moment<const D: usize>(
+        state: SgdState<B, D>,
+        device: &B::Device,
+        f: impl FnOnce(Tensor<B, D>) -> Tensor<B, D>,
+    ) -> Result<SgdState<B, D>, SgdState<B, D>> {
+        let Some(momentum) = state.momentum else {
+            return Err(state);
+        };
+        let velocity = read_field!(momentum, velocity, device);
+        Ok(SgdState::new(Some(MomentumState::new(f(velocity)))))
+    }
+}
+
+/// Burn's RMSProp: the momentum `buf` (private) is read from the derived
+/// `RmsPropMomentumStateItem` and written back with `RmsPropMomentumState::new`; the square
+/// average and the centred state are kept. An RMSProp with momentum 0 has no buffer.
+impl<B: Backend> FirstMoment<B> for RmsProp {
+    fn map_first_moment<const D: usize>(
+        mut state: RmsPropState<B, D>,
+        device: &B::Device,
+        f: impl FnOnce(Tensor<B, D>) -> Tensor<B, D>,
+    ) -> Result<RmsPropState<B, D>, RmsPropState<B, D>> {
+        let Some(momentum) = state.momentum.take() else {
+            return Err(state);
+        };
+        let buf = read_field!(momentum, buf, device);
+        state.momentum = Some(RmsPropMomentumState::new(f(buf)));
+        Ok(state)
+    }
+}
+
+/// Any per-tensor optimizer without a first-moment buffer (AdaGrad, a custom optimizer), made
+/// usable by [`Lookahead`](crate::Lookahead) with `Keep` or `Reset`; `Pullback` is refused when
+/// the Lookahead is built.
+///
+/// ```
+/// use burn::backend::NdArray;
+/// use burn::optim::AdaGradConfig;
+/// use lookahead_optim::{InnerStatePolicy, LookaheadConfig, NoFirstMoment};
+///
+/// let adagrad = NoFirstMoment(AdaGradConfig::new().build());
+/// let config = LookaheadConfig::new();
+/// assert!(config.build::<NdArray, _>(adagrad.clone()).is_ok());
+/// let pullback = config.with_inner_state(InnerStatePolicy::Pullback);
+/// assert!(pullback.build::<NdArray, _>(adagrad).is_err());
+/// ```
+///
+/// Without the wrapper, an optimizer that has no first moment is refused at compile time:
+///
+/// ```compile_fail
+/// use burn::backend::NdArray;
+/// use burn::optim::AdaGradConfig;
+/// use lookahead_optim::LookaheadConfig;
+///
+/// let _ = LookaheadConfig::new().build::<NdArray, _>(AdaGradConfig::new().build());
+/// ```
+#[derive(Clone, Debug)]
+pub struct NoFirstMoment<O>(pub O);
+
+impl<B: Backend, O: SimpleOptimizer<B>> SimpleOptimizer<B> for NoFirstMoment<O> {
+    type State<const D: usize> = O::State<D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<B, D>,
+        grad: Tensor<B, D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        self.0.step(lr, tensor, grad, state)
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &B::Device) -> Self::State<D> {
+        O::to_device(state, device)
+    }
+}
+
+impl<B: Backend, O: SimpleOptimizer<B>> FirstMoment<B> for NoFirstMoment<O> {
+    fn check_first_moment(&self) -> Result<(), ConfigError> {
+        Err(ConfigError::PullbackUnsupported {
+            optimizer: std::any::type_name::<O>(),
+        })
+    }
+
+    fn map_first_moment<const D: usize>(
+        state: O::State<D>,
+        _device: &B::Device,
+        _f: impl FnOnce(Tensor<B, D>) -> Tensor<B, D>,
+    ) -> Result<O::State<D>, O::State<D>> {
+        Err(state)
+    }
+}

@@ -1,0 +1,82 @@
+//! Reports of a suite's directory: a Markdown report with mean ± std tables over seeds and
+//! Welch's t-tests, SVG plots (mean line and ±std band per optimizer), and CSV of every number.
+//!
+//! Three steps: [`load`] reads the runs, [`aggregate`] (pure) turns them into one
+//! [`DatasetTable`] per dataset and the [`Findings`], [`render`] writes Markdown, CSV and SVG.
+
+mod aggregate;
+mod load;
+mod render;
+mod stats;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+pub use aggregate::{DatasetTable, Findings, OptimizerRow, PairRow, aggregate};
+pub use load::{RunRecord, load_run};
+pub use stats::{Stats, welch_p};
+
+use crate::suite::Suite;
+
+/// The files a report wrote.
+#[derive(Debug, Clone)]
+pub struct ReportFiles {
+    /// `report.md`.
+    pub markdown: PathBuf,
+    /// CSV files.
+    pub csv: Vec<PathBuf>,
+    /// SVG plots.
+    pub plots: Vec<PathBuf>,
+}
+
+/// Reads `suite.json` of a suite's output directory.
+fn read_suite(dir: &Path) -> anyhow::Result<Suite> {
+    let path = dir.join("suite.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "cannot read {}: is {} a suite's output directory (from `compare`)?",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("corrupt {}", path.display()))
+}
+
+/// Writes the report of the suite run in `dir` (which holds `suite.json`) into `dir`.
+pub fn report(dir: &Path) -> anyhow::Result<ReportFiles> {
+    let suite = read_suite(dir)?;
+    let records = suite
+        .runs(dir)
+        .iter()
+        .map(|run| load_run(&run.dir, &run.dataset, &run.label, run.seed))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (tables, findings) = aggregate(&suite, &records);
+
+    let mut md = render::header(&suite);
+    let mut plots = Vec::new();
+    for table in &tables {
+        md.push_str(&render::dataset_section(table, suite.baseline_label()));
+        let (lines, files) = render::dataset_plots(dir, table)?;
+        md.push_str(&lines);
+        plots.extend(files);
+    }
+    md.push_str(&render::conclusions(&suite, &findings, &records));
+
+    let write = |name: &str, bytes: &[u8]| -> anyhow::Result<PathBuf> {
+        let path = dir.join(name);
+        data::write_atomic(&path, bytes)?;
+        Ok(path)
+    };
+    let csv = vec![
+        write("results.csv", &render::results_csv(&suite, &records)?)?,
+        write("summary.csv", &render::summary_csv(&tables)?)?,
+        write("epochs.csv", &render::epochs_csv(&records)?)?,
+    ];
+    let markdown = write("report.md", md.as_bytes())?;
+    Ok(ReportFiles {
+        markdown,
+        csv,
+        plots,
+    })
+}
