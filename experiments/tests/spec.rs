@@ -103,7 +103,12 @@ fn bad_specs_fail_with_a_clear_message() {
 
 type Batch = (Tensor<AB, 2>, Tensor<AB, 2>);
 
+/// The backend's generator is global and the tests of this file run in parallel: the seeded
+/// draws of `problem` hold this lock, so another test cannot interleave its draws with them.
+static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn problem() -> (Linear<AB>, Vec<Batch>) {
+    let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     let device = Default::default();
     AB::seed(&device, 1);
     let model: Linear<AB> = LinearConfig::new(3, 2).init(&device);
