@@ -24,7 +24,7 @@ use crate::{ConfigError, RAdam, RAdamState};
 ///
 /// ```
 /// use burn::backend::NdArray;
-/// use burn::optim::{AdamConfig, SimpleOptimizer};
+/// use burn::optim::{Adam, AdamConfig, SimpleOptimizer};
 /// use burn::tensor::Tensor;
 /// use lookahead_optim::FirstMoment;
 ///
@@ -32,7 +32,12 @@ use crate::{ConfigError, RAdam, RAdamState};
 /// let x = Tensor::<NdArray, 1>::from_floats([1.0, -2.0], &Default::default());
 /// let (_, state) = adam.step(0.1, x.clone(), x.ones_like(), None);
 /// // Halve Adam's m, keep its v and step count.
-/// let halved = <_ as FirstMoment<NdArray>>::map_first_moment(state.unwrap(), &Default::default(), |m| m.mul_scalar(0.5));
+/// let state = state.expect("Adam keeps a state");
+/// let halved = <Adam as FirstMoment<NdArray>>::map_first_moment::<1>(
+///     state,
+///     &Default::default(),
+///     |m| m.mul_scalar(0.5),
+/// );
 /// assert!(halved.is_ok());
 /// ```
 pub trait FirstMoment<B: Backend>: SimpleOptimizer<B> {
