@@ -393,7 +393,8 @@ pub fn read_metrics(
     Ok((epochs, iterations))
 }
 
-fn fmt_opt(v: Option<f64>) -> String {
+/// An optional number as a CSV cell: its shortest round-tripping form, or empty.
+pub(crate) fn fmt_opt(v: Option<f64>) -> String {
     v.map_or(String::new(), |v| v.to_string())
 }
 

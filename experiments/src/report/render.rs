@@ -10,6 +10,7 @@ use plotters::prelude::*;
 use super::aggregate::{Curves, DatasetTable, Findings, p_text};
 use super::load::RunRecord;
 use super::stats::Stats;
+use crate::run::fmt_opt as opt;
 use crate::suite::Suite;
 
 fn pm(stats: Option<Stats>, digits: usize) -> String {
@@ -18,10 +19,6 @@ fn pm(stats: Option<Stats>, digits: usize) -> String {
         Some(s) => format!("{:.*}", digits, s.mean),
         None => "–".into(),
     }
-}
-
-fn opt(v: Option<f64>) -> String {
-    v.map_or(String::new(), |v| v.to_string())
 }
 
 /// The report's header: the suite and its recipe.
