@@ -4,12 +4,13 @@
 //! [`Lookahead`](crate::Lookahead) accepts any inner optimizer implementing [`FirstMoment`]. The
 //! optimizers with a first moment implement it by naming their buffer: Burn's [`Adam`] and
 //! [`AdamW`] and this crate's [`RAdam`] through their public `moment_1` fields, Burn's [`Sgd`]
-//! and [`RmsProp`] (whose `velocity`/`buf` fields are private) through the public fields of their
-//! derived record items and their public constructors. Every access is typed: a rename in Burn
+//! (whose `velocity` is private) through Burn's public `Momentum::transform`, and Burn's
+//! [`RmsProp`] (whose `buf` is private) through the public fields of its derived record item;
+//! both are written back with their states' public constructors. Every access is typed: a rename in Burn
 //! is a compile error here, never a silent miss at run time. Any other optimizer is wrapped in
 //! [`NoFirstMoment`], which refuses `Pullback` when the Lookahead is built.
 
-use burn::optim::momentum::MomentumState;
+use burn::optim::momentum::{Momentum, MomentumConfig, MomentumState};
 use burn::optim::{
     Adam, AdamState, AdamW, AdamWState, LearningRate, RmsProp, RmsPropMomentumState, RmsPropState,
     Sgd, SgdState, SimpleOptimizer,
@@ -95,7 +96,8 @@ impl<B: Backend> FirstMoment<B> for RAdam {
 /// Reads tensor field `$field` of Burn record `$record` through its derived record item, whose
 /// fields are public, rebuilding the tensor on `$device`. Record items are host data at a chosen
 /// precision: f32 items carry f32 and narrower float types unchanged, f64 backends need f64
-/// items. This is a device → host → device copy, taken once per sync, for SGD and RMSProp only.
+/// items. This is a device → host → device copy, taken once per sync, for RMSProp only (Burn
+/// exposes no device-side way to read its buffer).
 macro_rules! read_field {
     ($record:expr, $field:ident, $device:expr) => {
         if <B::FloatElem as Element>::dtype() == DType::F64 {
@@ -108,8 +110,14 @@ macro_rules! read_field {
     };
 }
 
-/// Burn's SGD: the momentum `velocity` (private) is read from the derived `MomentumStateItem`
-/// and written back with `MomentumState::new`. An SGD without momentum has no buffer.
+/// Burn's SGD: the momentum `velocity` (private) is read on the device through Burn's public
+/// `Momentum::transform`, and written back with `MomentumState::new`. An SGD without momentum has
+/// no buffer.
+///
+/// `transform(g, v)` returns `v' = μ·v + (1 − d)·g`; with μ = 1, d = 1 and `g = −0` (one element,
+/// broadcast) that is `v·1 + (−0)·0 = v + (−0) = v`, bit for bit (−0 is the additive identity of
+/// IEEE floats, +0 would turn a −0 entry into +0). Two element-wise passes on the device instead
+/// of a device → host → device copy of the record.
 impl<B: Backend> FirstMoment<B> for Sgd<B> {
     fn map_first_moment<const D: usize>(
         state: SgdState<B, D>,
@@ -119,7 +127,13 @@ impl<B: Backend> FirstMoment<B> for Sgd<B> {
         let Some(momentum) = state.momentum else {
             return Err(state);
         };
-        let velocity = read_field!(momentum, velocity, device);
+        let identity = Momentum::<B>::new(&MomentumConfig {
+            momentum: 1.0,
+            dampening: 1.0,
+            nesterov: false,
+        });
+        let minus_zero = Tensor::<B, D>::full([1; D], -0.0, device);
+        let (velocity, _) = identity.transform(minus_zero, Some(momentum));
         Ok(SgdState::new(Some(MomentumState::new(f(velocity)))))
     }
 }
@@ -201,5 +215,120 @@ impl<B: Backend, O: SimpleOptimizer<B>> FirstMoment<B> for NoFirstMoment<O> {
         _f: impl FnOnce(Tensor<B, D>) -> Tensor<B, D>,
     ) -> Result<O::State<D>, O::State<D>> {
         Err(state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::backend::Flex;
+    use burn::optim::{RmsPropConfig, SgdConfig};
+    use burn::record::FullPrecisionSettings;
+    use burn::tensor::TensorData;
+
+    use super::*;
+    use crate::test_util::{TB, sgd_momentum};
+
+    /// The velocity Burn's SGD keeps, read through its record item (the reference path).
+    fn velocity<B: Backend, const D: usize>(state: SgdState<B, D>) -> Vec<f32> {
+        let item = state
+            .momentum
+            .expect("SGD with momentum")
+            .into_item::<FullPrecisionSettings>();
+        Tensor::<B, D>::from_item::<FullPrecisionSettings>(item.velocity, &Default::default())
+            .into_data()
+            .to_vec::<f32>()
+            .expect("f32 velocity")
+    }
+
+    /// A rank-2 SGD state whose velocity holds −0, +0, a subnormal, ±large and ordinary values.
+    fn sgd_state<B: Backend>() -> (Sgd<B>, SgdState<B, 2>, Vec<f32>) {
+        let momentum = MomentumConfig::new().with_momentum(0.9).with_dampening(0.0);
+        let sgd = SgdConfig::new().with_momentum(Some(momentum)).build();
+        let grad = [-0.0, 0.0, 1e-40, -3.0e38, 3.0e38, 0.25];
+        let device = Default::default();
+        let x = Tensor::<B, 2>::zeros([2, 3], &device);
+        let g = Tensor::<B, 2>::from_data(TensorData::new(grad.to_vec(), [2, 3]), &device);
+        // First step: velocity = gradient, exactly.
+        let (_, state) = sgd.step(0.1, x, g, None);
+        (sgd, state.expect("momentum state"), grad.to_vec())
+    }
+
+    fn sgd_identity_is_bit_exact<B: Backend>() {
+        let (_, state, grad) = sgd_state::<B>();
+        let expected: Vec<u32> = grad.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(
+            velocity(state.clone())
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>(),
+            expected
+        );
+        let same = <Sgd<B> as FirstMoment<B>>::map_first_moment(state, &Default::default(), |m| m)
+            .ok()
+            .expect("a momentum buffer");
+        let bits: Vec<u32> = velocity(same).iter().map(|v| v.to_bits()).collect();
+        assert_eq!(bits, expected);
+    }
+
+    #[test]
+    fn sgd_velocity_is_read_on_the_device_bit_for_bit() {
+        sgd_identity_is_bit_exact::<TB>();
+        sgd_identity_is_bit_exact::<Flex>();
+    }
+
+    #[test]
+    fn sgd_velocity_is_mapped_and_written_back() {
+        let (sgd, state, _) = sgd_state::<TB>();
+        let halved =
+            <Sgd<TB> as FirstMoment<TB>>::map_first_moment(state, &Default::default(), |m| {
+                m.mul_scalar(0.5)
+            })
+            .ok()
+            .expect("a momentum buffer");
+        assert_eq!(velocity(halved.clone())[5], 0.125);
+        // The next step sees the halved velocity: v = 0.9·0.125 + 1·g.
+        let x = Tensor::<TB, 2>::zeros([2, 3], &Default::default());
+        let (_, next) = sgd.step(0.1, x.clone(), x.ones_like(), Some(halved));
+        assert_eq!(velocity(next.expect("state"))[5], 0.9f32 * 0.125 + 1.0);
+        // Same buffer through the nesterov helper of the crate's tests: a 1-D state maps too.
+        let sgd1 = sgd_momentum(true);
+        let x1 = Tensor::<TB, 1>::from_floats([1.0], &Default::default());
+        let (_, s1) = sgd1.step(0.1, x1.clone(), x1.ones_like(), None);
+        let mapped = <Sgd<TB> as FirstMoment<TB>>::map_first_moment(
+            s1.expect("state"),
+            &Default::default(),
+            |m| m.mul_scalar(2.0),
+        );
+        assert_eq!(velocity(mapped.ok().expect("a buffer")), vec![2.0]);
+    }
+
+    #[test]
+    fn sgd_and_rmsprop_without_momentum_have_no_buffer() {
+        let x = Tensor::<TB, 1>::from_floats([1.0, 2.0], &Default::default());
+        let sgd = SgdConfig::new().build::<TB>();
+        let (_, state) = sgd.step(0.1, x.clone(), x.ones_like(), None);
+        if let Some(state) = state {
+            let kept =
+                <Sgd<TB> as FirstMoment<TB>>::map_first_moment(state, &Default::default(), |m| m);
+            assert!(kept.is_err());
+        }
+        let rms = RmsPropConfig::new().with_momentum(0.0).build();
+        let (_, state) =
+            <RmsProp as SimpleOptimizer<TB>>::step(&rms, 0.1, x.clone(), x.ones_like(), None);
+        let kept = <RmsProp as FirstMoment<TB>>::map_first_moment(
+            state.expect("RMSProp keeps a square average"),
+            &Default::default(),
+            |m| m,
+        );
+        assert!(kept.is_err());
+        let rms = RmsPropConfig::new().with_momentum(0.9).build();
+        let (_, state) =
+            <RmsProp as SimpleOptimizer<TB>>::step(&rms, 0.1, x.clone(), x.ones_like(), None);
+        let mapped = <RmsProp as FirstMoment<TB>>::map_first_moment(
+            state.expect("state"),
+            &Default::default(),
+            |m| m.mul_scalar(0.0),
+        );
+        assert!(mapped.is_ok());
     }
 }
