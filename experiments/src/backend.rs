@@ -1,5 +1,6 @@
-//! The backends compiled into this binary (cargo features `ndarray`, `flex`, `wgpu`, `vulkan`,
-//! `metal`, `cuda`) and the run-time choice among them (`--backend`, `--device`).
+//! The backend catalogue (each backend a cargo feature: `flex`, `ndarray`, `cuda`, `wgpu`,
+//! `vulkan`, `metal`), the ones compiled into this binary, and the run-time choice among them
+//! (`--backend`, `--device`).
 //!
 //! Training code is generic over `B: AutodiffBackend`; [`dispatch`] instantiates it for the
 //! backend named at run time, which must have been compiled in.
@@ -22,47 +23,44 @@ compile_error!(
      (e.g. `cargo build -p experiments --features cuda`, or `cargo xtask train … --backend cuda`)"
 );
 
-/// Every backend this project knows, in the order `--help` lists them.
-pub const ALL_BACKENDS: &[&str] = &["ndarray", "flex", "wgpu", "vulkan", "metal", "cuda"];
+/// The backend catalogue, the one list of them: each name is also the cargo feature of
+/// `experiments` that compiles it (`xtask` reads the same features from `Cargo.toml`; the test
+/// `the_catalogue_is_the_cargo_features` keeps the two equal), paired with whether this binary
+/// was built with it. The order is the order of preference of [`default_backend`].
+const CATALOGUE: &[(&str, bool)] = &[
+    ("flex", cfg!(feature = "flex")),
+    ("ndarray", cfg!(feature = "ndarray")),
+    ("cuda", cfg!(feature = "cuda")),
+    ("wgpu", cfg!(feature = "wgpu")),
+    ("vulkan", cfg!(feature = "vulkan")),
+    ("metal", cfg!(feature = "metal")),
+];
 
-/// The backends compiled into this binary.
-pub fn compiled_backends() -> Vec<&'static str> {
-    let mut out = Vec::new();
-    if cfg!(feature = "ndarray") {
-        out.push("ndarray");
-    }
-    if cfg!(feature = "flex") {
-        out.push("flex");
-    }
-    if cfg!(feature = "wgpu") {
-        out.push("wgpu");
-    }
-    if cfg!(feature = "vulkan") {
-        out.push("vulkan");
-    }
-    if cfg!(feature = "metal") {
-        out.push("metal");
-    }
-    if cfg!(feature = "cuda") {
-        out.push("cuda");
-    }
-    out
+/// Every backend this project knows (compiled in or not), in the catalogue's order.
+pub fn all_backends() -> Vec<&'static str> {
+    CATALOGUE.iter().map(|&(name, _)| name).collect()
 }
 
-/// The default backend: the first of flex, ndarray, cuda, wgpu, vulkan, metal compiled in.
+/// The backends compiled into this binary, in the catalogue's order.
+pub fn compiled_backends() -> Vec<&'static str> {
+    CATALOGUE
+        .iter()
+        .filter(|&&(_, compiled)| compiled)
+        .map(|&(name, _)| name)
+        .collect()
+}
+
+/// The default backend: the first compiled-in backend of the catalogue (flex, ndarray, cuda,
+/// wgpu, vulkan, metal).
 pub fn default_backend() -> &'static str {
-    let compiled = compiled_backends();
-    ["flex", "ndarray", "cuda", "wgpu", "vulkan", "metal"]
-        .into_iter()
-        .find(|b| compiled.contains(b))
-        .unwrap_or("flex")
+    compiled_backends().first().copied().unwrap_or("flex")
 }
 
 /// A backend that cannot be used.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum BackendError {
     /// Not a backend name.
-    #[error("unknown backend `{0}`; known: ndarray, flex, wgpu, vulkan, metal, cuda")]
+    #[error("unknown backend `{0}`; known: {known}", known = all_backends().join(", "))]
     Unknown(String),
     /// Known, but this binary was built without its feature.
     #[error(
@@ -114,7 +112,7 @@ pub trait BackendTask {
 
 /// Checks that `name` is a backend compiled into this binary.
 pub fn check_backend(name: &str) -> Result<(), BackendError> {
-    if !ALL_BACKENDS.contains(&name) {
+    if !all_backends().contains(&name) {
         return Err(BackendError::Unknown(name.to_string()));
     }
     let compiled = compiled_backends();
@@ -280,7 +278,7 @@ mod tests {
         let compiled = compiled_backends();
         assert!(!compiled.is_empty());
         assert!(compiled.contains(&default_backend()));
-        for name in ALL_BACKENDS {
+        for name in &all_backends() {
             let result = check_backend(name);
             if compiled.contains(name) {
                 assert_eq!(result, Ok(()));
@@ -289,5 +287,24 @@ mod tests {
                 assert!(message.contains(&format!("--features {name}")), "{message}");
             }
         }
+    }
+
+    /// The catalogue and `experiments`' cargo features (which `xtask` offers as backends) are
+    /// the same set of names.
+    #[test]
+    fn the_catalogue_is_the_cargo_features() {
+        let manifest: toml::Value =
+            toml::from_str(include_str!("../Cargo.toml")).expect("experiments' Cargo.toml");
+        let mut features: Vec<&str> = manifest["features"]
+            .as_table()
+            .expect("[features]")
+            .keys()
+            .map(String::as_str)
+            .filter(|name| *name != "default")
+            .collect();
+        features.sort_unstable();
+        let mut catalogue = all_backends();
+        catalogue.sort_unstable();
+        assert_eq!(catalogue, features);
     }
 }

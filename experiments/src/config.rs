@@ -79,70 +79,85 @@ impl std::str::FromStr for Precision {
     }
 }
 
-/// The recipe of one training run. Every field has a default, so a config file names only what
-/// it changes (`{"dataset": "cifar10", "epochs": 30}`).
-#[derive(Config, Debug, PartialEq)]
-pub struct TrainConfig {
+/// Declares [`TrainConfig`] and its command-line overrides [`TrainFlags`] from one list of
+/// fields: each field's doc (also its `--help`), name, type and default are written once.
+/// `flag T` is the type a flag parses (a field `Option<T>` has flag `T`: the flag sets it).
+/// A default is one token: a literal, or a string holding an expression (Burn's `Config`).
+macro_rules! train_config {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident: $ty:ty, flag $flag:ty = $default:tt;
+    )*) => {
+        /// The recipe of one training run. Every field has a default, so a config file names
+        /// only what it changes (`{"dataset": "cifar10", "epochs": 30}`).
+        #[derive(Config, Debug, PartialEq)]
+        pub struct TrainConfig {
+            $(
+                $(#[doc = $doc])*
+                #[config(default = $default)]
+                pub $name: $ty,
+            )*
+        }
+
+        /// The command-line overrides of a [`TrainConfig`]: one optional `--field-name` flag per
+        /// field, parsed by the field's own `FromStr`; the flags given replace the fields of the
+        /// config file (or of the defaults), through [`TrainConfig::with_flags`].
+        #[derive(clap::Args, Serialize, Debug, Clone, Default)]
+        pub struct TrainFlags {
+            $(
+                $(#[doc = $doc])*
+                #[arg(long)]
+                #[serde(skip_serializing_if = "Option::is_none")]
+                pub $name: Option<$flag>,
+            )*
+        }
+    };
+}
+
+train_config! {
     /// Dataset: `fashion-mnist-embedded` (committed, offline), `fashion-mnist`, `cifar10`,
     /// `cifar100`, `imagenette` (imagenette2-160/-320/full, whichever is on disk), an exact
     /// Imagenette/Imagewoof folder name (`imagenette2-320`, `imagewoof2-160`, …). Default
     /// `fashion-mnist-embedded`.
-    #[config(default = "DatasetKind::FashionMnistEmbedded")]
-    pub dataset: DatasetKind,
+    dataset: DatasetKind, flag DatasetKind = "DatasetKind::FashionMnistEmbedded";
     /// Where datasets live; default `$LOOKAHEAD_DATA_DIR`, else `datasets/`.
-    #[config(default = "None")]
-    pub data_dir: Option<String>,
+    data_dir: Option<String>, flag String = "None";
     /// Model: `tiny-resnet`, `micro-resnet`, `tiny-xresnet`, `resnet18-cifar`, `resnet18`, `resnet34`,
     /// `resnet50`, `xresnet18`, `xresnet34`, `xresnet50` (append `-mish` to an XResNet for
     /// Mish). Default `tiny-resnet`.
-    #[config(default = "ModelKind::TinyResNet")]
-    pub model: ModelKind,
+    model: ModelKind, flag ModelKind = "ModelKind::TinyResNet";
     /// Training/validation image side for Imagenette (random-resized crop / center crop).
     /// Default 128, the study's size. CIFAR and Fashion-MNIST keep their native size.
-    #[config(default = 128)]
-    pub image_size: usize,
+    image_size: usize, flag usize = 128;
     /// Epochs. Default 5.
-    #[config(default = 5)]
-    pub epochs: usize,
+    epochs: usize, flag usize = 5;
     /// Batch size. Default 128.
-    #[config(default = 128)]
-    pub batch_size: usize,
+    batch_size: usize, flag usize = 128;
     /// Optimizer spec (see `OptimizerSpec`), e.g. `lookahead(sgd(momentum=0.9), k=5, alpha=0.5,
     /// reset)`. Default `sgd(momentum=0.9)`.
-    #[config(default = "OptimizerSpec::sgd_momentum()")]
-    pub optimizer: OptimizerSpec,
+    optimizer: OptimizerSpec, flag OptimizerSpec = "OptimizerSpec::sgd_momentum()";
     /// Learning-rate schedule. Default one-cycle.
-    #[config(default = "Schedule::OneCycle")]
-    pub schedule: Schedule,
+    schedule: Schedule, flag Schedule = "Schedule::OneCycle";
     /// Peak (one-cycle, flat-cos) or constant learning rate. Default 0.05.
-    #[config(default = 0.05)]
-    pub lr_max: f64,
+    lr_max: f64, flag f64 = 0.05;
     /// Overrides the optimizer spec's weight decay when set. Default none (the spec's).
-    #[config(default = "None")]
-    pub weight_decay: Option<f64>,
+    weight_decay: Option<f64>, flag f64 = "None";
     /// Mixup α (fastai's `MixUp`); 0 disables mixup. Default 0.
-    #[config(default = 0.0)]
-    pub mixup: f64,
+    mixup: f64, flag f64 = 0.0;
     /// Label smoothing ε of the training loss. Default 0.
-    #[config(default = 0.0)]
-    pub label_smoothing: f64,
+    label_smoothing: f64, flag f64 = 0.0;
     /// Seed of the model initialisation, the data order, augmentation and mixup. Default 42.
-    #[config(default = 42)]
-    pub seed: u64,
+    seed: u64, flag u64 = 42;
     /// Train on the first N training images only (after a seeded shuffle); default all.
-    #[config(default = "None")]
-    pub train_limit: Option<usize>,
+    train_limit: Option<usize>, flag usize = "None";
     /// Validate on the first N validation images only; default all.
-    #[config(default = "None")]
-    pub valid_limit: Option<usize>,
+    valid_limit: Option<usize>, flag usize = "None";
     /// Precision of the forward and backward passes: `f32`, `bf16` or `f16` (mixed precision
     /// over f32 master weights, on backends that support the type). Default `f32`.
-    #[config(default = "Precision::F32")]
-    pub precision: Precision,
+    precision: Precision, flag Precision = "Precision::F32";
     /// Static loss scale: the loss is multiplied by it before the backward pass and the
     /// gradients divided by it. Default: 1024 with `f16`, 1 otherwise.
-    #[config(default = "None")]
-    pub loss_scale: Option<f64>,
+    loss_scale: Option<f64>, flag f64 = "None";
 }
 
 impl TrainConfig {
@@ -188,6 +203,14 @@ impl TrainConfig {
             let field = e.path().to_string();
             anyhow::anyhow!("field `{field}`: {}", e.into_inner())
         })
+    }
+
+    /// This config with the fields given in `flags` replaced (each checked as in a file).
+    pub fn with_flags(&self, flags: &TrainFlags) -> anyhow::Result<Self> {
+        let serde_json::Value::Object(fields) = serde_json::to_value(flags)? else {
+            bail!("the flags are not a table");
+        };
+        self.with_fields(fields)
     }
 
     /// This config with the fields of `fields` replaced (each parsed and checked as in a file).

@@ -13,13 +13,12 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use experiments::backend::{self, default_backend};
-use experiments::config::{DatasetKind, ModelKind, Precision, Schedule, TrainConfig};
+use experiments::config::{ModelKind, Precision, TrainConfig, TrainFlags};
 use experiments::run::{RunOptions, RunStatus, read_config};
 use experiments::spec::OptimizerSpec;
 use experiments::suite::{RunOutcome, Suite};
 use experiments::throughput::ThroughputTask;
 use experiments::{TrainTask, compare, report, train_on};
-use serde::Serialize;
 
 #[derive(Parser)]
 #[command(
@@ -34,8 +33,8 @@ struct Cli {
 
 #[derive(Args, Clone)]
 struct BackendArgs {
-    /// Backend (ndarray, flex, wgpu, vulkan, metal, cuda); must be compiled in. Default: the
-    /// first compiled of flex, ndarray, cuda, wgpu, vulkan, metal.
+    /// Backend, one compiled into this binary (`experiments backends` lists them). Default:
+    /// the first compiled in, in the catalogue's order of preference (see `backend.rs`).
     #[arg(long)]
     backend: Option<String>,
     /// Device index (GPU backends; 0 = the default device).
@@ -66,81 +65,22 @@ impl BackendArgs {
     }
 }
 
-/// Fields of the run's config; each overrides the config file's (or the default). The
-/// overrides reach the config through the config's own serialised form (one definition of the
-/// fields: `TrainConfig`'s), so a flag is parsed and checked exactly as the file's field is.
-#[derive(Args, Clone, Default, Serialize)]
+/// The run's config: a file (or the defaults) with the fields given as flags replaced. The flags
+/// are `TrainFlags`, declared with `TrainConfig` from one list of fields, and reach the config
+/// through its serialised form, so a flag is parsed and checked exactly as the file's field is.
+#[derive(Args, Clone, Default)]
 struct ConfigFlags {
     /// A JSON (.json) or TOML config file; flags override its fields.
     #[arg(long)]
-    #[serde(skip)]
     config: Option<PathBuf>,
-    /// Dataset: fashion-mnist-embedded, fashion-mnist, cifar10, cifar100, imagenette, or an
-    /// Imagenette/Imagewoof folder name (imagenette2-320, imagewoof2-160, …).
-    #[arg(long)]
-    dataset: Option<DatasetKind>,
-    /// Where datasets live (default $LOOKAHEAD_DATA_DIR, else datasets/).
-    #[arg(long)]
-    data_dir: Option<String>,
-    /// Model: tiny-resnet, micro-resnet, tiny-xresnet, resnet18-cifar, resnet18/34/50, xresnet18/34/50[-mish].
-    #[arg(long)]
-    model: Option<ModelKind>,
-    /// Image side for Imagenette.
-    #[arg(long)]
-    image_size: Option<usize>,
-    /// Epochs.
-    #[arg(long)]
-    epochs: Option<usize>,
-    /// Batch size.
-    #[arg(long)]
-    batch_size: Option<usize>,
-    /// Optimizer spec, e.g. "lookahead(sgd(momentum=0.9), k=5, alpha=0.5, reset)".
-    #[arg(long)]
-    optimizer: Option<OptimizerSpec>,
-    /// Schedule: onecycle, flatcos, constant.
-    #[arg(long)]
-    schedule: Option<Schedule>,
-    /// Peak (or constant) learning rate.
-    #[arg(long)]
-    lr_max: Option<f64>,
-    /// Weight decay (replaces the optimizer spec's).
-    #[arg(long)]
-    weight_decay: Option<f64>,
-    /// Mixup α (0 = off).
-    #[arg(long)]
-    mixup: Option<f64>,
-    /// Label smoothing ε.
-    #[arg(long)]
-    label_smoothing: Option<f64>,
-    /// Seed.
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Train on N images only.
-    #[arg(long)]
-    train_limit: Option<usize>,
-    /// Validate on N images only.
-    #[arg(long)]
-    valid_limit: Option<usize>,
-    /// Precision of the forward/backward passes: f32, bf16, f16 (f32 master weights).
-    #[arg(long)]
-    precision: Option<Precision>,
-    /// Static loss scale (default 1024 with f16, else 1).
-    #[arg(long)]
-    loss_scale: Option<f64>,
+    #[command(flatten)]
+    fields: TrainFlags,
 }
 
 impl ConfigFlags {
-    /// The fields given on the command line, as a table of config fields.
-    fn overrides(&self) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
-        let serde_json::Value::Object(mut fields) = serde_json::to_value(self)? else {
-            bail!("the flags are not a table");
-        };
-        fields.retain(|_, value| !value.is_null());
-        Ok(fields)
-    }
-
     fn any_field(&self) -> anyhow::Result<bool> {
-        Ok(self.config.is_some() || !self.overrides()?.is_empty())
+        let given = serde_json::to_value(&self.fields)?;
+        Ok(self.config.is_some() || given.as_object().is_some_and(|fields| !fields.is_empty()))
     }
 
     fn build(&self) -> anyhow::Result<TrainConfig> {
@@ -148,7 +88,7 @@ impl ConfigFlags {
             Some(path) => TrainConfig::from_file(path)?,
             None => TrainConfig::new(),
         };
-        let config = base.with_fields(self.overrides()?)?;
+        let config = base.with_flags(&self.fields)?;
         config.check()?;
         Ok(config)
     }
