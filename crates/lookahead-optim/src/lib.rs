@@ -54,5 +54,5 @@ pub use lookahead::{
 };
 pub use radam::{RAdam, RAdamConfig, RAdamState};
 pub use ranger::{RangerConfig, ranger};
-pub use schedule::{FlatCos, FlatCosConfig, OneCycle, OneCycleConfig};
+pub use schedule::{FlatCos, FlatCosConfig, OneCycle, OneCycleConfig, PhaseSplit};
 pub use slow_weights::slow_weights;

@@ -34,7 +34,7 @@ mod flat_cos;
 mod one_cycle;
 
 pub use flat_cos::{FlatCos, FlatCosConfig};
-pub use one_cycle::{OneCycle, OneCycleConfig};
+pub use one_cycle::{OneCycle, OneCycleConfig, PhaseSplit};
 
 use crate::ConfigError;
 
@@ -141,6 +141,78 @@ mod tests {
         // Monotone up to the peak, then down.
         assert!((1..=25).all(|i| sched.lr_at(i) > sched.lr_at(i - 1)));
         assert!((26..100).all(|i| sched.lr_at(i) < sched.lr_at(i - 1)));
+    }
+
+    /// Reference values from fastai 1.0.59's `OneCycleScheduler`, `Scheduler` and
+    /// `annealing_cos` transcribed into Python (the lr and momentum each batch steps with, for
+    /// `fit_one_cycle(max_lr = 0.1)` over n batches), including a phase split that is not a
+    /// whole number of iterations (n = 37: a1 = ⌊11.1⌋) and an empty warm-up (n = 3: a1 = 0,
+    /// which fastai runs as a one-step warm-up).
+    #[test]
+    fn one_cycle_v1_matches_fastai_1_0_59() {
+        let cases: [(usize, &[(usize, f64, f64)]); 3] = [
+            (
+                100,
+                &[
+                    (0, 0.004, 0.95),
+                    (10, 0.027999999999999997, 0.9249999999999999),
+                    (29, 0.09973705097767713, 0.8502739052315863),
+                    (30, 0.1, 0.85),
+                    (31, 0.09994965352845243, 0.8500503466729342),
+                    (65, 0.0500002, 0.8999999999999999),
+                    (99, 5.07464715475788e-05, 0.9499496533270657),
+                ],
+            ),
+            (
+                37,
+                &[
+                    (0, 0.004, 0.95),
+                    (5, 0.04516888776288231, 0.9071157419136642),
+                    (11, 0.1, 0.85),
+                    (12, 0.09963544516312788, 0.8503645562950973),
+                    (36, 0.000364954836872121, 0.9496354437049026),
+                ],
+            ),
+            (
+                3,
+                &[(0, 0.004, 0.95), (1, 0.1, 0.85), (2, 0.0750001, 0.875)],
+            ),
+        ];
+        for (n, rows) in cases {
+            let sched = OneCycleConfig::fastai_v1(0.1, n).init().unwrap();
+            for &(iter, lr, mom) in rows {
+                assert!(
+                    close(sched.lr_at(iter), lr),
+                    "n {n} iter {iter}: lr {}",
+                    sched.lr_at(iter)
+                );
+                let got = sched.momentum_at(iter);
+                assert!(
+                    close(got, mom),
+                    "n {n} iter {iter}: momentum {got} vs {mom}"
+                );
+            }
+            // Past the end it stays at lr_max / 2.5e5 and the first momentum.
+            assert!(close(sched.lr_at(n + 5), 0.1 / 25e4));
+            assert!(close(sched.momentum_at(n + 5), 0.95));
+        }
+    }
+
+    /// fastai v2's momentum (`combined_cos(pct_start, 0.95, 0.85, 0.95)`) on the v2 phases.
+    #[test]
+    fn one_cycle_v2_momentum_mirrors_the_lr() {
+        let sched = OneCycleConfig::new(0.1, 100).init().unwrap();
+        assert!(close(sched.momentum_at(0), 0.95));
+        assert!(close(sched.momentum_at(25), 0.85));
+        // pos 0.1: sc(0.95, 0.85, 0.4) = 0.95 + (1 + cos(0.6π))·(−0.1)/2.
+        let expected = 0.95 + (1.0 + (0.6 * std::f64::consts::PI).cos()) * -0.05;
+        assert!(close(sched.momentum_at(10), expected));
+        assert!(close(sched.momentum_at(100), 0.95));
+        let err = OneCycleConfig::new(0.1, 10)
+            .with_moms((1.0, 0.85))
+            .init()
+            .unwrap_err();
+        assert!(err.to_string().contains("`moms.0`"), "{err}");
     }
 
     #[test]
