@@ -54,5 +54,7 @@ pub use lookahead::{
 };
 pub use radam::{RAdam, RAdamConfig, RAdamState};
 pub use ranger::{RangerConfig, ranger};
-pub use schedule::{FlatCos, FlatCosConfig, OneCycle, OneCycleConfig, PhaseSplit};
+pub use schedule::{
+    FlatCos, FlatCosConfig, OneCycle, OneCycleConfig, PhaseSplit, StepDecay, StepDecayConfig,
+};
 pub use slow_weights::slow_weights;

@@ -32,9 +32,11 @@ use iteration_scheduler;
 
 mod flat_cos;
 mod one_cycle;
+mod step_decay;
 
 pub use flat_cos::{FlatCos, FlatCosConfig};
 pub use one_cycle::{OneCycle, OneCycleConfig, PhaseSplit};
+pub use step_decay::{StepDecay, StepDecayConfig};
 
 use crate::ConfigError;
 
