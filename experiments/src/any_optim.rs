@@ -156,4 +156,20 @@ impl<B: Backend> FirstMoment<B> for AnyInner<B> {
             AnyState::RAdam(s) => map::<B, RAdam, D>(s, device, f, AnyState::RAdam),
         }
     }
+
+    fn zero_moments<const D: usize>(state: AnyState<B, D>, device: &B::Device) -> AnyState<B, D> {
+        match state {
+            AnyState::Sgd(s) => AnyState::Sgd(<Sgd<B> as FirstMoment<B>>::zero_moments(s, device)),
+            AnyState::Adam(s) => AnyState::Adam(<Adam as FirstMoment<B>>::zero_moments(s, device)),
+            AnyState::AdamW(s) => {
+                AnyState::AdamW(<AdamW as FirstMoment<B>>::zero_moments(s, device))
+            }
+            AnyState::RmsProp(s) => {
+                AnyState::RmsProp(<RmsProp as FirstMoment<B>>::zero_moments(s, device))
+            }
+            AnyState::RAdam(s) => {
+                AnyState::RAdam(<RAdam as FirstMoment<B>>::zero_moments(s, device))
+            }
+        }
+    }
 }

@@ -297,6 +297,16 @@ fn inner_spec(call: &Call) -> Result<InnerSpec, String> {
     })
 }
 
+/// The spec word of an inner-state policy (what [`policy`] reads).
+fn policy_name(policy: InnerStatePolicy) -> &'static str {
+    match policy {
+        InnerStatePolicy::Keep => "keep",
+        InnerStatePolicy::Reset => "reset",
+        InnerStatePolicy::Pullback => "pullback",
+        InnerStatePolicy::ZeroMoments => "zero-moments",
+    }
+}
+
 fn policy(words: &[String]) -> Result<InnerStatePolicy, String> {
     match words {
         [] => Ok(InnerStatePolicy::Keep),
@@ -304,8 +314,9 @@ fn policy(words: &[String]) -> Result<InnerStatePolicy, String> {
             "keep" => Ok(InnerStatePolicy::Keep),
             "reset" => Ok(InnerStatePolicy::Reset),
             "pullback" => Ok(InnerStatePolicy::Pullback),
+            "zero-moments" => Ok(InnerStatePolicy::ZeroMoments),
             other => Err(format!(
-                "unknown inner-state policy `{other}` (keep, reset or pullback)"
+                "unknown inner-state policy `{other}` (keep, reset, pullback or zero-moments)"
             )),
         },
         _ => Err(format!(
@@ -670,7 +681,7 @@ impl fmt::Display for OptimizerSpec {
                 alpha,
                 policy,
             } => {
-                let policy = format!("{policy:?}").to_lowercase();
+                let policy = policy_name(*policy);
                 write!(f, "lookahead({inner},k={k},alpha={alpha},{policy})")
             }
         }

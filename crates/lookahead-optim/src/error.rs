@@ -15,11 +15,12 @@ pub enum ConfigError {
         /// What the field must satisfy.
         requirement: &'static str,
     },
-    /// `inner_state = Pullback` was asked of an inner optimizer whose state has no first-moment
-    /// (momentum) buffer to interpolate.
+    /// `inner_state = Pullback` (or `ZeroMoments`) was asked of an inner optimizer whose state
+    /// has no first-moment (momentum) buffer to interpolate (or whose moments cannot be reached).
     #[error(
         "inner_state = Pullback is undefined for the inner optimizer `{optimizer}`: its state has no \
-         first-moment (momentum) buffer; use Keep or Reset, or enable momentum"
+         first-moment (momentum) buffer (ZeroMoments needs one too); use Keep or Reset, or enable \
+         momentum"
     )]
     PullbackUnsupported {
         /// Name of the inner optimizer.

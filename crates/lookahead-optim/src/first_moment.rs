@@ -58,6 +58,26 @@ pub trait FirstMoment<B: Backend>: SimpleOptimizer<B> {
         device: &B::Device,
         f: impl FnOnce(Tensor<B, D>) -> Tensor<B, D>,
     ) -> Result<Self::State<D>, Self::State<D>>;
+
+    /// `state` with every moment buffer (first and second moments, momentum, square averages)
+    /// set to zero and everything else, step counts included, kept: the seed study's "reset"
+    /// ([`InnerStatePolicy::ZeroMoments`](crate::InnerStatePolicy::ZeroMoments)).
+    fn zero_moments<const D: usize>(state: Self::State<D>, device: &B::Device) -> Self::State<D>;
+}
+
+/// `t` replaced by zeros of its shape, dtype and device.
+fn zero<B: Backend, const D: usize>(t: Tensor<B, D>) -> Tensor<B, D> {
+    t.zeros_like()
+}
+
+/// Adam's and AdamW's moments zeroed (the AMSGrad maximum too), the step count `time` kept.
+fn zero_adaptive<B: Backend, const D: usize>(
+    mut m: burn::optim::AdaptiveMomentumState<B, D>,
+) -> burn::optim::AdaptiveMomentumState<B, D> {
+    m.moment_1 = zero(m.moment_1);
+    m.moment_2 = zero(m.moment_2);
+    m.max_moment_2 = m.max_moment_2.map(zero);
+    m
 }
 
 impl<B: Backend> FirstMoment<B> for Adam {
@@ -68,6 +88,14 @@ impl<B: Backend> FirstMoment<B> for Adam {
     ) -> Result<AdamState<B, D>, AdamState<B, D>> {
         state.momentum.moment_1 = f(state.momentum.moment_1);
         Ok(state)
+    }
+
+    fn zero_moments<const D: usize>(
+        mut state: AdamState<B, D>,
+        _device: &B::Device,
+    ) -> AdamState<B, D> {
+        state.momentum = zero_adaptive(state.momentum);
+        state
     }
 }
 
@@ -80,6 +108,14 @@ impl<B: Backend> FirstMoment<B> for AdamW {
         state.momentum.moment_1 = f(state.momentum.moment_1);
         Ok(state)
     }
+
+    fn zero_moments<const D: usize>(
+        mut state: AdamWState<B, D>,
+        _device: &B::Device,
+    ) -> AdamWState<B, D> {
+        state.momentum = zero_adaptive(state.momentum);
+        state
+    }
 }
 
 impl<B: Backend> FirstMoment<B> for RAdam {
@@ -90,6 +126,15 @@ impl<B: Backend> FirstMoment<B> for RAdam {
     ) -> Result<RAdamState<B, D>, RAdamState<B, D>> {
         state.moment_1 = f(state.moment_1);
         Ok(state)
+    }
+
+    fn zero_moments<const D: usize>(
+        mut state: RAdamState<B, D>,
+        _device: &B::Device,
+    ) -> RAdamState<B, D> {
+        state.moment_1 = zero(state.moment_1);
+        state.moment_2 = zero(state.moment_2);
+        state
     }
 }
 
@@ -128,6 +173,11 @@ impl<B: Backend> FirstMoment<B> for Sgd<B> {
         let velocity = read_field!(momentum, velocity, device);
         Ok(SgdState::new(Some(MomentumState::new(f(velocity)))))
     }
+    /// The velocity zeroed: the next step's is `μ·0 + (1 − dampening)·g`, i.e. the gradient
+    /// itself without dampening (PyTorch's `momentum_buffer.fill_(0)` of the seed study).
+    fn zero_moments<const D: usize>(state: SgdState<B, D>, device: &B::Device) -> SgdState<B, D> {
+        <Self as FirstMoment<B>>::map_first_moment(state, device, zero).unwrap_or_else(|s| s)
+    }
 }
 
 /// Burn's RMSProp: the momentum `buf` (private) is read from the derived
@@ -145,6 +195,18 @@ impl<B: Backend> FirstMoment<B> for RmsProp {
         let buf = read_field!(momentum, buf, device);
         state.momentum = Some(RmsPropMomentumState::new(f(buf)));
         Ok(state)
+    }
+    /// The square average, the centred averages and the momentum buffer zeroed.
+    fn zero_moments<const D: usize>(
+        state: RmsPropState<B, D>,
+        device: &B::Device,
+    ) -> RmsPropState<B, D> {
+        let mut state =
+            <Self as FirstMoment<B>>::map_first_moment(state, device, zero).unwrap_or_else(|s| s);
+        state.square_avg.square_avg = zero(state.square_avg.square_avg);
+        state.centered.avg = zero(state.centered.avg);
+        state.centered.grad_avg = state.centered.grad_avg.map(zero);
+        state
     }
 }
 
@@ -207,6 +269,11 @@ impl<B: Backend, O: SimpleOptimizer<B>> FirstMoment<B> for NoFirstMoment<O> {
         _f: impl FnOnce(Tensor<B, D>) -> Tensor<B, D>,
     ) -> Result<O::State<D>, O::State<D>> {
         Err(state)
+    }
+    /// Unreachable through [`Lookahead`](crate::Lookahead), which refuses `ZeroMoments` for
+    /// this wrapper when built; the state is returned as it is.
+    fn zero_moments<const D: usize>(state: O::State<D>, _device: &B::Device) -> O::State<D> {
+        state
     }
 }
 

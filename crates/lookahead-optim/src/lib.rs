@@ -50,7 +50,7 @@ mod test_util;
 pub use error::ConfigError;
 pub use first_moment::{FirstMoment, NoFirstMoment};
 pub use lookahead::{
-    InnerStatePolicy, Lookahead, LookaheadConfig, LookaheadState, LookaheadStateItem,
+    InnerStatePolicy, Lookahead, LookaheadConfig, LookaheadState, LookaheadStateItem, SlowStart,
 };
 pub use radam::{RAdam, RAdamConfig, RAdamState};
 pub use ranger::{RangerConfig, ranger};

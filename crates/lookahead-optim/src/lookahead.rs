@@ -27,6 +27,25 @@ pub enum InnerStatePolicy {
     /// the first step. Second moments and step counts are kept. Refused when the Lookahead is
     /// built if the inner optimizer has no such buffer (see [`FirstMoment`]).
     Pullback,
+    /// Every moment buffer is zeroed but the step counts are kept (the seed study's "reset":
+    /// PyTorch's `momentum_buffer.fill_(0)`, and `exp_avg`/`exp_avg_sq` zeroed while
+    /// `state['step']` runs on). Unlike [`Reset`](InnerStatePolicy::Reset), Adam's bias
+    /// correction is not restarted: long after the start `1 − β^t ≈ 1`, so the first step after
+    /// a sync is `lr·(1 − β1)·g / √((1 − β2)·g²) ≈ 3.16·lr·sign(g)` for β = (0.9, 0.999), where
+    /// `Reset` gives `lr·sign(g)`. For SGD (no dampening) it equals `Reset`. Refused, like
+    /// `Pullback`, for an inner optimizer without a first moment (see [`FirstMoment`]).
+    ZeroMoments,
+}
+
+/// Which weights the slow weights start from.
+#[derive(Config, Debug, PartialEq, Eq, Copy)]
+pub enum SlowStart {
+    /// θ0, the weights before the first inner step (the paper's Algorithm 1, optax).
+    Initial,
+    /// θ1, the weights after the first inner step, as the seed study's `lookahead.py` created
+    /// its slow copies lazily; the step counter still counts that step, so the first sync
+    /// (at step k) covers k − 1 inner steps.
+    AfterFirstStep,
 }
 
 /// Configuration of [`Lookahead`].
@@ -65,6 +84,9 @@ pub struct LookaheadConfig {
     /// What to do with the inner optimizer's state at each sync. Default [`InnerStatePolicy::Keep`].
     #[config(default = "InnerStatePolicy::Keep")]
     pub inner_state: InnerStatePolicy,
+    /// Where the slow weights start; `None` (the default) is [`SlowStart::Initial`] (θ0). An
+    /// `Option`, so that configs saved before the field existed still read.
+    pub slow_start: Option<SlowStart>,
     /// Gradient clipping applied before the inner step (the adaptor's, as in Burn's own
     /// optimizers). Default none.
     pub grad_clipping: Option<GradientClippingConfig>,
@@ -94,7 +116,10 @@ impl LookaheadConfig {
         inner: O,
     ) -> Result<Lookahead<O>, ConfigError> {
         self.validate()?;
-        if self.inner_state == InnerStatePolicy::Pullback {
+        if matches!(
+            self.inner_state,
+            InnerStatePolicy::Pullback | InnerStatePolicy::ZeroMoments
+        ) {
             inner.check_first_moment()?;
         }
         Ok(Lookahead {
@@ -102,6 +127,7 @@ impl LookaheadConfig {
             k: self.k,
             alpha: self.alpha,
             policy: self.inner_state,
+            slow_start: self.slow_start.unwrap_or(SlowStart::Initial),
         })
     }
 
@@ -135,6 +161,7 @@ pub struct Lookahead<O> {
     k: usize,
     alpha: f64,
     policy: InnerStatePolicy,
+    slow_start: SlowStart,
 }
 
 impl<O> Lookahead<O> {
@@ -153,6 +180,10 @@ impl<O> Lookahead<O> {
     /// The inner-state policy applied at each sync.
     pub fn policy(&self) -> InnerStatePolicy {
         self.policy
+    }
+    /// Where the slow weights start.
+    pub fn slow_start(&self) -> SlowStart {
+        self.slow_start
     }
 }
 
@@ -184,6 +215,7 @@ impl<B: Backend, O: FirstMoment<B>> SimpleOptimizer<B> for Lookahead<O> {
         grad: Tensor<B, D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        let first = state.is_none();
         let LookaheadState {
             inner,
             slow,
@@ -191,7 +223,8 @@ impl<B: Backend, O: FirstMoment<B>> SimpleOptimizer<B> for Lookahead<O> {
             pullback_cache,
         } = match state {
             Some(state) => state,
-            // φ starts at θ0, the value before the first inner step.
+            // φ starts at θ0, the value before the first inner step (replaced by θ1 below
+            // with `SlowStart::AfterFirstStep`).
             None => LookaheadState {
                 inner: None,
                 slow: tensor.clone(),
@@ -201,6 +234,11 @@ impl<B: Backend, O: FirstMoment<B>> SimpleOptimizer<B> for Lookahead<O> {
         };
 
         let (fast, inner) = self.inner.step(lr, tensor, grad, inner);
+        let slow = if first && self.slow_start == SlowStart::AfterFirstStep {
+            fast.clone()
+        } else {
+            slow
+        };
         let count = count + 1;
         if count % self.k != 0 {
             let state = LookaheadState {
@@ -223,6 +261,10 @@ impl<B: Backend, O: FirstMoment<B>> SimpleOptimizer<B> for Lookahead<O> {
                 (Some(inner), cache)
             }
             (InnerStatePolicy::Pullback, None) => (None, pullback_cache),
+            (InnerStatePolicy::ZeroMoments, inner) => (
+                inner.map(|inner| O::zero_moments(inner, &slow.device())),
+                pullback_cache,
+            ),
         };
         let state = LookaheadState {
             inner,
@@ -246,7 +288,7 @@ impl<B: Backend, O: FirstMoment<B>> SimpleOptimizer<B> for Lookahead<O> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_util::{AB, TB, run_quadratic, sgd_momentum, values};
+    use crate::test_util::{AB, TB, run_quadratic, sgd_momentum, tensor1, values};
     use crate::{NoFirstMoment, RAdamConfig, slow_weights};
     use burn::module::{Module, Param};
     use burn::nn::{Linear, LinearConfig};
@@ -333,6 +375,9 @@ mod tests {
             match policy {
                 InnerStatePolicy::Keep => {}
                 InnerStatePolicy::Reset => velocity = None,
+                InnerStatePolicy::ZeroMoments => {
+                    velocity = velocity.map(|v| vec![0.0; v.len()]);
+                }
                 InnerStatePolicy::Pullback => {
                     let v = velocity.take().unwrap();
                     let pulled: Vec<f64> = cached
@@ -700,5 +745,114 @@ mod tests {
         );
         let continued = train(model, &mut optim, &batches[7..]);
         assert_eq!(params(&continued), params(&reference));
+    }
+
+    /// Per-tensor Lookahead steps with a constant gradient `g` and lr 1: the values after
+    /// each step.
+    fn constant_grad_run<O: FirstMoment<TB>>(
+        optim: &Lookahead<O>,
+        g: f32,
+        steps: usize,
+    ) -> Vec<f32> {
+        let mut x = tensor1(&[0.0]);
+        let mut state = None;
+        let mut out = Vec::with_capacity(steps);
+        for _ in 0..steps {
+            let (next, s) = optim.step(1.0, x, tensor1(&[g]), state);
+            x = next;
+            state = s;
+            out.push(values(&x)[0]);
+        }
+        out
+    }
+
+    /// The seed study's slow start: φ = θ1, so the first sync (step k = 5) covers 4 steps.
+    #[test]
+    fn slow_weights_can_start_after_the_first_step() {
+        let sgd = SgdConfig::new().build::<TB>();
+        let theta0 = LookaheadConfig::new().build::<TB, _>(sgd.clone()).unwrap();
+        let theta1 = LookaheadConfig::new()
+            .with_slow_start(Some(SlowStart::AfterFirstStep))
+            .build::<TB, _>(sgd)
+            .unwrap();
+        // θ_i = −i before any sync (lr 1, g 1): φ0 = 0 → −2.5; φ1 = −1 → −1 + 0.5·(−5 + 1) = −3.
+        assert_eq!(constant_grad_run(&theta0, 1.0, 5)[4], -2.5);
+        assert_eq!(constant_grad_run(&theta1, 1.0, 5)[4], -3.0);
+        // Later cycles are k steps again: −3 − 5 = −8 → −3 + 0.5·(−8 + 3) = −5.5.
+        assert_eq!(constant_grad_run(&theta1, 1.0, 10)[9], -5.5);
+    }
+
+    /// `ZeroMoments` over Adam (β = (0.9, 0.999), ε ≈ 0) after t = 2000 steps: the moments are
+    /// zero but t runs on, so step t + j (g constant, |g| = 1) moves by
+    /// `lr·m_j/(1 − β1^(t+j)) / √(v_j/(1 − β2^(t+j)))` with m_1 = 0.1, v_1 = 0.001,
+    /// m_2 = 0.19, v_2 = 0.001999: ≈ 2.94 and 3.95 × lr, where `Reset` moves by exactly lr.
+    #[test]
+    fn zero_moments_keeps_adams_step_count() {
+        let adam = AdamConfig::new()
+            .with_beta_1(0.9)
+            .with_beta_2(0.999)
+            .with_epsilon(1e-12)
+            .build();
+        let config = LookaheadConfig::new().with_alpha(1.0);
+        let zero = config
+            .clone()
+            .with_inner_state(InnerStatePolicy::ZeroMoments)
+            .build::<TB, _>(adam.clone())
+            .unwrap();
+        let t = 2000;
+        let xs = constant_grad_run(&zero, 1.0, t + 2);
+        let hand = |m: f64, v: f64, time: i32| {
+            let bc1 = 1.0 - 0.9f64.powi(time);
+            let bc2 = 1.0 - 0.999f64.powi(time);
+            (m / bc1) / (v / bc2).sqrt()
+        };
+        let first = hand(0.1, 0.001, t as i32 + 1);
+        let second = hand(0.19, 0.001999, t as i32 + 2);
+        assert!((first - 2.941).abs() < 1e-3 && (second - 3.952).abs() < 1e-3);
+        // f32 weights near −2000: compare the moves with an f32 tolerance.
+        let moved = |i: usize| f64::from(xs[i - 1] - xs[i]);
+        assert!((moved(t) - first).abs() < 2e-3, "{} vs {first}", moved(t));
+        assert!(
+            (moved(t + 1) - second).abs() < 2e-3,
+            "{} vs {second}",
+            moved(t + 1)
+        );
+        // Reset restarts the bias correction: the first step after a sync is lr·sign(g).
+        let reset = config
+            .with_inner_state(InnerStatePolicy::Reset)
+            .build::<TB, _>(adam)
+            .unwrap();
+        let xs = constant_grad_run(&reset, 1.0, t + 1);
+        assert!((f64::from(xs[t - 1] - xs[t]) - 1.0).abs() < 2e-3);
+    }
+
+    /// For SGD with momentum and no dampening, zeroing the velocity is a reset: the next
+    /// velocity is the gradient either way.
+    #[test]
+    fn zero_moments_equals_reset_for_sgd_and_needs_a_first_moment() {
+        let config = LookaheadConfig::new().with_k(3);
+        let zero = config
+            .clone()
+            .with_inner_state(InnerStatePolicy::ZeroMoments)
+            .build::<TB, _>(sgd_momentum(false))
+            .unwrap();
+        let reset = config
+            .clone()
+            .with_inner_state(InnerStatePolicy::Reset)
+            .build::<TB, _>(sgd_momentum(false))
+            .unwrap();
+        let a = run_quadratic(&zero, &[1.0, -2.0], &[0.5, 2.0], 0.1, 10).0;
+        let b = run_quadratic(&reset, &[1.0, -2.0], &[0.5, 2.0], 0.1, 10).0;
+        assert_eq!(a, b);
+        let adagrad = NoFirstMoment(AdaGradConfig::new().build());
+        let err = config
+            .with_inner_state(InnerStatePolicy::ZeroMoments)
+            .build::<TB, _>(adagrad)
+            .err()
+            .expect("refused");
+        assert!(
+            matches!(err, ConfigError::PullbackUnsupported { .. }),
+            "{err}"
+        );
     }
 }

@@ -152,7 +152,9 @@ mod tests {
     /// which fastai runs as a one-step warm-up).
     #[test]
     fn one_cycle_v1_matches_fastai_1_0_59() {
-        let cases: [(usize, &[(usize, f64, f64)]); 3] = [
+        // (n, [(iteration, lr, momentum)]).
+        type Rows = &'static [(usize, f64, f64)];
+        let cases: [(usize, Rows); 3] = [
             (
                 100,
                 &[
