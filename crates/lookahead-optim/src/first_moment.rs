@@ -173,6 +173,7 @@ impl<B: Backend> FirstMoment<B> for Sgd<B> {
         let velocity = read_field!(momentum, velocity, device);
         Ok(SgdState::new(Some(MomentumState::new(f(velocity)))))
     }
+
     /// The velocity zeroed: the next step's is `μ·0 + (1 − dampening)·g`, i.e. the gradient
     /// itself without dampening (PyTorch's `momentum_buffer.fill_(0)` of the seed study).
     fn zero_moments<const D: usize>(state: SgdState<B, D>, device: &B::Device) -> SgdState<B, D> {
