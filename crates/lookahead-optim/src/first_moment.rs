@@ -197,6 +197,7 @@ impl<B: Backend> FirstMoment<B> for RmsProp {
         state.momentum = Some(RmsPropMomentumState::new(f(buf)));
         Ok(state)
     }
+
     /// The square average, the centred averages and the momentum buffer zeroed.
     fn zero_moments<const D: usize>(
         state: RmsPropState<B, D>,
@@ -271,6 +272,7 @@ impl<B: Backend, O: SimpleOptimizer<B>> FirstMoment<B> for NoFirstMoment<O> {
     ) -> Result<O::State<D>, O::State<D>> {
         Err(state)
     }
+
     /// Unreachable through [`Lookahead`](crate::Lookahead), which refuses `ZeroMoments` for
     /// this wrapper when built; the state is returned as it is.
     fn zero_moments<const D: usize>(state: O::State<D>, _device: &B::Device) -> O::State<D> {
