@@ -15,12 +15,28 @@ use crate::spec::OptimizerSpec;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Schedule {
-    /// fastai's `fit_one_cycle`: warm-up to `lr_max` over 25 % of the steps, cosine down.
+    /// fastai v2's `fit_one_cycle`: warm-up to `lr_max` over 25 % of the steps, cosine down
+    /// to `lr_max`/1e5.
     OneCycle,
+    /// fastai v1's (1.0.59) `fit_one_cycle`: warm-up from `lr_max`/25 over ⌊30 %⌋ of the
+    /// steps, cosine down to `lr_max`/2.5e5 (`OneCycleConfig::fastai_v1`).
+    #[serde(rename = "onecycle-v1")]
+    OneCycleV1,
     /// fastai's `fit_flat_cos`: `lr_max` for 75 % of the steps, cosine down.
     FlatCos,
     /// `lr_max` throughout.
     Constant,
+    /// `lr_max`, divided by `lr_decay_factor` after each epoch of `lr_decay_epochs` (0-based
+    /// indices: the seed study's `LRDecayCallback` on a plain `fit`).
+    #[serde(rename = "step-decay")]
+    StepDecay,
+}
+
+impl Schedule {
+    /// Whether the schedule is a one-cycle schedule (the ones that can cycle the momentum).
+    pub fn is_one_cycle(self) -> bool {
+        matches!(self, Schedule::OneCycle | Schedule::OneCycleV1)
+    }
 }
 
 impl std::str::FromStr for Schedule {
@@ -28,10 +44,146 @@ impl std::str::FromStr for Schedule {
     fn from_str(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
             "onecycle" => Ok(Schedule::OneCycle),
+            "onecyclev1" => Ok(Schedule::OneCycleV1),
             "flatcos" => Ok(Schedule::FlatCos),
             "constant" => Ok(Schedule::Constant),
+            "stepdecay" => Ok(Schedule::StepDecay),
             _ => Err(format!(
-                "unknown schedule `{s}`; known: onecycle, flatcos, constant"
+                "unknown schedule `{s}`; known: onecycle, onecycle-v1, flatcos, constant, \
+                 step-decay"
+            )),
+        }
+    }
+}
+
+/// fastai's `moms`: the momentum cycled by a one-cycle schedule, `high` → `low` during the
+/// warm-up and back to `high` during the annealing. Written `high,low` (`0.95,0.85`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Moms {
+    /// Momentum at the start and the end of the cycle.
+    pub high: f64,
+    /// Momentum at the lr's peak.
+    pub low: f64,
+}
+
+impl std::str::FromStr for Moms {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+        let [high, low] = parts[..] else {
+            return Err(format!(
+                "`{s}`: expected two momenta `high,low`, e.g. 0.95,0.85"
+            ));
+        };
+        let number = |t: &str| -> Result<f64, String> {
+            let v: f64 = t.parse().map_err(|_| format!("`{t}` is not a number"))?;
+            if (0.0..1.0).contains(&v) {
+                Ok(v)
+            } else {
+                Err(format!("momentum {v} is outside [0, 1)"))
+            }
+        };
+        Ok(Moms {
+            high: number(high)?,
+            low: number(low)?,
+        })
+    }
+}
+
+impl std::fmt::Display for Moms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{},{}", self.high, self.low)
+    }
+}
+
+crate::serde_as_text!(Moms);
+
+/// A list of 0-based epoch indices, written `60,120,160`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpochList(pub Vec<usize>);
+
+impl EpochList {
+    /// The seed study's decay epochs: 60, 120, 160.
+    pub fn seed() -> Self {
+        EpochList(vec![60, 120, 160])
+    }
+}
+
+impl std::str::FromStr for EpochList {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let epochs = s
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                t.parse()
+                    .map_err(|_| format!("`{t}` is not an epoch index"))
+            })
+            .collect::<Result<Vec<usize>, String>>()?;
+        if epochs.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(format!("`{s}`: epochs must be strictly ascending"));
+        }
+        Ok(EpochList(epochs))
+    }
+}
+
+impl std::fmt::Display for EpochList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let words: Vec<String> = self.0.iter().map(usize::to_string).collect();
+        write!(f, "{}", words.join(","))
+    }
+}
+
+crate::serde_as_text!(EpochList);
+
+/// The data transforms of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transforms {
+    /// This project's: CIFAR/Fashion-MNIST random crop after padding (±4/±2 px) and flip,
+    /// Imagenette random-resized crop and flip; inputs normalised by the dataset's statistics.
+    #[default]
+    Study,
+    /// fastai v1's as the seed study had them, inputs in [0, 1] (no normalisation):
+    /// CIFAR/Fashion-MNIST pad 4 and crop at U(0.4, 0.6) of the slack (a ±1 px jitter),
+    /// Imagenette `get_transforms()` at `image_size` (warp, rotation, zoom, lighting,
+    /// reflection padding; validation centre crop). `flip` sets the horizontal flip.
+    FastaiV1,
+}
+
+impl std::str::FromStr for Transforms {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().replace('_', "-").as_str() {
+            "study" => Ok(Transforms::Study),
+            "fastai-v1" => Ok(Transforms::FastaiV1),
+            _ => Err(format!("unknown transforms `{s}`; known: study, fastai-v1")),
+        }
+    }
+}
+
+/// The weights a run validates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EvalWeights {
+    /// The model's (fast) weights, as trained.
+    #[default]
+    Fast,
+    /// Lookahead's slow weights φ at the epoch's end, whatever the step's position in the
+    /// k-cycle (with BatchNorm's running statistics of the fast trajectory, as in the seed
+    /// study, whose validations fell right after a sync). Plain optimizers: the same as fast.
+    Slow,
+}
+
+impl std::str::FromStr for EvalWeights {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "fast" => Ok(EvalWeights::Fast),
+            "slow" => Ok(EvalWeights::Slow),
+            _ => Err(format!(
+                "unknown evaluation weights `{s}`; known: fast, slow"
             )),
         }
     }
@@ -124,7 +276,8 @@ train_config! {
     data_dir: Option<String>, flag String = "None";
     /// Model: `tiny-resnet`, `micro-resnet`, `tiny-xresnet`, `resnet18-cifar`, `resnet18`, `resnet34`,
     /// `resnet50`, `xresnet18`, `xresnet34`, `xresnet50` (append `-mish` to an XResNet for
-    /// Mish). Default `tiny-resnet`.
+    /// Mish); fastai v1's `cnn_learner` models `resnet18-fastai`, `resnet34-fastai`,
+    /// `resnet50-fastai` and `micro-resnet-fastai`. Default `tiny-resnet`.
     model: ModelKind, flag ModelKind = "ModelKind::TinyResNet";
     /// Training/validation image side for Imagenette (random-resized crop / center crop).
     /// Default 128, the study's size. CIFAR and Fashion-MNIST keep their native size.
@@ -134,14 +287,40 @@ train_config! {
     /// Batch size. Default 128.
     batch_size: usize, flag usize = 128;
     /// Optimizer spec (see `OptimizerSpec`), e.g. `lookahead(sgd(momentum=0.9), k=5, alpha=0.5,
-    /// reset)`. Default `sgd(momentum=0.9)`.
+    /// reset)`; inner-state policies keep, reset, pullback, zero-moments (the seed study's:
+    /// moments zeroed, step counts kept); `theta1` starts the slow weights after the first
+    /// inner step (the seed's). Default `sgd(momentum=0.9)`.
     optimizer: OptimizerSpec, flag OptimizerSpec = "OptimizerSpec::sgd_momentum()";
     /// Learning-rate schedule. Default one-cycle.
     schedule: Schedule, flag Schedule = "Schedule::OneCycle";
-    /// Peak (one-cycle, flat-cos) or constant learning rate. Default 0.05.
+    /// Peak (one-cycle, flat-cos), constant or initial (step-decay) learning rate. Default 0.05.
     lr_max: f64, flag f64 = 0.05;
+    /// `step-decay` only: the 0-based epochs after which the lr is divided by
+    /// `lr_decay_factor`. Default `60,120,160` (the seed study's).
+    lr_decay_epochs: EpochList, flag EpochList = "EpochList::seed()";
+    /// `step-decay` only: the divisor. Default 5.
+    lr_decay_factor: f64, flag f64 = 5.0;
+    /// One-cycle only: cycle the momentum `high,low` with the lr (fastai's `moms`, e.g.
+    /// `0.95,0.85`): it replaces SGD's and RMSProp's momentum (RMSProp becomes heavy-ball
+    /// RMSProp, as under fastai v1) and Adam's, AdamW's and RAdam's β1 at every step. Default
+    /// none (the spec's momentum throughout).
+    moms: Option<Moms>, flag Moms = "None";
     /// Overrides the optimizer spec's weight decay when set. Default none (the spec's).
     weight_decay: Option<f64>, flag f64 = "None";
+    /// fastai v1's true weight decay (`wd` with `true_wd=True, bn_wd=True`): before every step
+    /// each parameter, BatchNorm and biases included, is multiplied by `1 − wd·lr`, and the
+    /// spec's own weight decay is set to 0 (as fastai did). Default none.
+    true_weight_decay: Option<f64>, flag f64 = "None";
+    /// Validate the `fast` weights or Lookahead's `slow` weights (at each epoch's end, whatever
+    /// the position in the k-cycle). Default `fast`.
+    eval_weights: EvalWeights, flag EvalWeights = "EvalWeights::Fast";
+    /// Data transforms: `study` (this project's, normalised inputs) or `fastai-v1` (the seed
+    /// study's fastai v1 transforms, inputs in [0, 1]). Default `study`.
+    transforms: Transforms, flag Transforms = "Transforms::Study";
+    /// `fastai-v1` transforms only: flip training images horizontally with p = ½ (the seed's
+    /// "with reset" CIFAR runs and its Imagenette run did, its other CIFAR runs did not).
+    /// Default true.
+    flip: bool, flag bool = true;
     /// Mixup α (fastai's `MixUp`); 0 disables mixup. Default 0.
     mixup: f64, flag f64 = 0.0;
     /// Label smoothing ε of the training loss. Default 0.
@@ -234,11 +413,15 @@ impl TrainConfig {
         Self::from_value(value).map_err(|e| serde::de::Error::custom(format!("{e:#}")))
     }
 
-    /// The optimizer spec with `weight_decay` applied.
+    /// The optimizer spec with `weight_decay` applied (0 with `true_weight_decay`: fastai v1
+    /// zeroed the optimizer's own decay, so the `wd` a spec passes has no effect).
     pub fn optimizer_spec(&self) -> OptimizerSpec {
         let mut spec = self.optimizer.clone();
         if let Some(wd) = self.weight_decay {
             spec.set_weight_decay(wd);
+        }
+        if self.true_weight_decay.is_some() {
+            spec.set_weight_decay(0.0);
         }
         spec
     }
@@ -279,6 +462,33 @@ impl TrainConfig {
             && !(wd.is_finite() && wd >= 0.0)
         {
             bail!("field `weight_decay`: must be ≥ 0, got {wd}");
+        }
+        if let Some(wd) = self.true_weight_decay {
+            if !(wd.is_finite() && wd >= 0.0) {
+                bail!("field `true_weight_decay`: must be ≥ 0, got {wd}");
+            }
+            if self.weight_decay.is_some() {
+                bail!(
+                    "field `weight_decay`: has no effect with `true_weight_decay` (the \
+                     optimizer's own decay is zeroed); set one of them"
+                );
+            }
+        }
+        if !self.flip && self.transforms == Transforms::Study {
+            bail!("field `flip`: the study transforms always flip; set `transforms` fastai-v1");
+        }
+        if self.moms.is_some() && !self.schedule.is_one_cycle() {
+            bail!(
+                "field `moms`: momentum cycling needs a one-cycle schedule (onecycle or \
+                 onecycle-v1), not {:?}",
+                self.schedule
+            );
+        }
+        if !(self.lr_decay_factor.is_finite() && self.lr_decay_factor > 0.0) {
+            bail!(
+                "field `lr_decay_factor`: must be a positive number, got {}",
+                self.lr_decay_factor
+            );
         }
         if !(self.mixup.is_finite() && self.mixup >= 0.0) {
             bail!("field `mixup`: must be ≥ 0 (0 = off), got {}", self.mixup);
@@ -333,6 +543,34 @@ mod tests {
         let k0 = bad(r#"{"optimizer": "lookahead(sgd, k=0)"}"#);
         assert!(k0.contains("`optimizer`") && k0.contains('k'), "{k0}");
         assert!(bad(r#"{"label_smoothing": 1.0}"#).contains("`label_smoothing`"));
+        // fastai v1's mechanisms: each checked against its field.
+        let moms = bad(r#"{"moms": "0.95,0.85", "schedule": "step-decay"}"#);
+        assert!(
+            moms.contains("`moms`") && moms.contains("one-cycle"),
+            "{moms}"
+        );
+        assert!(bad(r#"{"moms": "0.95"}"#).contains("field `moms`"));
+        assert!(bad(r#"{"moms": "0.95,1.5"}"#).contains("outside [0, 1)"));
+        let both = bad(r#"{"true_weight_decay": 0.01, "weight_decay": 0.1}"#);
+        assert!(both.contains("`weight_decay`") && both.contains("true_weight_decay"));
+        assert!(bad(r#"{"lr_decay_epochs": "60,50"}"#).contains("strictly ascending"));
+        assert!(bad(r#"{"eval_weights": "ema"}"#).contains("field `eval_weights`"));
+        let seed = TrainConfig::from_value(serde_json::json!({
+            "schedule": "onecycle-v1", "moms": "0.95,0.85", "true_weight_decay": 0.01,
+            "eval_weights": "slow", "optimizer": "lookahead(sgd(wd=0.001), theta1, zero-moments)"
+        }))
+        .unwrap();
+        seed.check().unwrap();
+        assert_eq!(seed.schedule, Schedule::OneCycleV1);
+        // The spec's own decay is zeroed under true weight decay (fastai's OptimWrapper).
+        assert_eq!(
+            seed.optimizer_spec().to_string(),
+            "lookahead(sgd,k=5,alpha=0.5,zero-moments,theta1)"
+        );
+        assert_eq!(
+            TrainConfig::from_value(serde_json::to_value(&seed).unwrap()).unwrap(),
+            seed
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use crate::config::{DatasetKind, TrainConfig};
+use crate::config::{DatasetKind, TrainConfig, Transforms};
 
 /// Seed of the subset drawn by `train_limit`/`valid_limit`: fixed, so every seed of a suite
 /// trains on the same images.
@@ -124,6 +124,31 @@ fn read_splits(
     })
 }
 
+/// fastai v1's transforms in place of the study's (same output size), without normalisation.
+fn fastai_v1(
+    study: &Augment,
+    config: &TrainConfig,
+    channels: usize,
+) -> (Augment, Augment, Normalize) {
+    let flip = config.flip;
+    let (train, valid) = match *study {
+        Augment::RandomResizedCropFlip { size, .. } => (
+            Augment::FastaiV1 {
+                size,
+                train: true,
+                flip,
+            },
+            Augment::FastaiV1 {
+                size,
+                train: false,
+                flip,
+            },
+        ),
+        _ => (Augment::FastaiV1PadCrop { pad: 4, flip }, Augment::None),
+    };
+    (train, valid, Normalize::identity(channels))
+}
+
 /// Reads the run's dataset. Errors name the file at fault, or the command that gets the data.
 pub fn load(config: &TrainConfig) -> anyhow::Result<RunData> {
     let dir = config.data_dir();
@@ -143,6 +168,10 @@ pub fn load(config: &TrainConfig) -> anyhow::Result<RunData> {
         valid_augment,
         normalize,
     } = read_splits(&config.dataset, &path, config.image_size, &dir)?;
+    let (augment, valid_augment, normalize) = match config.transforms {
+        Transforms::Study => (augment, valid_augment, normalize),
+        Transforms::FastaiV1 => fastai_v1(&augment, config, normalize.mean.len()),
+    };
     let classes = train.classes().len();
     if classes < 2 || valid.classes().len() != classes {
         bail!(

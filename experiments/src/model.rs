@@ -15,6 +15,7 @@ use data::{ImageBatch, mixed_cross_entropy};
 use models::{ResNet, compute_copy};
 
 use crate::config::Precision;
+use crate::slow_eval::SlowModel;
 
 /// The models `train` knows.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +32,11 @@ pub enum ModelKind {
     CifarResNet18,
     /// torchvision ResNet-18/34/50.
     ResNet(models::ResNetVariant),
+    /// fastai v1's `cnn_learner` over torchvision ResNet-18/34/50 (ImageNet stem, not
+    /// pretrained, fastai's concat-pool/BN/dropout head: `models::Head::FastaiV1`).
+    FastaiResNet(models::ResNetVariant),
+    /// `MicroResNet` with fastai v1's head: the seed study's model shape in miniature.
+    MicroFastai,
     /// fastai XResNet-18/34/50, ReLU or Mish.
     XResNet(models::XResNetVariant, models::Activation),
 }
@@ -46,6 +52,19 @@ fn model_names() -> Vec<(String, ModelKind)> {
         ("resnet18".into(), ModelKind::ResNet(R::ResNet18)),
         ("resnet34".into(), ModelKind::ResNet(R::ResNet34)),
         ("resnet50".into(), ModelKind::ResNet(R::ResNet50)),
+        (
+            "resnet18-fastai".into(),
+            ModelKind::FastaiResNet(R::ResNet18),
+        ),
+        (
+            "resnet34-fastai".into(),
+            ModelKind::FastaiResNet(R::ResNet34),
+        ),
+        (
+            "resnet50-fastai".into(),
+            ModelKind::FastaiResNet(R::ResNet50),
+        ),
+        ("micro-resnet-fastai".into(), ModelKind::MicroFastai),
     ];
     for (name, variant) in [
         ("xresnet18", X::XResNet18),
@@ -77,9 +96,12 @@ impl FromStr for ModelKind {
             .map(|(_, kind)| kind)
             .ok_or_else(|| {
                 anyhow::anyhow!(
-                    "unknown model `{name}`; known: tiny-resnet, micro-resnet, tiny-xresnet, \
-                     resnet18-cifar, resnet18, resnet34, resnet50, xresnet18, xresnet34, \
-                     xresnet50 (XResNets also with `-mish`)"
+                    "unknown model `{name}`; known: {}",
+                    model_names()
+                        .into_iter()
+                        .map(|(n, _)| n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             })
     }
@@ -155,6 +177,15 @@ impl ModelKind {
                 .with_num_classes(classes)
                 .with_in_channels(channels)
                 .init(device)?,
+            ModelKind::FastaiResNet(variant) => ResNetConfig::new(*variant)
+                .with_num_classes(classes)
+                .with_in_channels(channels)
+                .with_head(models::Head::FastaiV1)
+                .init(device)?,
+            ModelKind::MicroFastai => ResNetConfig::tiny(classes, channels)
+                .with_stem(models::Stem::ImageNet)
+                .with_head(models::Head::FastaiV1)
+                .init(device)?,
             ModelKind::XResNet(variant, activation) => XResNetConfig::new(*variant)
                 .with_num_classes(classes)
                 .with_in_channels(channels)
@@ -178,6 +209,10 @@ pub struct Classifier<B: Backend> {
     pub precision: Precision,
     /// Static loss scale (1 = none).
     pub loss_scale: f64,
+    /// With `eval_weights = "slow"`: the slot from which validation takes the network of
+    /// Lookahead's slow weights (see [`crate::slow_eval`]); empty otherwise.
+    #[module(skip)]
+    pub slow: SlowModel,
 }
 
 impl<B: Backend> Classifier<B> {
@@ -193,6 +228,7 @@ impl<B: Backend> Classifier<B> {
             label_smoothing,
             precision,
             loss_scale,
+            slow: SlowModel::default(),
         }
     }
 
@@ -288,7 +324,15 @@ impl<B: Backend> InferenceStep for Classifier<B> {
     type Output = ClassificationOutput<B>;
 
     fn step(&self, batch: ImageBatch<B>) -> ClassificationOutput<B> {
-        self.forward_classification(batch, false)
+        match self.slow.get::<ResNet<B>>() {
+            Some(net) => Classifier {
+                net,
+                slow: SlowModel::default(),
+                ..self.clone()
+            }
+            .forward_classification(batch, false),
+            None => self.forward_classification(batch, false),
+        }
     }
 }
 
@@ -360,6 +404,62 @@ mod tests {
             f16 > 0.0 && f16 < bf16 && bf16 < 0.5,
             "f16 {f16}, bf16 {bf16}"
         );
+    }
+
+    /// `eval_weights = "slow"`: after each epoch's last step the validation model runs
+    /// Lookahead's slow weights (here mid-cycle: 4 steps with k = 3, so φ ≠ θ), training keeps
+    /// the fast weights, and without the slot validation runs the fast weights.
+    #[test]
+    fn validation_runs_the_slow_weights_of_the_epoch_end() {
+        use crate::slow_eval::{EpochEndSlow, SlowModel};
+        use burn::module::AutodiffModule;
+        let slot = SlowModel::default();
+        let mut model = classifier(Precision::F32, 1.0);
+        model.slow = slot.clone();
+        let inner = OptimizerSpec::parse("lookahead(sgd(momentum=0.9), k=3, alpha=0.5)")
+            .unwrap()
+            .build::<B, Classifier<B>>()
+            .unwrap();
+        let mut optim = EpochEndSlow::new(inner, 2, Some(slot.clone()));
+        // A fixed batch, not drawn from the backend's (global, shared between tests) generator.
+        let device = Default::default();
+        let pixels: Vec<f32> = (0..8 * 28 * 28)
+            .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
+            .collect();
+        let images =
+            Tensor::<B, 1>::from_floats(pixels.as_slice(), &device).reshape([8, 1, 28, 28]);
+        let batch = || ImageBatch::<B> {
+            images: images.clone(),
+            targets: Tensor::<B, 1, Int>::from_ints([0, 1, 2, 3, 4, 5, 6, 7], &device),
+            mix: None,
+        };
+        for step in 1..=4 {
+            let output = TrainStep::step(&model, batch());
+            model = optim.step(0.1, model, output.grads);
+            // The slot is filled at epoch ends (every 2 steps) only.
+            assert_eq!(
+                slot.get::<ResNet<Flex>>().is_some(),
+                step >= 2,
+                "step {step}"
+            );
+        }
+        let slow = lookahead_optim::slow_weights(optim.inner(), &model);
+        let valid_images = images.clone().inner();
+        let valid_batch = || ImageBatch::<Flex> {
+            images: valid_images.clone(),
+            targets: Tensor::from_ints([0, 1, 2, 3, 4, 5, 6, 7], &Default::default()),
+            mix: None,
+        };
+        let logits = |output: ClassificationOutput<Flex>| -> Vec<f32> {
+            output.output.into_data().to_vec().unwrap()
+        };
+        let validated = logits(InferenceStep::step(&model.valid(), valid_batch()));
+        let of_slow = logits(slow.valid().forward_classification(valid_batch(), false));
+        let mut fast_only = model.valid();
+        fast_only.slow = SlowModel::default();
+        let of_fast = logits(InferenceStep::step(&fast_only, valid_batch()));
+        assert_eq!(validated, of_slow);
+        assert_ne!(validated, of_fast, "mid-cycle, φ and θ differ");
     }
 
     #[test]

@@ -25,54 +25,104 @@ use burn::train::logger::{FileMetricLogger, MetricLogger};
 use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
 use burn::train::metric::{
     AccuracyMetric, LearningRateMetric, LossMetric, MetricDefinition, NumericEntry,
+    TopKAccuracyMetric,
 };
 use burn::train::{
     ExecutionStrategy, Interrupter, Learner, MultiDeviceOptim, SupervisedTraining, TrainingStrategy,
 };
-use lookahead_optim::{FlatCos, FlatCosConfig, OneCycle, OneCycleConfig};
+use lookahead_optim::{
+    FlatCos, FlatCosConfig, OneCycle, OneCycleConfig, StepDecay, StepDecayConfig,
+};
 use serde::{Deserialize, Serialize};
 
+use crate::any_optim::AnyInner;
 use crate::backend::BackendInfo;
-use crate::config::{Schedule, TrainConfig};
+use crate::config::{EvalWeights, Schedule, TrainConfig};
 use crate::datasets::{self, RunData};
+use crate::hyper::ScheduledMomentum;
 use crate::loader::EpochLoader;
 use crate::model::Classifier;
 use crate::monitor::{Divergence, DivergenceGuard, LineRenderer};
-use crate::spec::StudyOptimizer;
+use crate::slow_eval::{EpochEndSlow, SlowModel};
+use crate::spec::{StepExtras, StudyOptimizer};
 
 /// The recorder of checkpoints: full precision, so that a resumed run is bit-identical.
 pub type CheckpointRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
 
-/// The learning-rate schedule of a run, one type for every [`Schedule`].
+/// The learning-rate curve of a run, one variant per [`Schedule`].
 #[derive(Clone, Debug)]
-pub enum RunSchedule {
-    /// fastai's one cycle.
+pub enum LrCurve {
+    /// fastai's one cycle (v2 or v1), which may also cycle the momentum.
     OneCycle(OneCycle),
     /// fastai's flat-cos.
     FlatCos(FlatCos),
+    /// Step decay at epoch ends.
+    StepDecay(StepDecay),
     /// A constant rate.
-    Constant {
-        /// The rate.
-        lr: f64,
-        /// Iterations stepped.
-        iter: usize,
-    },
+    Constant(f64),
+}
+
+impl LrCurve {
+    /// The learning rate of iteration `iter` (0-based).
+    pub fn lr_at(&self, iter: usize) -> LearningRate {
+        match self {
+            LrCurve::OneCycle(s) => s.lr_at(iter),
+            LrCurve::FlatCos(s) => s.lr_at(iter),
+            LrCurve::StepDecay(s) => s.lr_at(iter),
+            LrCurve::Constant(lr) => *lr,
+        }
+    }
+}
+
+/// The schedule of a run: its learning-rate curve and, with `moms`, the momentum it sets for
+/// each step through a [`ScheduledMomentum`] shared with the optimizer. Both are functions of
+/// the iteration, the only state (the record), so a resumed run gets the same values.
+#[derive(Clone, Debug)]
+pub struct RunSchedule {
+    /// The learning-rate curve.
+    pub curve: LrCurve,
+    /// Where the momentum of each step goes (one-cycle with `moms` only).
+    pub momentum: Option<ScheduledMomentum>,
+    iter: usize,
 }
 
 impl RunSchedule {
-    /// The schedule of `config` over `num_iters` optimizer steps.
-    pub fn new(config: &TrainConfig, num_iters: usize) -> anyhow::Result<Self> {
-        Ok(match config.schedule {
-            Schedule::OneCycle => {
-                RunSchedule::OneCycle(OneCycleConfig::new(config.lr_max, num_iters).init()?)
-            }
+    /// The schedule of `config` over `num_iters` optimizer steps of which `per_epoch` make an
+    /// epoch, writing the cycled momentum (if `config.moms`) to `momentum`.
+    pub fn new(
+        config: &TrainConfig,
+        num_iters: usize,
+        per_epoch: usize,
+        momentum: Option<ScheduledMomentum>,
+    ) -> anyhow::Result<Self> {
+        let one_cycle = |c: OneCycleConfig| -> anyhow::Result<LrCurve> {
+            let c = match config.moms {
+                Some(m) => c.with_moms((m.high, m.low)),
+                None => c,
+            };
+            Ok(LrCurve::OneCycle(c.init()?))
+        };
+        let curve = match config.schedule {
+            Schedule::OneCycle => one_cycle(OneCycleConfig::new(config.lr_max, num_iters))?,
+            Schedule::OneCycleV1 => one_cycle(OneCycleConfig::fastai_v1(config.lr_max, num_iters))?,
             Schedule::FlatCos => {
-                RunSchedule::FlatCos(FlatCosConfig::new(config.lr_max, num_iters).init()?)
+                LrCurve::FlatCos(FlatCosConfig::new(config.lr_max, num_iters).init()?)
             }
-            Schedule::Constant => RunSchedule::Constant {
-                lr: config.lr_max,
-                iter: 0,
-            },
+            Schedule::StepDecay => LrCurve::StepDecay(
+                StepDecayConfig::on_epoch_ends(config.lr_max, &config.lr_decay_epochs.0, per_epoch)
+                    .with_factor(config.lr_decay_factor)
+                    .init()?,
+            ),
+            Schedule::Constant => LrCurve::Constant(config.lr_max),
+        };
+        let momentum = match (&curve, config.moms) {
+            (LrCurve::OneCycle(_), Some(_)) => momentum,
+            _ => None,
+        };
+        Ok(Self {
+            curve,
+            momentum,
+            iter: 0,
         })
     }
 }
@@ -82,30 +132,21 @@ impl LrScheduler for RunSchedule {
     type Record<B: Backend> = usize;
 
     fn step(&mut self) -> LearningRate {
-        match self {
-            RunSchedule::OneCycle(s) => s.step(),
-            RunSchedule::FlatCos(s) => s.step(),
-            RunSchedule::Constant { lr, iter } => {
-                *iter += 1;
-                *lr
-            }
+        if let (LrCurve::OneCycle(cycle), Some(handle)) = (&self.curve, &self.momentum) {
+            handle.set(cycle.momentum_at(self.iter));
         }
+        let lr = self.curve.lr_at(self.iter);
+        self.iter += 1;
+        lr
     }
 
     fn to_record<B: Backend>(&self) -> usize {
-        match self {
-            RunSchedule::OneCycle(s) => s.to_record::<B>(),
-            RunSchedule::FlatCos(s) => s.to_record::<B>(),
-            RunSchedule::Constant { iter, .. } => *iter,
-        }
+        self.iter
     }
 
-    fn load_record<B: Backend>(self, record: usize) -> Self {
-        match self {
-            RunSchedule::OneCycle(s) => RunSchedule::OneCycle(s.load_record::<B>(record)),
-            RunSchedule::FlatCos(s) => RunSchedule::FlatCos(s.load_record::<B>(record)),
-            RunSchedule::Constant { lr, .. } => RunSchedule::Constant { lr, iter: record },
-        }
+    fn load_record<B: Backend>(mut self, record: usize) -> Self {
+        self.iter = record;
+        self
     }
 }
 
@@ -167,6 +208,14 @@ pub struct EpochMetrics {
     pub valid_accuracy: Option<f64>,
     /// Learning rate of the epoch's last iteration.
     pub lr: f64,
+    /// fastai's smoothed training loss at the epoch's last iteration: the debiased EMA
+    /// (β = 0.98) of every batch loss since the run's start (what fastai reports as
+    /// `train_loss`).
+    #[serde(default)]
+    pub train_loss_smoothed: Option<f64>,
+    /// Validation top-5 accuracy, percent.
+    #[serde(default)]
+    pub valid_top5_accuracy: Option<f64>,
 }
 
 /// What `summary.json` holds.
@@ -206,6 +255,17 @@ pub struct Summary {
     pub best_valid_accuracy: Option<f64>,
     /// The epoch of the best validation accuracy.
     pub best_epoch: Option<usize>,
+    /// fastai's smoothed training loss at the end of the last epoch.
+    #[serde(default)]
+    pub final_train_loss_smoothed: Option<f64>,
+    /// Validation top-5 accuracy (percent) after the last epoch.
+    #[serde(default)]
+    pub final_valid_top5_accuracy: Option<f64>,
+    /// The epoch with the lowest validation loss, whole: the model the seed study's callback
+    /// reloaded at the end of training and reported (selected on the validation split, which
+    /// for CIFAR and Imagenette is the test split).
+    #[serde(default)]
+    pub best_valid_loss_epoch: Option<EpochMetrics>,
     /// Wall time of this session (since the start or the last resume), seconds.
     pub wall_time_s: f64,
     /// Training images per second of wall time in this session (validation time included).
@@ -342,6 +402,9 @@ fn weighted_mean(entries: &[(f64, f64)]) -> Option<f64> {
 /// One training iteration's loss: (iteration over the run, epoch, loss).
 pub type IterationLoss = (usize, usize, f64);
 
+/// The optimizer of a run: the spec's, wrapped for validation on the slow weights.
+pub type RunOptimizer<B> = EpochEndSlow<B, AnyInner<<B as AutodiffBackend>::InnerBackend>>;
+
 /// The optimizer record of a run's checkpoints.
 type OptimRecord<B> = <StudyOptimizer<Classifier<B>, B> as Optimizer<Classifier<B>, B>>::Record;
 
@@ -380,8 +443,15 @@ pub fn read_metrics(
         } else {
             (None, None)
         };
+        let valid_top5_accuracy = if valid.contains(&epoch) {
+            weighted_mean(&logs.read(TOP5, epoch, Split::Valid)?)
+        } else {
+            None
+        };
         epochs.push(EpochMetrics {
             epoch,
+            train_loss_smoothed: None,
+            valid_top5_accuracy,
             train_loss: weighted_mean(&losses).unwrap_or(f64::NAN),
             train_accuracy: weighted_mean(&logs.read("Accuracy", epoch, Split::Train)?)
                 .unwrap_or(f64::NAN),
@@ -390,7 +460,36 @@ pub fn read_metrics(
             lr: lr.last().map_or(f64::NAN, |(v, _)| *v),
         });
     }
+    set_smoothed_losses(&mut epochs, &iterations);
     Ok((epochs, iterations))
+}
+
+/// The name of burn-train's top-5 accuracy metric (and of its log file).
+const TOP5: &str = "Top-K Accuracy @ TopK(5)";
+
+/// Sets each epoch's `train_loss_smoothed` to fastai's smoothed loss (debiased EMA, β = 0.98,
+/// over every iteration since the run's start) at the epoch's last iteration.
+fn set_smoothed_losses(epochs: &mut [EpochMetrics], iterations: &[IterationLoss]) {
+    let losses: Vec<f64> = iterations.iter().map(|&(_, _, loss)| loss).collect();
+    let smoothed = crate::report::stats::smooth(&losses);
+    for e in epochs.iter_mut() {
+        e.train_loss_smoothed = iterations
+            .iter()
+            .rposition(|&(_, epoch, _)| epoch == e.epoch)
+            .map(|i| smoothed[i]);
+    }
+}
+
+/// The epoch with the lowest finite validation loss (the first of equals; epochs with a
+/// non-finite training loss are left out, as JSON cannot hold them).
+fn best_valid_loss_epoch(epochs: &[EpochMetrics]) -> Option<&EpochMetrics> {
+    epochs
+        .iter()
+        .filter(|e| e.valid_loss.is_some_and(f64::is_finite) && e.train_loss.is_finite())
+        .fold(None, |best: Option<&EpochMetrics>, e| match best {
+            Some(b) if b.valid_loss <= e.valid_loss => Some(b),
+            _ => Some(e),
+        })
 }
 
 /// An optional number as a CSV cell: its shortest round-tripping form, or empty.
@@ -427,6 +526,8 @@ fn write_metrics(
                 fmt_opt(e.valid_loss),
                 fmt_opt(e.valid_accuracy),
                 e.lr.to_string(),
+                fmt_opt(e.train_loss_smoothed),
+                fmt_opt(e.valid_top5_accuracy),
             ]
         })
         .collect();
@@ -439,6 +540,8 @@ fn write_metrics(
             "valid_loss",
             "valid_accuracy",
             "lr",
+            "train_loss_smoothed",
+            "valid_top5_accuracy",
         ],
         rows,
     )?;
@@ -510,7 +613,7 @@ struct RunSetup<B: AutodiffBackend> {
     data: RunData,
     model: Classifier<B>,
     parameters: usize,
-    optim: StudyOptimizer<Classifier<B>, B>,
+    optim: RunOptimizer<B>,
     train_loader: EpochLoader<B>,
     valid_loader: EpochLoader<B::InnerBackend>,
     /// Optimizer steps per epoch (one batch per device per step).
@@ -529,13 +632,20 @@ impl<B: AutodiffBackend> RunSetup<B> {
                 .model
                 .build_seeded::<B>(data.classes, data.channels, config.seed, &device)?;
         let parameters = net.param_count();
-        let model = Classifier::new(
+        let mut model = Classifier::new(
             net,
             config.label_smoothing,
             config.precision,
             config.effective_loss_scale(),
         );
-        let optim = config.optimizer_spec().build::<B, Classifier<B>>()?;
+        let momentum = config.moms.map(|_| ScheduledMomentum::default());
+        let extras = StepExtras {
+            momentum: momentum.clone(),
+            true_weight_decay: config.true_weight_decay,
+        };
+        let optim = config
+            .optimizer_spec()
+            .build_with::<B, Classifier<B>>(&extras)?;
         let train_loader = EpochLoader::<B>::train(
             data.train.clone(),
             data.train_indices.clone(),
@@ -562,7 +672,12 @@ impl<B: AutodiffBackend> RunSetup<B> {
                 config.batch_size
             );
         }
-        let schedule = RunSchedule::new(config, config.epochs * per_epoch)?;
+        let schedule = RunSchedule::new(config, config.epochs * per_epoch, per_epoch, momentum)?;
+        let slot = (config.eval_weights == EvalWeights::Slow).then(SlowModel::default);
+        if let Some(slot) = &slot {
+            model.slow = slot.clone();
+        }
+        let optim = EpochEndSlow::new(optim, per_epoch, slot);
         Ok(Self {
             data,
             model,
@@ -692,6 +807,9 @@ fn finish(
         final_valid_accuracy: last_valid.and_then(|e| e.valid_accuracy),
         best_valid_accuracy: best.and_then(|e| e.valid_accuracy),
         best_epoch: best.map(|e| e.epoch),
+        final_train_loss_smoothed: epochs.last().and_then(|e| e.train_loss_smoothed),
+        final_valid_top5_accuracy: last_valid.and_then(|e| e.valid_top5_accuracy),
+        best_valid_loss_epoch: best_valid_loss_epoch(&epochs).cloned(),
         wall_time_s: session.wall_time_s,
         images_per_s: (session_epochs * train_images) as f64 / session.wall_time_s.max(1e-9),
         train_images,
@@ -737,6 +855,7 @@ pub fn train<B: AutodiffBackend>(
         Arc::new(setup.valid_loader),
     )
     .metrics((AccuracyMetric::new(), LossMetric::new()))
+    .metric_valid_numeric(TopKAccuracyMetric::new(5))
     .metric_train_numeric(LearningRateMetric::new())
     .metric_valid(guard.for_validation())
     .metric_train(guard)
@@ -780,4 +899,102 @@ pub fn train<B: AutodiffBackend>(
         backend,
     };
     finish(dir, session, divergence)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Moms;
+    use burn::backend::Flex;
+
+    fn epoch(epoch: usize, valid_loss: Option<f64>) -> EpochMetrics {
+        EpochMetrics {
+            epoch,
+            train_loss: 1.0,
+            train_accuracy: 50.0,
+            valid_loss,
+            valid_accuracy: Some(epoch as f64),
+            lr: 0.1,
+            train_loss_smoothed: None,
+            valid_top5_accuracy: None,
+        }
+    }
+
+    /// fastai's `SmoothenValue(0.98)` over the batch losses 1, 2, 3 (computed by hand:
+    /// mov_avg = 0.98·mov_avg + 0.02·v, smooth = mov_avg / (1 − 0.98ⁿ)), read at each
+    /// epoch's last batch; the best-loss epoch is the first lowest finite one.
+    #[test]
+    fn smoothed_loss_and_best_loss_epoch() {
+        let mut epochs = vec![
+            epoch(1, Some(0.7)),
+            epoch(2, Some(f64::NAN)),
+            epoch(3, Some(0.5)),
+        ];
+        let iterations = [(1, 1, 1.0), (2, 1, 2.0), (3, 3, 3.0)];
+        set_smoothed_losses(&mut epochs, &iterations);
+        let smoothed: Vec<Option<f64>> = epochs.iter().map(|e| e.train_loss_smoothed).collect();
+        assert!((smoothed[0].unwrap() - 1.505_050_505_050_503_4).abs() < 1e-12);
+        assert_eq!(smoothed[1], None);
+        assert!((smoothed[2].unwrap() - 2.013_467_555_434_633_7).abs() < 1e-12);
+        assert_eq!(best_valid_loss_epoch(&epochs).map(|e| e.epoch), Some(3));
+        epochs.push(epoch(4, Some(0.5)));
+        assert_eq!(best_valid_loss_epoch(&epochs).map(|e| e.epoch), Some(3));
+        assert_eq!(best_valid_loss_epoch(&epochs[1..2]), None);
+    }
+
+    /// With `moms`, each step writes the momentum of its iteration (fastai v1's cycle: 0.95 at
+    /// the start, 0.85 at the end of the ⌊0.3·n⌋-step warm-up, back to 0.95), and a schedule
+    /// restored from its record continues with the same lr and momentum.
+    #[test]
+    fn the_schedule_cycles_the_momentum_and_resumes_exactly() {
+        let config = TrainConfig::new()
+            .with_schedule(Schedule::OneCycleV1)
+            .with_lr_max(0.1)
+            .with_moms(Some(Moms {
+                high: 0.95,
+                low: 0.85,
+            }));
+        let handle = ScheduledMomentum::default();
+        let mut full = RunSchedule::new(&config, 100, 10, Some(handle.clone())).unwrap();
+        let values: Vec<(f64, f64)> = (0..100)
+            .map(|_| {
+                let lr = full.step();
+                (lr, handle.get().unwrap())
+            })
+            .collect();
+        assert!((values[0].0 - 0.1 / 25.0).abs() < 1e-15 && values[0].1 == 0.95);
+        assert!((values[30].0 - 0.1).abs() < 1e-15 && (values[30].1 - 0.85).abs() < 1e-15);
+        assert!((values[99].1 - 0.95).abs() < 1e-3, "{:?}", values[99]);
+        let again = ScheduledMomentum::default();
+        let mut resumed = RunSchedule::new(&config, 100, 10, Some(again.clone()))
+            .unwrap()
+            .load_record::<Flex>(full.to_record::<Flex>() - 63);
+        for expected in &values[37..] {
+            assert_eq!((resumed.step(), again.get().unwrap()), *expected);
+        }
+        // Without `moms` nothing is written.
+        let plain = ScheduledMomentum::default();
+        let mut schedule = RunSchedule::new(
+            &config.clone().with_moms(None),
+            100,
+            10,
+            Some(plain.clone()),
+        )
+        .unwrap();
+        schedule.step();
+        assert_eq!(plain.get(), None);
+    }
+
+    /// `step-decay`: ÷ `lr_decay_factor` from the first iteration after each listed epoch.
+    #[test]
+    fn step_decay_divides_after_the_listed_epochs() {
+        let config = TrainConfig::new()
+            .with_schedule(Schedule::StepDecay)
+            .with_lr_max(0.1)
+            .with_lr_decay_epochs("1,3".parse().unwrap());
+        let mut schedule = RunSchedule::new(&config, 50, 10, None).unwrap();
+        let lrs: Vec<f64> = (0..50).map(|_| schedule.step()).collect();
+        assert_eq!((lrs[19], lrs[20]), (0.1, 0.1 / 5.0));
+        assert_eq!((lrs[39], lrs[40]), (0.1 / 5.0, 0.1 / 5.0 / 5.0));
+    }
 }

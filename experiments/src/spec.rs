@@ -1,6 +1,6 @@
 //! Optimizer specs: `sgd`, `adam`, `adamw`, `rmsprop`, `radam`, `ranger` and
-//! `lookahead(<inner>, k=5, alpha=0.5, keep|reset|pullback)`, parsed from text, validated, and
-//! built into one concrete Burn optimizer type.
+//! `lookahead(<inner>, k=5, alpha=0.5, keep|reset|pullback|zero-moments[, theta1])`, parsed from
+//! text, validated, and built into one concrete Burn optimizer type.
 //!
 //! Every spec builds `Lookahead<AnyInner>`: a plain inner optimizer is Lookahead with k = 1,
 //! α = 1 and Keep, which is bit-identical to the inner optimizer (see `lookahead-optim`), so a
@@ -14,10 +14,13 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, RmsPropConfig, SgdConfig};
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use lookahead_optim::{InnerStatePolicy, Lookahead, LookaheadConfig, RAdamConfig, RangerConfig};
+use lookahead_optim::{
+    InnerStatePolicy, Lookahead, LookaheadConfig, RAdamConfig, RangerConfig, SlowStart,
+};
 use thiserror::Error;
 
-use crate::any_optim::AnyInner;
+use crate::any_optim::{AnyInner, InnerOptim};
+use crate::hyper::ScheduledMomentum;
 
 /// The Burn optimizer every spec builds: Lookahead over [`AnyInner`], adapted for module `M`.
 pub type StudyOptimizer<M, B> =
@@ -111,6 +114,9 @@ pub enum OptimizerSpec {
         alpha: f64,
         /// Inner-state policy at each sync.
         policy: InnerStatePolicy,
+        /// Where the slow weights start: θ0 (default) or θ1 (spec word `theta1`: the seed
+        /// study's lazily created slow copies, so the first sync spans k − 1 steps).
+        slow_start: SlowStart,
     },
 }
 
@@ -297,6 +303,10 @@ fn inner_spec(call: &Call) -> Result<InnerSpec, String> {
     })
 }
 
+/// The spec word for slow weights that start after the first inner step
+/// ([`SlowStart::AfterFirstStep`]).
+const THETA1: &str = "theta1";
+
 /// The spec word of an inner-state policy (what [`policy`] reads).
 fn policy_name(policy: InnerStatePolicy) -> &'static str {
     match policy {
@@ -404,9 +414,14 @@ impl OptimizerSpec {
                 let words: Vec<String> = a
                     .words
                     .iter()
-                    .filter(|w| !INNER.split(", ").any(|n| n == *w))
+                    .filter(|w| !INNER.split(", ").any(|n| n == *w) && *w != THETA1)
                     .cloned()
                     .collect();
+                let slow_start = if a.words.iter().any(|w| w == THETA1) {
+                    SlowStart::AfterFirstStep
+                } else {
+                    SlowStart::Initial
+                };
                 // Ranger's k and α default to `RangerConfig`'s, Lookahead's to `LookaheadConfig`'s.
                 let (k_default, alpha_default) = if ranger {
                     let r = RangerConfig::new();
@@ -424,6 +439,7 @@ impl OptimizerSpec {
                     k: k as usize,
                     alpha: a.number("alpha", alpha_default).map_err(fail)?,
                     policy: policy(&words).map_err(fail)?,
+                    slow_start,
                 }
             }
             _ => OptimizerSpec::Plain(inner_spec(&call).map_err(fail)?),
@@ -458,11 +474,16 @@ impl OptimizerSpec {
         match self {
             OptimizerSpec::Plain(_) => LookaheadConfig::new().with_k(1).with_alpha(1.0),
             OptimizerSpec::Lookahead {
-                k, alpha, policy, ..
+                k,
+                alpha,
+                policy,
+                slow_start,
+                ..
             } => LookaheadConfig::new()
                 .with_k(*k)
                 .with_alpha(*alpha)
-                .with_inner_state(*policy),
+                .with_inner_state(*policy)
+                .with_slow_start(Some(*slow_start)),
         }
     }
 
@@ -470,24 +491,36 @@ impl OptimizerSpec {
     pub fn build<B: AutodiffBackend, M: AutodiffModule<B>>(
         &self,
     ) -> Result<StudyOptimizer<M, B>, SpecError> {
+        self.build_with(&StepExtras::default())
+    }
+
+    /// [`build`](Self::build) with a schedule-driven momentum and/or fastai's true weight
+    /// decay (see [`AnyInner`]).
+    pub fn build_with<B: AutodiffBackend, M: AutodiffModule<B>>(
+        &self,
+        extras: &StepExtras,
+    ) -> Result<StudyOptimizer<M, B>, SpecError> {
         let fail = |message: String| SpecError {
             spec: self.to_string(),
             message,
         };
-        let inner = build_inner::<B::InnerBackend>(self.inner()).map_err(fail)?;
+        let inner = AnyInner::new(
+            self.inner(),
+            extras.momentum.clone(),
+            extras.true_weight_decay,
+        )
+        .map_err(fail)?;
         self.lookahead_config()
             .init(inner)
             .map_err(|e| fail(e.to_string()))
     }
-}
 
-impl OptimizerSpec {
     /// The inner optimizer alone, adapted directly by Burn's [`OptimizerAdaptor`] (no Lookahead
     /// wrapper): the bare baseline of `experiments throughput`.
     pub fn build_bare<B: AutodiffBackend, M: AutodiffModule<B>>(
         &self,
     ) -> Result<OptimizerAdaptor<AnyInner<B::InnerBackend>, M, B>, SpecError> {
-        let inner = build_inner::<B::InnerBackend>(self.inner()).map_err(|message| SpecError {
+        let inner = AnyInner::new(self.inner(), None, None).map_err(|message| SpecError {
             spec: self.to_string(),
             message,
         })?;
@@ -495,7 +528,17 @@ impl OptimizerSpec {
     }
 }
 
-fn build_inner<B: Backend>(spec: &InnerSpec) -> Result<AnyInner<B>, String> {
+/// What a run adds to every inner step besides its spec (both off by default).
+#[derive(Debug, Clone, Default)]
+pub struct StepExtras {
+    /// The momentum the schedule sets before each step (fastai's `moms`).
+    pub momentum: Option<ScheduledMomentum>,
+    /// fastai v1's true weight decay: every parameter × (1 − wd·lr) before each step.
+    pub true_weight_decay: Option<f64>,
+}
+
+/// The Burn (or this project's) optimizer of an inner spec.
+pub(crate) fn build_inner<B: Backend>(spec: &InnerSpec) -> Result<InnerOptim<B>, String> {
     let l2 = |wd: f64| (wd > 0.0).then(|| WeightDecayConfig::new(wd as f32));
     Ok(match *spec {
         InnerSpec::Sgd {
@@ -510,7 +553,7 @@ fn build_inner<B: Backend>(spec: &InnerSpec) -> Result<AnyInner<B>, String> {
                     .with_dampening(dampening)
                     .with_nesterov(nesterov)
             });
-            AnyInner::Sgd {
+            InnerOptim::Sgd {
                 momentum: momentum.is_some(),
                 optim: SgdConfig::new()
                     .with_momentum(momentum)
@@ -523,7 +566,7 @@ fn build_inner<B: Backend>(spec: &InnerSpec) -> Result<AnyInner<B>, String> {
             beta_2,
             epsilon,
             weight_decay,
-        } => AnyInner::Adam(
+        } => InnerOptim::Adam(
             AdamConfig::new()
                 .with_beta_1(beta_1 as f32)
                 .with_beta_2(beta_2 as f32)
@@ -536,7 +579,7 @@ fn build_inner<B: Backend>(spec: &InnerSpec) -> Result<AnyInner<B>, String> {
             beta_2,
             epsilon,
             weight_decay,
-        } => AnyInner::AdamW(
+        } => InnerOptim::AdamW(
             AdamWConfig::new()
                 .with_beta_1(beta_1 as f32)
                 .with_beta_2(beta_2 as f32)
@@ -550,7 +593,7 @@ fn build_inner<B: Backend>(spec: &InnerSpec) -> Result<AnyInner<B>, String> {
             epsilon,
             centered,
             weight_decay,
-        } => AnyInner::RmsProp {
+        } => InnerOptim::RmsProp {
             // Burn's RMSProp keeps a momentum buffer only for momentum > 0.
             momentum: momentum as f32 > 0.0,
             optim: RmsPropConfig::new()
@@ -566,7 +609,7 @@ fn build_inner<B: Backend>(spec: &InnerSpec) -> Result<AnyInner<B>, String> {
             beta_2,
             epsilon,
             weight_decay,
-        } => AnyInner::RAdam(
+        } => InnerOptim::RAdam(
             RAdamConfig::new()
                 .with_beta_1(beta_1)
                 .with_beta_2(beta_2)
@@ -579,6 +622,21 @@ fn build_inner<B: Backend>(spec: &InnerSpec) -> Result<AnyInner<B>, String> {
 }
 
 impl InnerSpec {
+    /// This spec with its momentum replaced: SGD's and RMSProp's `momentum`, Adam's, AdamW's
+    /// and RAdam's β1 (what fastai's `moms` set: `momentum`, else `betas[0]`).
+    pub fn with_momentum(&self, value: f64) -> InnerSpec {
+        let mut spec = self.clone();
+        match &mut spec {
+            InnerSpec::Sgd { momentum, .. } | InnerSpec::RmsProp { momentum, .. } => {
+                *momentum = value
+            }
+            InnerSpec::Adam { beta_1, .. }
+            | InnerSpec::AdamW { beta_1, .. }
+            | InnerSpec::RAdam { beta_1, .. } => *beta_1 = value,
+        }
+        spec
+    }
+
     /// The optimizer's name and every parameter, as written in a spec.
     fn params(&self) -> (&'static str, Vec<(&'static str, String)>) {
         let s = |v: f64| v.to_string();
@@ -680,9 +738,14 @@ impl fmt::Display for OptimizerSpec {
                 k,
                 alpha,
                 policy,
+                slow_start,
             } => {
                 let policy = policy_name(*policy);
-                write!(f, "lookahead({inner},k={k},alpha={alpha},{policy})")
+                let start = match slow_start {
+                    SlowStart::Initial => String::new(),
+                    SlowStart::AfterFirstStep => format!(",{THETA1}"),
+                };
+                write!(f, "lookahead({inner},k={k},alpha={alpha},{policy}{start})")
             }
         }
     }

@@ -170,8 +170,19 @@ fn train_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
         "256",
         "--mixup",
         "0.4",
+        // fastai v1's mechanisms, so that resuming covers them: the seed's Lookahead variant
+        // (θ1 start, moments zeroed at syncs), momentum cycling, true weight decay, and
+        // validation on the slow weights (k = 3 does not divide the 64 steps of an epoch).
         "--optimizer",
-        "lookahead(adam, k=3, alpha=0.5, pullback)",
+        "lookahead(adam, k=3, alpha=0.5, zero-moments, theta1)",
+        "--schedule",
+        "onecycle-v1",
+        "--moms",
+        "0.95,0.85",
+        "--true-weight-decay",
+        "0.01",
+        "--eval-weights",
+        "slow",
         "--lr-max",
         "0.003",
         "--seed",
@@ -229,6 +240,12 @@ fn a_killed_run_resumes_to_the_same_metrics_and_same_seed_repeats() {
         (summary.status, summary.resumed_from_epoch),
         (RunStatus::Complete, 1)
     );
+    // The seed study's measurements are recorded: smoothed loss, top-5, best-loss epoch.
+    let top5 = summary.final_valid_top5_accuracy.unwrap();
+    assert!(top5 >= summary.final_valid_accuracy.unwrap() && top5 <= 100.0);
+    assert!(summary.final_train_loss_smoothed.unwrap().is_finite());
+    let best = summary.best_valid_loss_epoch.unwrap();
+    assert!(best.valid_loss.unwrap() <= summary.final_valid_loss.unwrap());
     let metrics = |run: &str| std::fs::read_to_string(Path::new(run).join("metrics.csv")).unwrap();
     let losses =
         |run: &str| std::fs::read_to_string(Path::new(run).join("train_loss.csv")).unwrap();

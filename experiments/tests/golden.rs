@@ -2,7 +2,10 @@
 //! `train_loss.csv` must equal, byte for byte, the files committed in `tests/golden/`, which were
 //! written by the code before the typed-config/typed-pullback refactoring (issue 11). Each run
 //! covers another path: plain SGD, Lookahead with Pullback over SGD (momentum read through Burn's
-//! record item), Adam with mixup, RMSProp with momentum, Ranger, AdamW with Reset and FlatCos.
+//! record item), Adam with mixup, RMSProp with momentum, Ranger, AdamW with Reset and FlatCos,
+//! and (added with issue 12) the seed study's fastai v1 mechanics. Issue 12 appended two columns
+//! to `metrics.csv` (`train_loss_smoothed`, `valid_top5_accuracy`); the six before them and
+//! every `train_loss.csv` were checked byte-identical to the earlier files when they were added.
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
@@ -41,6 +44,25 @@ const RUNS: &[(&str, &[&str])] = &[
         ],
     ),
     ("ranger", &["--optimizer", "ranger", "--lr-max", "0.003"]),
+    (
+        "seed-mechanics",
+        &[
+            "--optimizer",
+            "lookahead(sgd(momentum=0.9), k=3, zero-moments, theta1)",
+            "--schedule",
+            "onecycle-v1",
+            "--moms",
+            "0.95,0.85",
+            "--true-weight-decay",
+            "0.01",
+            "--eval-weights",
+            "slow",
+            "--transforms",
+            "fastai-v1",
+            "--flip",
+            "false",
+        ],
+    ),
     (
         "la-adamw-reset-flatcos",
         &[

@@ -36,7 +36,8 @@ fn parses_every_optimizer_of_the_study() {
             k: 6,
             alpha: 0.8,
             policy: InnerStatePolicy::Reset,
-            inner: InnerSpec::AdamW { .. }
+            inner: InnerSpec::AdamW { .. },
+            ..
         }
     ));
     let ranger = OptimizerSpec::parse("ranger").unwrap();
@@ -52,6 +53,7 @@ fn parses_every_optimizer_of_the_study() {
             k: 6,
             alpha: 0.5,
             policy: InnerStatePolicy::Keep,
+            slow_start: lookahead_optim::SlowStart::Initial,
         }
     );
     for text in [
@@ -272,4 +274,30 @@ fn zero_moments_is_a_policy_of_the_spec() {
         .unwrap()
         .build::<AB, Linear<AB>>();
     assert!(refused.is_err());
+}
+
+/// The seed study's slow-weight start (θ1: its slow copies were created after the first inner
+/// step) is the spec word `theta1`, printed only when set, and reaches `LookaheadConfig`.
+#[test]
+fn theta1_is_a_word_of_the_spec() {
+    let spec = OptimizerSpec::parse("lookahead(sgd(momentum=0.9), theta1, zero-moments)").unwrap();
+    assert!(matches!(
+        spec,
+        OptimizerSpec::Lookahead {
+            slow_start: lookahead_optim::SlowStart::AfterFirstStep,
+            policy: InnerStatePolicy::ZeroMoments,
+            ..
+        }
+    ));
+    assert_eq!(
+        spec.to_string(),
+        "lookahead(sgd,k=5,alpha=0.5,zero-moments,theta1)"
+    );
+    assert_eq!(OptimizerSpec::parse(&spec.to_string()).unwrap(), spec);
+    assert_eq!(
+        spec.lookahead_config().slow_start,
+        Some(lookahead_optim::SlowStart::AfterFirstStep)
+    );
+    let default = OptimizerSpec::parse("lookahead(sgd)").unwrap();
+    assert_eq!(default.to_string(), "lookahead(sgd,k=5,alpha=0.5,keep)");
 }

@@ -78,6 +78,27 @@ pub enum Augment {
         /// Output side.
         size: usize,
     },
+    /// fastai v1's CIFAR transforms of the seed study (`[pad(4, mode='zeros'), crop(32,
+    /// row_pct=(0.4, 0.6), col_pct=(0.4, 0.6))]`): zero-pad `pad`, crop the original size at
+    /// offset `int((2·pad + 1)·U(0.4, 0.6))` per axis (for pad 4: 3, 4 or 5, a ±1 px jitter),
+    /// and, if `flip`, flip horizontally with probability ½ (`flip_lr`).
+    FastaiV1PadCrop {
+        /// Padding on each side.
+        pad: usize,
+        /// Whether to flip.
+        flip: bool,
+    },
+    /// fastai v1's `get_transforms()` at `size` ([`crate::fastai_v1`]): training (`train`)
+    /// draws crop, flip (if `flip`), warp, rotation, zoom and lighting; validation is the
+    /// centre crop of the same resampling.
+    FastaiV1 {
+        /// Output side.
+        size: usize,
+        /// Training (random) or validation (centre crop).
+        train: bool,
+        /// `do_flip`.
+        flip: bool,
+    },
 }
 
 impl Augment {
@@ -93,10 +114,12 @@ impl Augment {
     /// Output (height, width) for an input of (height, width).
     pub fn output_size(&self, height: usize, width: usize) -> (usize, usize) {
         match self {
-            Augment::None | Augment::PadCropFlip { .. } => (height, width),
-            Augment::RandomResizedCropFlip { size, .. } | Augment::CenterCrop { size } => {
-                (*size, *size)
+            Augment::None | Augment::PadCropFlip { .. } | Augment::FastaiV1PadCrop { .. } => {
+                (height, width)
             }
+            Augment::RandomResizedCropFlip { size, .. }
+            | Augment::CenterCrop { size }
+            | Augment::FastaiV1 { size, .. } => (*size, *size),
         }
     }
 }
@@ -112,15 +135,12 @@ pub(crate) struct Crop {
 }
 
 /// Draws the crop for an image of `height`×`width`.
-pub(crate) fn draw_crop<R: Rng>(
-    augment: &Augment,
-    height: usize,
-    width: usize,
-    rng: &mut R,
-) -> Crop {
+#[cfg_attr(not(feature = "burn"), allow(dead_code))]
+fn draw_crop<R: Rng>(augment: &Augment, height: usize, width: usize, rng: &mut R) -> Crop {
     let (h, w) = (height as f32, width as f32);
     match augment {
-        Augment::None => Crop {
+        // `FastaiV1` is resampled by `transform_into` and never cropped here.
+        Augment::None | Augment::FastaiV1 { .. } => Crop {
             top: 0.0,
             left: 0.0,
             height: h,
@@ -136,6 +156,18 @@ pub(crate) fn draw_crop<R: Rng>(
                 height: h,
                 width: w,
                 flip: rng.random_bool(0.5),
+            }
+        }
+        Augment::FastaiV1PadCrop { pad, flip } => {
+            // fastai's `crop`: `int((padded − size + 1)·pct)` into the padded image.
+            let mut offset = || (rng.random_range(0.4_f32..0.6) * (2 * pad + 1) as f32).floor();
+            let (top, left) = (offset() - *pad as f32, offset() - *pad as f32);
+            Crop {
+                top,
+                left,
+                height: h,
+                width: w,
+                flip: *flip && rng.random_bool(0.5),
             }
         }
         Augment::RandomResizedCropFlip { scale, ratio, .. } => {
@@ -188,11 +220,51 @@ pub(crate) fn draw_crop<R: Rng>(
     }
 }
 
+#[cfg(feature = "burn")]
+use crate::fastai_v1::{self, GetTransforms};
+
+/// Transforms one image (C×`height`×`width` u8) with `augment` into `out` (C×`size`, f32,
+/// normalised), drawing from `rng`.
+#[cfg(feature = "burn")]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn transform_into<R: Rng>(
+    augment: &Augment,
+    pixels: &[u8],
+    channels: usize,
+    (height, width): (usize, usize),
+    size: (usize, usize),
+    normalize: &Normalize,
+    rng: &mut R,
+    out: &mut [f32],
+) {
+    if let Augment::FastaiV1 {
+        size: side,
+        train,
+        flip,
+    } = *augment
+    {
+        let mut draw = GetTransforms::default().draw((height, width), side, train, rng);
+        draw.flip &= flip;
+        return fastai_v1::render(
+            pixels,
+            channels,
+            (height, width),
+            &draw,
+            side,
+            normalize,
+            out,
+        );
+    }
+    let crop = draw_crop(augment, height, width, rng);
+    render(pixels, channels, height, width, crop, size, normalize, out);
+}
+
 /// Writes the normalised crop of `pixels` (C×`height`×`width` u8) into `out` (C×`oh`×`ow` f32).
 /// Integer crops of the output size are copied (zero outside the image, for padding); other
 /// crops are resized bilinearly (half-pixel centres, like PIL/torchvision).
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn render(
+#[cfg_attr(not(feature = "burn"), allow(dead_code))]
+fn render(
     pixels: &[u8],
     channels: usize,
     height: usize,

@@ -11,7 +11,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rayon::prelude::*;
 
-use crate::augment::{Augment, Normalize, draw_crop, render};
+use crate::augment::{Augment, Normalize, transform_into};
 use crate::images::{Image, ImageSet, VarImageSet};
 use crate::mixup::{Mix, apply_mix};
 use crate::seed::splitmix64;
@@ -172,15 +172,14 @@ impl ImageBatcher {
             .for_each(|(pos, (out, item))| {
                 let mut rng = StdRng::seed_from_u64(splitmix64(batch_seed ^ pos as u64));
                 let img = &item.image;
-                let crop = draw_crop(&self.augment, img.height, img.width, &mut rng);
-                render(
+                transform_into(
+                    &self.augment,
                     &img.pixels,
                     img.channels,
-                    img.height,
-                    img.width,
-                    crop,
+                    (img.height, img.width),
                     (oh, ow),
                     &self.normalize,
+                    &mut rng,
                     out,
                 );
             });

@@ -25,6 +25,9 @@ pub fn data_dir(flag: Option<&Path>) -> PathBuf {
 pub enum Check {
     /// MD5 (hex), as published by the dataset's authors, and the size in bytes where known.
     Md5(&'static str, Option<u64>),
+    /// SHA-256 (hex) and the size in bytes where known (for Imagenette's 2019 release, as
+    /// TensorFlow Datasets recorded it: fastai published none).
+    Sha256(&'static str, Option<u64>),
     /// Size in bytes only (fastai publishes no checksum for Imagenette on its page).
     Size(u64),
     /// Nothing published that we know of.
@@ -109,6 +112,16 @@ pub const DATASETS: &[DatasetSpec] = &[
     fastai!("imagenette2", Check::Size(1_557_161_267)),
     fastai!("imagenette2-320", Check::Size(341_663_724)),
     fastai!("imagenette2-160", Check::Size(99_003_388)),
+    // The original 2019 release the seed study trained on (fastai v1's `URLs.IMAGENETTE_320`:
+    // 12,894 train / 500 val, `imagenette-320/{train,val}/<wnid>/`), replaced in December 2019
+    // by imagenette2's 70/30 split. Size and SHA-256 from TensorFlow Datasets' checksums.tsv.
+    fastai!(
+        "imagenette-320",
+        Check::Sha256(
+            "0e3ac85d7f3fd0a63d5e27d85c68511be9ac4dae260345b6f7434a0d4fa24b3f",
+            Some(341_289_752)
+        )
+    ),
     fastai!("imagewoof2", Check::None),
     fastai!("imagewoof2-320", Check::None),
     fastai!("imagewoof2-160", Check::None),
@@ -172,7 +185,7 @@ pub enum DatasetKind {
 }
 
 const KNOWN: &str = "fashion-mnist-embedded, fashion-mnist, cifar10, cifar100, imagenette, \
-                     imagenette2[-160|-320], imagewoof2[-160|-320]";
+                     imagenette2[-160|-320], imagewoof2[-160|-320], imagenette-320 (2019)";
 
 impl FromStr for DatasetKind {
     type Err = DataError;
@@ -191,7 +204,10 @@ impl FromStr for DatasetKind {
             "cifar10" => DatasetKind::Cifar10,
             "cifar100" => DatasetKind::Cifar100,
             "imagenette" => DatasetKind::Imagenette(None),
-            n if n.starts_with("imagenette2") || n.starts_with("imagewoof2") => {
+            n if n.starts_with("imagenette2")
+                || n.starts_with("imagewoof2")
+                || n == "imagenette-320" =>
+            {
                 DatasetKind::Imagenette(Some(dataset_spec(n)?.name))
             }
             other => {

@@ -7,15 +7,16 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use md5::{Digest, Md5};
+use sha2::Sha256;
 
 use crate::atomic::AtomicFile;
 use crate::catalog::{Check, DatasetSpec, RemoteFile, dataset_spec};
 use crate::error::{DataError, Result};
 
-/// MD5 (hex) and size of a file.
-fn md5_file(path: &Path) -> Result<(String, u64)> {
+/// Digest `D` (hex: MD5 or SHA-256) and size of a file.
+fn digest_file<D: Digest>(path: &Path) -> Result<(String, u64)> {
     let mut file = File::open(path).map_err(DataError::io(path))?;
-    let mut hasher = Md5::new();
+    let mut hasher = D::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
@@ -45,8 +46,11 @@ pub fn verify(path: &Path, check: Check) -> Result<()> {
         actual,
     };
     match check {
-        Check::Md5(expected, expected_size) => {
-            let (md5, size) = md5_file(path)?;
+        Check::Md5(expected, expected_size) | Check::Sha256(expected, expected_size) => {
+            let (kind, (digest, size)) = match check {
+                Check::Md5(..) => ("md5", digest_file::<Md5>(path)?),
+                _ => ("sha256", digest_file::<Sha256>(path)?),
+            };
             if let Some(expected_size) = expected_size.filter(|&e| e != size) {
                 return Err(mismatch(
                     "size",
@@ -54,8 +58,8 @@ pub fn verify(path: &Path, check: Check) -> Result<()> {
                     size.to_string(),
                 ));
             }
-            if md5 != expected {
-                return Err(mismatch("md5", expected.to_string(), md5));
+            if digest != expected {
+                return Err(mismatch(kind, expected.to_string(), digest));
             }
         }
         Check::Size(expected) => {

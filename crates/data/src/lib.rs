@@ -53,6 +53,8 @@ mod cifar;
 mod download;
 mod error;
 mod fashion;
+#[cfg(feature = "burn")]
+pub mod fastai_v1;
 mod idx;
 mod imagenette;
 mod images;

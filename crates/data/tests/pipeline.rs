@@ -281,3 +281,84 @@ fn batcher_builds_tensors_on_the_device() {
     );
     assert_eq!(batch.mix.unwrap().lambda.dims(), [6]);
 }
+
+/// The shift (rows, columns) of an output image against its source, found by matching: the
+/// output equals the source moved by (dy, dx) with zeros where it left the image.
+fn shift_of(source: &[f32], out: &[f32], (h, w): (usize, usize), flip: bool) -> Option<(i64, i64)> {
+    let at = |dy: i64, dx: i64, y: usize, x: usize| {
+        let xx = if flip { w - 1 - x } else { x };
+        let (sy, sx) = (y as i64 + dy, xx as i64 + dx);
+        if sy < 0 || sx < 0 || sy >= h as i64 || sx >= w as i64 {
+            0.0
+        } else {
+            source[sy as usize * w + sx as usize]
+        }
+    };
+    (-4..=4)
+        .flat_map(|dy| (-4..=4).map(move |dx| (dy, dx)))
+        .find(|&(dy, dx)| (0..h).all(|y| (0..w).all(|x| out[y * w + x] == at(dy, dx, y, x))))
+}
+
+/// fastai v1's CIFAR crop: offsets `int(9·U(0.4, 0.6)) − 4` ∈ {−1, 0, 1} only (all three
+/// drawn), zero padding, and a flip only when asked for.
+#[test]
+fn fastai_v1_pad_crop_jitters_by_one_pixel() {
+    let s = set(200, 8, 8);
+    let base = ImageBatcher::eval(Augment::None, Normalize::identity(3)).batch_host(&items(&s));
+    for flip in [false, true] {
+        let out =
+            batcher(Augment::FastaiV1PadCrop { pad: 4, flip }, Mix::None, 9).batch_host(&items(&s));
+        let mut shifts = std::collections::BTreeSet::new();
+        let mut flipped = 0;
+        for i in 0..200 {
+            let (src, img) = (
+                &base.images[i * 192..i * 192 + 64],
+                &out.images[i * 192..i * 192 + 64],
+            );
+            let found = shift_of(src, img, (8, 8), false)
+                .or_else(|| {
+                    flipped += 1;
+                    shift_of(src, img, (8, 8), true)
+                })
+                .expect("a shifted copy");
+            shifts.insert(found.0);
+            shifts.insert(found.1);
+        }
+        assert_eq!(shifts.into_iter().collect::<Vec<_>>(), vec![-1, 0, 1]);
+        if flip {
+            assert!(
+                (70..=130).contains(&flipped),
+                "about half flipped: {flipped}"
+            );
+        } else {
+            assert_eq!(flipped, 0);
+        }
+    }
+}
+
+/// fastai v1's `get_transforms()` through the batcher: the output size, values in [0, 1]
+/// without normalisation, a deterministic validation, and the same seed giving the same batch.
+#[test]
+fn fastai_v1_get_transforms_through_the_batcher() {
+    let s = set(8, 30, 40);
+    let train = Augment::FastaiV1 {
+        size: 24,
+        train: true,
+        flip: true,
+    };
+    let a = batcher(train.clone(), Mix::None, 4).batch_host(&items(&s));
+    assert_eq!(a.shape, [8, 3, 24, 24]);
+    assert!(a.images.iter().all(|v| (0.0..=1.0).contains(v)));
+    assert_eq!(
+        a.images,
+        batcher(train, Mix::None, 4).batch_host(&items(&s)).images
+    );
+    let valid = Augment::FastaiV1 {
+        size: 24,
+        train: false,
+        flip: true,
+    };
+    let v1 = batcher(valid.clone(), Mix::None, 1).batch_host(&items(&s));
+    let v2 = batcher(valid, Mix::None, 2).batch_host(&items(&s));
+    assert_eq!(v1.images, v2.images, "validation draws nothing");
+}

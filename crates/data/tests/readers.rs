@@ -370,6 +370,24 @@ fn bad_inputs_give_errors_naming_the_file() {
         e.contains("archive.tgz: md5 mismatch: expected c32a1d4ab5d03f1284b67883e8d87530"),
         "{e}"
     );
+    // SHA-256 (the 2019 imagenette-320's check): "not the dataset" hashes to the value of
+    // `printf 'not the dataset' | sha256sum`.
+    const SHA_NOT_THE_DATASET: &str =
+        "3cc07cb1f458ee98ec1bd7338a473ef28ac25a69efd7b060a645546197312d0c";
+    let sha = "0e3ac85d7f3fd0a63d5e27d85c68511be9ac4dae260345b6f7434a0d4fa24b3f";
+    verify(&file, Check::Sha256(SHA_NOT_THE_DATASET, Some(15))).unwrap();
+    let e = err_text(verify(&file, Check::Sha256(sha, None)));
+    assert!(
+        e.contains(&format!(
+            "sha256 mismatch: expected {sha}, got {SHA_NOT_THE_DATASET}"
+        )),
+        "{e}"
+    );
+    let e = err_text(import("imagenette-320", &file, tmp.path()));
+    assert!(
+        e.contains("archive.tgz: size mismatch: expected 341289752, got 15"),
+        "{e}"
+    );
     let e = err_text(import("cifar10", &file, tmp.path()));
     assert!(
         e.contains("archive.tgz: size mismatch: expected 170052171, got 15"),
@@ -395,4 +413,27 @@ fn import_extracts_a_verified_archive() {
     assert_eq!(folder, data.join("imagewoof2-160"));
     assert!(folder.join("train/n01440764/img0.JPEG").is_file());
     assert!(!data.join(".extract-imagewoof2-160").exists());
+}
+
+/// The 2019 Imagenette (`imagenette-320`, the seed study's) is a catalogue name, found in its
+/// own folder and read by the same reader.
+#[test]
+fn the_2019_imagenette_is_located_and_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_imagenette(&tmp.path().join("imagenette-320"));
+    let kind: DatasetKind = "imagenette-320".parse().unwrap();
+    assert_eq!(kind, DatasetKind::Imagenette(Some("imagenette-320")));
+    assert_eq!(kind.to_string(), "imagenette-320");
+    let found = locate(&kind, tmp.path()).unwrap();
+    assert_eq!(found.variant, "imagenette-320");
+    let options = ImagenetteOptions::new(32, tmp.path());
+    let read = read_imagenette(&found.path, Split::Train, &options).unwrap();
+    assert_eq!(read.set.classes, vec!["tench", "parachute"]);
+    let spec = dataset_spec("imagenette-320").unwrap();
+    assert_eq!(
+        spec.files[0].url,
+        "https://s3.amazonaws.com/fast-ai-imageclas/imagenette-320.tgz"
+    );
+    // `imagenette` alone still means the imagenette2 releases.
+    assert!(!IMAGENETTE_DEFAULT.contains(&"imagenette-320"));
 }

@@ -4,6 +4,8 @@
 //! * [`ResNetConfig`]: torchvision's ResNet-18/34/50 (7×7 stem, strided 1×1 conv-BN shortcuts,
 //!   kaiming-normal fan_out init, optional zero-init of each block's last BN), and with
 //!   [`Stem::Cifar`] the CIFAR ResNet-18 of the Lookahead paper.
+//!   With [`Head::FastaiV1`] it carries fastai v1's `cnn_learner` head ([`FastaiHead`]), as
+//!   the seed study's models did.
 //! * [`XResNetConfig`]: fastai's XResNet-18/34/50 (three 3×3 stem convs, AvgPool + 1×1 conv
 //!   shortcuts, last BN of each block zero-initialised, ReLU or Mish, dropout before the head).
 //!
@@ -24,6 +26,7 @@
 //! ```
 
 mod error;
+mod fastai_head;
 mod layers;
 mod network;
 mod precision;
@@ -31,8 +34,9 @@ mod resnet;
 mod xresnet;
 
 pub use error::ConfigError;
+pub use fastai_head::{FASTAI_HIDDEN, FastaiHead, concat_pool};
 pub use layers::{Activation, ConvBn, ResidualBlock};
 pub use network::{ResNet, XResNet};
 pub use precision::{compute_copy, to_f32};
-pub use resnet::{ResNetConfig, ResNetVariant, Stem};
+pub use resnet::{Head, ResNetConfig, ResNetVariant, Stem};
 pub use xresnet::{XResNetConfig, XResNetVariant};

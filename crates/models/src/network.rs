@@ -6,6 +6,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, PaddingConfig2d};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
+use crate::fastai_head::FastaiHead;
 use crate::layers::{Activation, ConvBn, ResidualBlock};
 
 /// A residual network: stem conv-BN-act layers, an optional 3×3/2 max-pool, residual blocks,
@@ -22,6 +23,9 @@ pub struct ResNet<B: Backend> {
     pub blocks: Vec<ResidualBlock<B>>,
     /// Global average pooling.
     pub pool: AdaptiveAvgPool2d,
+    /// fastai v1's `cnn_learner` head between the pooling and `dropout`/`fc` (concat pooling,
+    /// BN, dropout, linear, ReLU, BN); `None`: average pooling straight into the classifier.
+    pub head: Option<FastaiHead<B>>,
     /// Dropout before the classifier (p = 0 unless configured).
     pub dropout: Dropout,
     /// The classifier.
@@ -54,10 +58,19 @@ impl<B: Backend> ResNet<B> {
             stem_pool,
             blocks,
             pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+            head: None,
             dropout: DropoutConfig::new(dropout).init(),
             fc,
             activation,
         }
+    }
+
+    /// The same network with fastai v1's `cnn_learner` head (see [`FastaiHead`]).
+    pub(crate) fn with_fastai_head(mut self, head: FastaiHead<B>, fc: Linear<B>) -> Self {
+        self.head = Some(head);
+        self.dropout = DropoutConfig::new(0.5).init();
+        self.fc = fc;
+        self
     }
 
     /// Logits `[batch, classes]` for images `[batch, channels, height, width]`.
@@ -72,7 +85,10 @@ impl<B: Backend> ResNet<B> {
         for block in &self.blocks {
             x = block.forward(x);
         }
-        let x = self.pool.forward(x).flatten::<2>(1, 3);
+        let x = match &self.head {
+            Some(head) => head.forward(x, &self.pool),
+            None => self.pool.forward(x).flatten::<2>(1, 3),
+        };
         self.fc.forward(self.dropout.forward(x))
     }
 
@@ -90,6 +106,7 @@ impl<B: Backend> ResNet<B> {
             )
             .map(|conv| 2 * conv.bn.gamma.shape().num_elements())
             .sum();
-        self.num_params() - running
+        let head = self.head.as_ref().map_or(0, FastaiHead::running_stats);
+        self.num_params() - running - head
     }
 }

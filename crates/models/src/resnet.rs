@@ -5,6 +5,7 @@ use burn::nn::LinearConfig;
 use burn::tensor::backend::Backend;
 
 use crate::error::{ConfigError, check_common, scaled};
+use crate::fastai_head::{FASTAI_HIDDEN, FastaiHead, kaiming_linear};
 use crate::layers::{Activation, ConvBn, Fan, ResidualBlock};
 use crate::network::ResNet;
 
@@ -78,6 +79,19 @@ pub struct ResNetConfig {
     /// Initialise each block's last BN γ to zero (torchvision's `zero_init_residual`). Default false.
     #[config(default = false)]
     pub zero_init_residual: bool,
+    /// The classifier head. Default [`Head::Linear`] (torchvision's).
+    #[config(default = "Head::Linear")]
+    pub head: Head,
+}
+
+/// The head of a ResNet after its last stage.
+#[derive(Config, Debug, PartialEq, Eq, Copy)]
+pub enum Head {
+    /// torchvision's: global average pooling, one linear layer.
+    Linear,
+    /// fastai v1's `cnn_learner` head ([`FastaiHead`](crate::FastaiHead) then dropout 0.5 and
+    /// a 512 → classes linear layer), over the torchvision body (`cut=-2`, not re-initialised).
+    FastaiV1,
 }
 
 impl ResNetConfig {
@@ -154,13 +168,20 @@ impl ResNetConfig {
             }
         }
         let fc = LinearConfig::new(in_planes, self.num_classes).init(device);
-        Ok(ResNet::assemble(
+        let net = ResNet::assemble(
             vec![stem],
             self.stem == Stem::ImageNet,
             blocks,
             0.0,
             fc,
             Activation::Relu,
-        ))
+        );
+        Ok(match self.head {
+            Head::Linear => net,
+            Head::FastaiV1 => net.with_fastai_head(
+                FastaiHead::new(in_planes, device),
+                kaiming_linear(FASTAI_HIDDEN, self.num_classes, device),
+            ),
+        })
     }
 }

@@ -8,7 +8,7 @@ use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, ElementConversion, Int, Tensor, TensorData};
 use models::{
-    Activation, ResNet, ResNetConfig, ResNetVariant, Stem, XResNetConfig, XResNetVariant,
+    Activation, Head, ResNet, ResNetConfig, ResNetVariant, Stem, XResNetConfig, XResNetVariant,
 };
 
 type B = Flex;
@@ -56,6 +56,29 @@ fn parameter_counts_match_the_references() {
             "CIFAR ResNet-18, {classes} classes"
         );
     }
+    // fastai v1's `cnn_learner(data, models.resnetNN, pretrained=False)`: torchvision 0.24.0's
+    // (torch 2.9.0, PyPI) resnetNN body `nn.Sequential(*list(resnetNN().children())[:-2])`
+    // plus fastai 1.0.59's `create_head(2·nf, c)` written out in torch (BN1d(2·nf),
+    // Dropout(0.25), Linear(2·nf, 512), ReLU, BN1d(512), Dropout(0.5), Linear(512, c)):
+    // body 11,176,512 / 23,508,032, head 533,002 / 579,172 (nf 512) and 2,112,010 /
+    // 2,158,180 (nf 2048) for 10 / 100 classes.
+    let fastai = [
+        (ResNetVariant::ResNet18, 10, 11_709_514),
+        (ResNetVariant::ResNet18, 100, 11_755_684),
+        (ResNetVariant::ResNet50, 10, 25_620_042),
+        (ResNetVariant::ResNet50, 100, 25_666_212),
+    ];
+    for (variant, classes, expected) in fastai {
+        let model = resnet(variant, classes)
+            .with_head(Head::FastaiV1)
+            .init::<B>(&device)
+            .unwrap();
+        assert_eq!(
+            model.param_count(),
+            expected,
+            "fastai {variant:?}, {classes} classes"
+        );
+    }
     let xresnets = [
         (XResNetVariant::XResNet18, 1000, 11_708_744),
         (XResNetVariant::XResNet18, 10, 11_200_874),
@@ -92,6 +115,12 @@ fn output_shapes_of_every_variant() {
     let sizes = [64, 128, 160];
     let cifar = ResNetConfig::cifar_resnet18(10).init::<B>(&device).unwrap();
     check_shapes("CIFAR ResNet-18", &cifar, &[32, 64], 10);
+    // The seed study ran the ImageNet stem on 32×32 CIFAR images (1×1 after the body).
+    let fastai = resnet(ResNetVariant::ResNet18, 100)
+        .with_head(Head::FastaiV1)
+        .init::<B>(&device)
+        .unwrap();
+    check_shapes("fastai ResNet-18", &fastai, &[32, 64], 100);
     for variant in [
         ResNetVariant::ResNet18,
         ResNetVariant::ResNet34,

@@ -101,14 +101,16 @@ pub fn reset_keep_pair(a: &OptimizerSpec, b: &OptimizerSpec) -> bool {
                 k: ka,
                 alpha: aa,
                 policy: InnerStatePolicy::Reset,
+                slow_start: sa,
             },
             OptimizerSpec::Lookahead {
                 inner: ib,
                 k: kb,
                 alpha: ab,
                 policy: InnerStatePolicy::Keep,
+                slow_start: sb,
             },
-        ) => ia == ib && ka == kb && aa == ab,
+        ) => ia == ib && ka == kb && aa == ab && sa == sb,
         _ => false,
     }
 }
@@ -370,6 +372,9 @@ spec = "lookahead(sgd, keep)"
             final_valid_accuracy: Some(accuracy),
             best_valid_accuracy: Some(accuracy),
             best_epoch: Some(1),
+            final_train_loss_smoothed: None,
+            final_valid_top5_accuracy: None,
+            best_valid_loss_epoch: None,
             wall_time_s: 1.0,
             images_per_s: 1.0,
             train_images: 1,

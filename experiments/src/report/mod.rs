@@ -7,7 +7,7 @@
 mod aggregate;
 mod load;
 mod render;
-mod stats;
+pub(crate) mod stats;
 
 use std::path::{Path, PathBuf};
 
