@@ -56,6 +56,7 @@ macro_rules! serde_as_text {
 
 pub mod any_optim;
 pub mod backend;
+pub mod claim;
 pub mod config;
 pub mod datasets;
 pub mod hyper;

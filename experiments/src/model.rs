@@ -141,9 +141,18 @@ impl ModelKind {
         use burn::module::Module;
         use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
         type Host = NdArray<f32>;
+        // The host backend's generator is one per process: hold it from the seed to the last
+        // draw, so that builds on other threads (parallel tests, several runs in one process)
+        // cannot take draws from between ours.
+        static HOST_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let host_device = Default::default();
-        <Host as burn::tensor::backend::Backend>::seed(&host_device, seed);
-        let host = self.build::<Host>(classes, channels, &host_device)?;
+        let host = {
+            let _draws = HOST_RNG
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            <Host as burn::tensor::backend::Backend>::seed(&host_device, seed);
+            self.build::<Host>(classes, channels, &host_device)?
+        };
         let recorder = BinBytesRecorder::<FullPrecisionSettings>::new();
         let bytes = recorder
             .record(host.into_record(), ())
@@ -342,14 +351,17 @@ mod tests {
     use crate::spec::OptimizerSpec;
     use burn::backend::{Autodiff, Flex};
     use burn::optim::Optimizer;
-    use burn::tensor::{DType, Distribution, Int};
+    use burn::tensor::{DType, Int};
 
     type B = Autodiff<Flex>;
 
+    /// Fixed images (not the backend's global generator, which parallel tests share).
     fn batch(device: &burn::tensor::Device<B>) -> ImageBatch<B> {
-        <B as Backend>::seed(device, 5);
+        let pixels: Vec<f32> = (0..8 * 28 * 28)
+            .map(|i| ((i as f32) * 0.7548).sin() + 0.3 * ((i as f32) * 0.0131).cos())
+            .collect();
         ImageBatch {
-            images: Tensor::random([8, 1, 28, 28], Distribution::Normal(0.0, 1.0), device),
+            images: Tensor::<B, 1>::from_floats(pixels.as_slice(), device).reshape([8, 1, 28, 28]),
             targets: Tensor::<B, 1, Int>::from_ints([0, 1, 2, 3, 4, 5, 6, 7], device),
             mix: None,
         }

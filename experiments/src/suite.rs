@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::claim::{Claim, Published};
 use crate::config::{DatasetKind, TrainConfig};
 use crate::run::{RunStatus, read_summary};
 use crate::spec::OptimizerSpec;
@@ -51,6 +52,9 @@ pub struct SuiteOptimizer {
     /// This optimizer's weight decay (default: the spec's / the recipe's).
     #[serde(default)]
     pub weight_decay: Option<f64>,
+    /// The seed study's published numbers for this row (replica suites), shown beside ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<Published>,
 }
 
 /// A comparison suite.
@@ -77,6 +81,12 @@ pub struct Suite {
     pub recipe: TrainConfig,
     /// The optimizers compared.
     pub optimizers: Vec<SuiteOptimizer>,
+    /// Where the optimizers' `published` numbers come from (page and table of the seed study).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_source: Option<String>,
+    /// The seed study's conclusions this suite can test; the report gives each a verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<Claim>,
 }
 
 /// One run of a suite.
@@ -100,6 +110,24 @@ pub const SHIPPED: &[(&str, &str)] = &[
     ("cifar10", include_str!("../suites/cifar10.toml")),
     ("cifar100", include_str!("../suites/cifar100.toml")),
     ("imagenette", include_str!("../suites/imagenette.toml")),
+    ("seed-quick", include_str!("../suites/seed-quick.toml")),
+    ("seed-cifar10", include_str!("../suites/seed-cifar10.toml")),
+    (
+        "seed-cifar10-reset",
+        include_str!("../suites/seed-cifar10-reset.toml"),
+    ),
+    (
+        "seed-cifar100",
+        include_str!("../suites/seed-cifar100.toml"),
+    ),
+    (
+        "seed-cifar100-reset",
+        include_str!("../suites/seed-cifar100-reset.toml"),
+    ),
+    (
+        "seed-imagenette",
+        include_str!("../suites/seed-imagenette.toml"),
+    ),
 ];
 
 impl Suite {
@@ -169,6 +197,13 @@ impl Suite {
             if !labels.insert(o.label.as_str()) {
                 bail!("optimizer label `{}` appears twice", o.label);
             }
+            if let Some(published) = &o.published {
+                published.check(&o.label)?;
+            }
+        }
+        let names: Vec<&str> = self.optimizers.iter().map(|o| o.label.as_str()).collect();
+        for claim in &self.claims {
+            claim.check(&names)?;
         }
         if !labels.contains(self.baseline_label()) {
             bail!(
@@ -296,6 +331,52 @@ mod tests {
                 suite.datasets.len() * suite.optimizers.len() * suite.seeds.len()
             );
         }
+    }
+
+    /// Every run of every shipped suite builds its optimizer as a run would (with the schedule's
+    /// momentum handle and true weight decay when the recipe asks for them).
+    #[test]
+    fn every_shipped_spec_builds() {
+        use crate::hyper::ScheduledMomentum;
+        use crate::spec::StepExtras;
+        type AB = burn::backend::Autodiff<burn::backend::NdArray>;
+        for (name, text) in SHIPPED {
+            let suite = Suite::parse(text, name).unwrap();
+            for run in suite.runs(Path::new("runs")) {
+                let extras = StepExtras {
+                    momentum: run.config.moms.map(|_| ScheduledMomentum::default()),
+                    true_weight_decay: run.config.true_weight_decay,
+                };
+                let built = run
+                    .config
+                    .optimizer_spec()
+                    .build_with::<AB, burn::nn::Linear<AB>>(&extras);
+                assert!(built.is_ok(), "{name}/{}: {:?}", run.label, built.err());
+            }
+        }
+    }
+
+    /// The replica suites carry the seed's published numbers and claims about their own labels.
+    #[test]
+    fn replica_suites_carry_the_published_numbers() {
+        for name in [
+            "seed-cifar10",
+            "seed-cifar10-reset",
+            "seed-cifar100",
+            "seed-cifar100-reset",
+            "seed-imagenette",
+            "seed-quick",
+        ] {
+            let suite = Suite::load(name).unwrap();
+            assert!(suite.published_source.is_some(), "{name}");
+            assert!(!suite.claims.is_empty(), "{name}");
+            let published = suite.optimizers.iter().filter(|o| o.published.is_some());
+            assert!(published.count() >= 3, "{name}");
+            assert_eq!(suite.recipe.true_weight_decay, Some(0.01), "{name}");
+        }
+        let la = Suite::load("seed-cifar10").unwrap();
+        let row = la.optimizers.iter().find(|o| o.label == "la-sgd").unwrap();
+        assert_eq!(row.published.unwrap().accuracy, Some(82.33));
     }
 
     #[test]

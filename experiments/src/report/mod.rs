@@ -1,21 +1,29 @@
-//! Reports of a suite's directory: a Markdown report with mean ± std tables over seeds and
-//! Welch's t-tests, SVG plots (mean line and ±std band per optimizer), and CSV of every number.
+//! Reports of a suite's directory: a Markdown report with mean ± std tables over seeds, Welch's
+//! and paired t-tests with Holm–Bonferroni-adjusted p-values, the seed study's published numbers
+//! beside the replica's, a verdict per claim of the suite, SVG plots (mean line and ±std band per
+//! optimizer, published values marked), and CSV of every number.
 //!
 //! Three steps: [`load`] reads the runs, [`aggregate`] (pure) turns them into one
 //! [`DatasetTable`] per dataset and the [`Findings`], [`render`] writes Markdown, CSV and SVG.
 
 mod aggregate;
 mod load;
+mod published;
 mod render;
 pub(crate) mod stats;
+mod verdict;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-pub use aggregate::{DatasetTable, Findings, OptimizerRow, PairRow, aggregate};
+pub use aggregate::{
+    At, DatasetTable, Findings, OptimizerRow, PValue, PairRow, Tests, aggregate, metric_value,
+};
 pub use load::{RunRecord, load_run};
-pub use stats::{Stats, welch_p};
+pub use published::{Placement, PublishedRow, placement};
+pub use stats::{Sample, Stats, holm, paired_p, welch_p};
+pub use verdict::{ConditionResult, Outcome, TestKind, Verdict};
 
 use crate::suite::Suite;
 
@@ -57,6 +65,11 @@ pub fn report(dir: &Path) -> anyhow::Result<ReportFiles> {
     let mut plots = Vec::new();
     for table in &tables {
         md.push_str(&render::dataset_section(table, suite.baseline_label()));
+        md.push_str(&render::published_section(
+            table,
+            suite.published_source.as_deref(),
+        ));
+        md.push_str(&render::verdict_section(table));
         let (lines, files) = render::dataset_plots(dir, table)?;
         md.push_str(&lines);
         plots.extend(files);
@@ -72,6 +85,7 @@ pub fn report(dir: &Path) -> anyhow::Result<ReportFiles> {
         write("results.csv", &render::results_csv(&suite, &records)?)?,
         write("summary.csv", &render::summary_csv(&tables)?)?,
         write("epochs.csv", &render::epochs_csv(&records)?)?,
+        write("published.csv", &render::published_csv(&tables)?)?,
     ];
     let markdown = write("report.md", md.as_bytes())?;
     Ok(ReportFiles {

@@ -7,14 +7,17 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 use plotters::prelude::*;
 
-use super::aggregate::{Curves, DatasetTable, Findings, p_text};
+use super::aggregate::{Curves, DatasetTable, Findings, PValue, Tests, p_text};
 use super::load::RunRecord;
-use super::stats::Stats;
+use super::published::placement;
+use super::stats::{Sample, Stats};
+use super::verdict::{Outcome, TestKind};
+use crate::claim::{Metric, Relation};
 use crate::run::fmt_opt as opt;
 use crate::suite::Suite;
 
-fn pm(stats: Option<Stats>, digits: usize) -> String {
-    match stats {
+fn pm(sample: &Sample, digits: usize) -> String {
+    match sample.stats() {
         Some(s) if s.n > 1 => format!("{:.*} ± {:.*}", digits, s.mean, digits, s.std),
         Some(s) => format!("{:.*}", digits, s.mean),
         None => "–".into(),
@@ -48,58 +51,188 @@ pub fn dataset_section(table: &DatasetTable, baseline: &str) -> String {
     let _ = writeln!(md, "## {}\n", table.dataset);
     let _ = writeln!(
         md,
-        "Final-epoch values over the seeds, mean ± sample std (n = completed runs). p: \
-         two-sided Welch t-test against `{baseline}` (valid accuracy, valid loss).\n"
+        "Final-epoch values over the seeds, mean ± sample std (n = completed runs; train loss: \
+         the last epoch's mean). p against `{baseline}`, two-sided: Welch's t-test, and the paired \
+         t-test over the seeds both share (same initial weights and data order); in brackets, \
+         Holm–Bonferroni-adjusted across all the report's tests of that kind.\n"
     );
     let _ = writeln!(
         md,
-        "| optimizer | spec | n | diverged | train loss | valid loss | valid accuracy (%) | p (acc) | p (loss) |\n|---|---|---|---|---|---|---|---|---|"
+        "| optimizer | spec | n | diverged | train loss | valid loss | valid accuracy (%) | p acc: Welch | p acc: paired | p loss: Welch | p loss: paired |\n|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for row in &table.rows {
         let mut n = row.valid_accuracy.len().to_string();
         if row.unfinished > 0 {
             let _ = write!(n, " ({} unfinished)", row.unfinished);
         }
-        let p = |p: Option<f64>| {
+        let p = |p: PValue| {
             if row.baseline {
                 "baseline".to_string()
             } else {
-                p_text(p)
+                p_pair(p)
             }
         };
         let _ = writeln!(
             md,
-            "| {} | `{}` | {n} | {} | {} | {} | {} | {} | {} |",
+            "| {} | `{}` | {n} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.label,
             row.spec,
             row.diverged,
-            pm(Stats::of(&row.train_loss), 4),
-            pm(Stats::of(&row.valid_loss), 4),
-            pm(Stats::of(&row.valid_accuracy), 2),
-            p(row.p_accuracy),
-            p(row.p_loss),
+            pm(&row.train_loss, 4),
+            pm(&row.valid_loss, 4),
+            pm(&row.valid_accuracy, 2),
+            p(row.accuracy_tests.welch),
+            p(row.accuracy_tests.paired),
+            p(row.loss_tests.welch),
+            p(row.loss_tests.paired),
         );
     }
     if !table.pairs.is_empty() {
         let _ = writeln!(
             md,
-            "\nReset against keep (same inner optimizer, k, α, learning rate): Welch t-test.\n\n| reset | keep | Δ valid accuracy (points) | p (acc) | Δ valid loss | p (loss) |\n|---|---|---|---|---|---|"
+            "\nReset against keep (same inner optimizer, k, α, learning rate): Welch and paired \
+             t-tests (Holm-adjusted in brackets).\n\n| reset | keep | Δ valid accuracy (points) | p acc: Welch | p acc: paired | Δ valid loss | p loss: Welch | p loss: paired |\n|---|---|---|---|---|---|---|---|"
         );
         let d = |d: Option<f64>| d.map_or("–".into(), |d| format!("{d:+.4}"));
         for pair in &table.pairs {
+            let t = |t: &Tests| (p_pair(t.welch), p_pair(t.paired));
+            let ((aw, ap), (lw, lp)) = (t(&pair.accuracy_tests), t(&pair.loss_tests));
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {aw} | {ap} | {} | {lw} | {lp} |",
                 pair.reset,
                 pair.keep,
                 d(pair.accuracy_diff),
-                p_text(pair.p_accuracy),
                 d(pair.loss_diff),
-                p_text(pair.p_loss)
             );
         }
     }
     md
+}
+
+/// A p-value and its Holm adjustment: `0.012 (0.084)`.
+fn p_pair(p: PValue) -> String {
+    match p.raw {
+        None => "n/a".into(),
+        Some(_) => format!("{} ({})", p_text(p.raw), p_text(p.holm)),
+    }
+}
+
+/// How the report names a metric.
+fn metric_name(metric: Metric) -> &'static str {
+    match metric {
+        Metric::TrainLoss => "train loss (smoothed)",
+        Metric::ValidLoss => "valid loss",
+        Metric::Accuracy => "accuracy (%)",
+        Metric::Top5 => "top-5 accuracy (%)",
+    }
+}
+
+/// The seed's published numbers beside the replica's (nothing when the suite has none).
+pub fn published_section(table: &DatasetTable, source: Option<&str>) -> String {
+    let mut md = String::new();
+    if table.published.is_empty() {
+        return md;
+    }
+    let _ = writeln!(
+        md,
+        "### The seed's published numbers beside the replica's\n\nPublished: {}. Replica: mean ± \
+         std over the completed seeds, at the final epoch and at each run's lowest-validation-loss \
+         epoch — **the epoch the seed reported, chosen on its test split** (its validation set \
+         was the official test set, and fastai reloaded the best-valid-loss weights at the end). \
+         \"where\": where the published value falls among the replica's runs (z = (published − \
+         mean)/std).\n",
+        source.unwrap_or("the suite's `published` values")
+    );
+    let _ = writeln!(
+        md,
+        "| optimizer | metric | published | replica, final epoch | where | replica, best-valid-loss epoch ⚠ test split | where |\n|---|---|---|---|---|---|---|"
+    );
+    for row in &table.published {
+        let digits = row.metric.digits();
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            row.label,
+            metric_name(row.metric),
+            row.published,
+            pm(&row.final_epoch, digits),
+            placement(row.published, &row.final_epoch),
+            pm(&row.best_loss_epoch, digits),
+            placement(row.published, &row.best_loss_epoch),
+        );
+    }
+    md.push('\n');
+    md
+}
+
+/// A verdict line per claim of the suite (nothing when it has none).
+pub fn verdict_section(table: &DatasetTable) -> String {
+    let mut md = String::new();
+    if table.verdicts.is_empty() {
+        return md;
+    }
+    let _ = writeln!(
+        md,
+        "### The seed's conclusions, tested\n\nEach claim is a set of conditions on the \
+         final-epoch means (train loss: fastai's smoothed loss); each condition is tested with \
+         the paired t-test over shared seeds (Welch's where fewer than two seeds are shared), \
+         p Holm-adjusted across every verdict of the report. **Supported**: every condition holds \
+         at 5 %; **not supported**: a tested condition fails or is not significant; **not \
+         testable at this n**: too few runs.\n"
+    );
+    for v in &table.verdicts {
+        let parts: Vec<String> = v.conditions.iter().map(condition_text).collect();
+        let outcome = v.outcome();
+        let mark = match outcome {
+            Outcome::Supported => "✅",
+            Outcome::NotSupported => "❌",
+            Outcome::NotTestable => "❔",
+        };
+        let _ = writeln!(
+            md,
+            "- {mark} **{outcome}** — “{}”: {}.",
+            v.claim,
+            parts.join("; ")
+        );
+    }
+    md.push('\n');
+    md
+}
+
+/// `adamw train loss 0.0012 (n 3) lowest, next sgd 0.0100 (n 3): holds, paired p 0.010 (Holm 0.040)`.
+fn condition_text(c: &super::verdict::ConditionResult) -> String {
+    let metric = c.condition.metric;
+    let digits = metric.digits();
+    let mean = |s: &Sample| {
+        s.mean()
+            .map_or("–".into(), |m| format!("{m:.digits$} (n {})", s.len()))
+    };
+    let relation = match c.condition.is {
+        Relation::Lowest => "lowest, next",
+        Relation::Highest => "highest, next",
+        Relation::Below => "below",
+        Relation::Above => "above",
+    };
+    let other = c.other.as_deref().unwrap_or("–");
+    let holds = match c.holds {
+        Some(true) => "holds",
+        Some(false) => "does not hold",
+        None => "no runs",
+    };
+    let test = match c.test {
+        TestKind::Paired => "paired",
+        TestKind::Welch => "Welch",
+    };
+    format!(
+        "`{}` {} {} {relation} `{other}` {}: {holds}, {test} p {} (Holm {})",
+        c.condition.label,
+        metric_name(metric),
+        mean(&c.sample),
+        mean(&c.other_sample),
+        p_text(c.p.raw),
+        p_text(c.p.holm)
+    )
 }
 
 /// The closing section: what the seeds allow concluding, and how to reproduce.
@@ -118,15 +251,17 @@ pub fn conclusions(suite: &Suite, findings: &Findings, records: &[RunRecord]) ->
     if findings.significant.is_empty() {
         let _ = writeln!(
             md,
-            "- No optimizer differs from `{baseline}` (nor reset from keep) at the 5 % level. With \
+            "- No optimizer differs from `{baseline}` (nor reset from keep) at the 5 % level after \
+             Holm–Bonferroni ({} comparisons, each by Welch's and the paired t-test). With \
              {n_seeds} seed(s) per optimizer this is an absence of evidence, not evidence of no \
              difference: a t-test on {n_seeds} values per side only detects differences several \
-             times larger than the seed-to-seed spread."
+             times larger than the seed-to-seed spread.",
+            findings.tests_run
         );
     } else {
         let _ = writeln!(
             md,
-            "- Significant at the 5 % level (two-sided Welch t-test):"
+            "- Significant at the 5 % level after Holm–Bonferroni (Welch's or the paired t-test):"
         );
         for s in &findings.significant {
             let _ = writeln!(md, "  - {s}");
@@ -135,9 +270,11 @@ pub fn conclusions(suite: &Suite, findings: &Findings, records: &[RunRecord]) ->
             md,
             "- Everything else: no difference at the 5 % level, which with {n_seeds} seed(s) per \
              optimizer is an absence of evidence, not evidence of no difference.\n- These are \
-             {} tests at 5 % each (accuracy and loss, against the baseline and reset vs keep), \
-             uncorrected for multiple comparisons: about one in twenty comes out significant by \
-             chance alone. Treat single results near p = 0.05 as hints to rerun with more seeds.",
+             {} comparisons (accuracy and loss, against the baseline and reset vs keep), each tested \
+             by Welch's t-test and by the paired t-test; each kind is one Holm–Bonferroni family, \
+             which keeps the chance of any false positive among them at 5 %. The raw p-values are \
+             in the tables beside the adjusted ones: a raw p < 0.05 that does not survive the \
+             adjustment is a hint to rerun with more seeds, not a finding.",
             findings.tests_run
         );
     }
@@ -197,6 +334,11 @@ pub fn results_csv(suite: &Suite, records: &[RunRecord]) -> anyhow::Result<Vec<u
                 opt(s.final_valid_loss),
                 opt(s.final_valid_accuracy),
                 opt(s.best_valid_accuracy),
+                opt(s.final_train_loss_smoothed),
+                opt(s.final_valid_top5_accuracy),
+                s.best_valid_loss_epoch
+                    .as_ref()
+                    .map_or(String::new(), |e| e.epoch.to_string()),
                 format!("{:.1}", s.wall_time_s),
                 format!("{:.1}", s.images_per_s),
                 s.backend.backend.clone(),
@@ -204,7 +346,7 @@ pub fn results_csv(suite: &Suite, records: &[RunRecord]) -> anyhow::Result<Vec<u
             ]),
             None => {
                 row.push("missing".into());
-                row.extend(std::iter::repeat_n(String::new(), 9));
+                row.extend(std::iter::repeat_n(String::new(), 12));
             }
         }
         row
@@ -221,6 +363,9 @@ pub fn results_csv(suite: &Suite, records: &[RunRecord]) -> anyhow::Result<Vec<u
             "final_valid_loss",
             "final_valid_accuracy",
             "best_valid_accuracy",
+            "final_train_loss_smoothed",
+            "final_valid_top5_accuracy",
+            "best_valid_loss_epoch",
             "wall_time_s",
             "images_per_s",
             "backend",
@@ -261,8 +406,8 @@ pub fn epochs_csv(records: &[RunRecord]) -> anyhow::Result<Vec<u8>> {
 
 /// `summary.csv`: one row per dataset and optimizer.
 pub fn summary_csv(tables: &[DatasetTable]) -> anyhow::Result<Vec<u8>> {
-    let field = |values: &[f64], std: bool| {
-        Stats::of(values).map_or(String::new(), |s| {
+    let field = |values: &Sample, std: bool| {
+        values.stats().map_or(String::new(), |s| {
             (if std { s.std } else { s.mean }).to_string()
         })
     };
@@ -279,8 +424,14 @@ pub fn summary_csv(tables: &[DatasetTable]) -> anyhow::Result<Vec<u8>> {
                 field(&r.valid_loss, true),
                 field(&r.valid_accuracy, false),
                 field(&r.valid_accuracy, true),
-                opt(r.p_accuracy),
-                opt(r.p_loss),
+                opt(r.accuracy_tests.welch.raw),
+                opt(r.accuracy_tests.welch.holm),
+                opt(r.accuracy_tests.paired.raw),
+                opt(r.accuracy_tests.paired.holm),
+                opt(r.loss_tests.welch.raw),
+                opt(r.loss_tests.welch.holm),
+                opt(r.loss_tests.paired.raw),
+                opt(r.loss_tests.paired.holm),
             ]
         })
     });
@@ -296,11 +447,86 @@ pub fn summary_csv(tables: &[DatasetTable]) -> anyhow::Result<Vec<u8>> {
             "valid_loss_std",
             "valid_accuracy_mean",
             "valid_accuracy_std",
-            "p_accuracy_vs_baseline",
-            "p_valid_loss_vs_baseline",
+            "p_accuracy_welch",
+            "p_accuracy_welch_holm",
+            "p_accuracy_paired",
+            "p_accuracy_paired_holm",
+            "p_valid_loss_welch",
+            "p_valid_loss_welch_holm",
+            "p_valid_loss_paired",
+            "p_valid_loss_paired_holm",
         ],
         rows,
     )
+}
+
+/// `published.csv`: the seed's published numbers beside the replica's, one row per dataset,
+/// optimizer and metric (empty but for the header when the suite has none).
+pub fn published_csv(tables: &[DatasetTable]) -> anyhow::Result<Vec<u8>> {
+    let stat =
+        |s: &Sample, f: fn(Stats) -> f64| s.stats().map_or(String::new(), |x| f(x).to_string());
+    let rows = tables.iter().flat_map(|t| {
+        t.published.iter().map(move |r| {
+            vec![
+                t.dataset.clone(),
+                r.label.clone(),
+                r.metric.to_string(),
+                r.published.to_string(),
+                r.final_epoch.len().to_string(),
+                stat(&r.final_epoch, |x| x.mean),
+                stat(&r.final_epoch, |x| x.std),
+                placement(r.published, &r.final_epoch).to_string(),
+                stat(&r.best_loss_epoch, |x| x.mean),
+                stat(&r.best_loss_epoch, |x| x.std),
+                placement(r.published, &r.best_loss_epoch).to_string(),
+            ]
+        })
+    });
+    csv_text(
+        &[
+            "dataset",
+            "optimizer",
+            "metric",
+            "published",
+            "n",
+            "final_mean",
+            "final_std",
+            "final_where",
+            "best_valid_loss_epoch_mean",
+            "best_valid_loss_epoch_std",
+            "best_valid_loss_epoch_where",
+        ],
+        rows,
+    )
+}
+
+/// The seed's published value of a curve, drawn at its last epoch.
+#[derive(Debug, Clone, PartialEq)]
+struct Marker {
+    /// Index of the curve (its colour).
+    curve: usize,
+    /// Its last epoch.
+    x: f64,
+    /// The published value.
+    y: f64,
+}
+
+/// The published markers of `metric` on `curves`.
+fn markers(table: &DatasetTable, curves: &Curves, metric: Metric) -> Vec<Marker> {
+    table
+        .published
+        .iter()
+        .filter(|r| r.metric == metric)
+        .filter_map(|r| {
+            let curve = curves.iter().position(|(label, _)| *label == r.label)?;
+            let x = curves[curve].1.last()?.0;
+            Some(Marker {
+                curve,
+                x,
+                y: r.published,
+            })
+        })
+        .collect()
 }
 
 /// Draws a dataset's three plots into `dir`; returns the Markdown image lines and the files.
@@ -309,13 +535,14 @@ pub fn dataset_plots(dir: &Path, table: &DatasetTable) -> anyhow::Result<(String
     let slug = dataset.replace(['/', ' '], "_");
     let mut lines = Vec::new();
     let mut files = Vec::new();
-    for (name, title, x, y, curves) in [
+    for (name, title, x, y, curves, metric) in [
         (
             "train_loss",
             "training loss (EMA 0.98)",
             "iteration",
             "loss",
             &table.train_curves,
+            None,
         ),
         (
             "valid_loss",
@@ -323,6 +550,7 @@ pub fn dataset_plots(dir: &Path, table: &DatasetTable) -> anyhow::Result<(String
             "epoch",
             "loss",
             &table.valid_loss_curves,
+            Some(Metric::ValidLoss),
         ),
         (
             "valid_accuracy",
@@ -330,6 +558,7 @@ pub fn dataset_plots(dir: &Path, table: &DatasetTable) -> anyhow::Result<(String
             "epoch",
             "accuracy (%)",
             &table.valid_accuracy_curves,
+            Some(Metric::Accuracy),
         ),
     ] {
         if curves.iter().all(|(_, c)| c.is_empty()) {
@@ -337,16 +566,34 @@ pub fn dataset_plots(dir: &Path, table: &DatasetTable) -> anyhow::Result<(String
         }
         let file = format!("{slug}_{name}.svg");
         let path = dir.join(&file);
-        let caption = format!("{dataset}: {title}, mean ± std over seeds");
-        plot(&path, &caption, x, y, curves)?;
+        let marks = metric.map_or(Vec::new(), |m| markers(table, curves, m));
+        let mut caption = format!("{dataset}: {title}, mean ± std over seeds");
+        if !marks.is_empty() {
+            caption.push_str("; ◆ published");
+        }
+        let axes = Axes {
+            x: x.to_string(),
+            y: y.to_string(),
+            integer_x: x == "epoch",
+        };
+        plot(&path, &caption, &axes, curves, &marks)?;
         lines.push(format!("![{dataset} {title}]({file})"));
         files.push(path);
     }
     Ok((format!("\n{}\n\n", lines.join("\n\n")), files))
 }
 
-/// The x and y ranges of the curves, y padded by 5 %.
-fn ranges(curves: &Curves) -> Option<((f64, f64), (f64, f64))> {
+/// A plot's axis titles, and whether x counts whole units (epochs).
+struct Axes {
+    x: String,
+    y: String,
+    integer_x: bool,
+}
+
+/// The x and y ranges of the curves, y padded by 5 % and widened to take in the published
+/// markers that lie within one range's height of the curves (farther ones are drawn at the
+/// edge with their value).
+fn ranges(curves: &Curves, marks: &[Marker]) -> Option<((f64, f64), (f64, f64))> {
     let (mut x0, mut x1) = (f64::INFINITY, f64::NEG_INFINITY);
     let (mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY);
     for &(x, m, s) in curves.iter().flat_map(|(_, c)| c.iter()) {
@@ -361,36 +608,61 @@ fn ranges(curves: &Curves) -> Option<((f64, f64), (f64, f64))> {
     if x1 <= x0 {
         x1 = x0 + 1.0;
     }
+    let span = (y1 - y0).max(1e-6);
+    for m in marks {
+        if m.y >= y0 - span && m.y <= y1 + span {
+            y0 = y0.min(m.y);
+            y1 = y1.max(m.y);
+        }
+    }
     let pad = ((y1 - y0) * 0.05).max(1e-6);
     Some(((x0, x1), (y0 - pad, y1 + pad)))
 }
 
-/// One SVG: a mean line and a ±std band per curve.
+/// One SVG: a mean line and a ±std band per curve, the published values as diamonds at the
+/// last epoch, and the legend to the right of the plotting area.
 fn plot(
     path: &Path,
     title: &str,
-    x_desc: &str,
-    y_desc: &str,
+    axes: &Axes,
     curves: &Curves,
+    marks: &[Marker],
 ) -> anyhow::Result<()> {
-    let Some(((x0, x1), (y0, y1))) = ranges(curves) else {
+    let Some(((x0, x1), (y0, y1))) = ranges(curves, marks) else {
         bail!("{}: nothing to plot", path.display());
     };
     let draw = || -> Result<(), Box<dyn std::error::Error>> {
-        let root = SVGBackend::new(path, (960, 600)).into_drawing_area();
+        let root = SVGBackend::new(path, (1100, 600)).into_drawing_area();
         root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 22))
+        let (area, legend) = root.split_horizontally(860);
+        let mut chart = ChartBuilder::on(&area)
+            .caption(title, ("sans-serif", 20))
             .margin(16)
             .x_label_area_size(44)
             .y_label_area_size(64)
             .build_cartesian_2d(x0..x1, y0..y1)?;
+        // Epochs: at most one label per whole epoch, so plotters' round steps (1, 2, 5 × 10ⁿ)
+        // are whole numbers.
+        let integer_x = axes.integer_x;
+        let x_labels = if integer_x {
+            ((x1 - x0).round() as usize + 1).min(12)
+        } else {
+            10
+        };
         chart
             .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc(y_desc)
+            .x_labels(x_labels)
+            .x_desc(axes.x.as_str())
+            .y_desc(axes.y.as_str())
+            .x_label_formatter(&|x| {
+                if integer_x {
+                    format!("{}", x.round() as i64)
+                } else {
+                    format!("{x}")
+                }
+            })
             .draw()?;
-        for (i, (label, curve)) in curves.iter().enumerate() {
+        for (i, (_, curve)) in curves.iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
             let mut outline: Vec<(f64, f64)> = curve.iter().map(|&(x, m, s)| (x, m + s)).collect();
             outline.extend(curve.iter().rev().map(|&(x, m, s)| (x, m - s)));
@@ -398,24 +670,65 @@ fn plot(
                 outline,
                 color.mix(0.15).filled(),
             )))?;
-            chart
-                .draw_series(LineSeries::new(
-                    curve.iter().map(|&(x, m, _)| (x, m)),
-                    color.stroke_width(2),
-                ))?
-                .label(label.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
+            chart.draw_series(LineSeries::new(
+                curve.iter().map(|&(x, m, _)| (x, m)),
+                color.stroke_width(2),
+            ))?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
+        for m in marks {
+            let color = Palette99::pick(m.curve).to_rgba();
+            let y = m.y.clamp(y0, y1);
+            let diamond = EmptyElement::at((m.x, y))
+                + Polygon::new(vec![(0, -7), (7, 0), (0, 7), (-7, 0)], color.filled())
+                + Polygon::new(
+                    vec![(0, -7), (7, 0), (0, 7), (-7, 0)],
+                    BLACK.stroke_width(1),
+                );
+            chart.plotting_area().draw(&diamond)?;
+            if y != m.y {
+                let text = EmptyElement::at((m.x, y))
+                    + Text::new(
+                        format!("{} {}", if m.y > y { "↑" } else { "↓" }, m.y),
+                        (-90, -4),
+                        ("sans-serif", 13),
+                    );
+                chart.plotting_area().draw(&text)?;
+            }
+        }
+        legend_box(&legend, curves, !marks.is_empty())?;
         root.present()?;
         Ok(())
     };
     draw().map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", path.display()))
+}
+
+/// The legend, in its own area beside the plot: a line per curve, and the published marker.
+fn legend_box<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    curves: &Curves,
+    published: bool,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let font = ("sans-serif", 15).into_font();
+    let mut y = 60;
+    for (i, (label, _)) in curves.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        area.draw(&PathElement::new(
+            vec![(8, y), (36, y)],
+            color.stroke_width(3),
+        ))?;
+        area.draw(&Text::new(label.clone(), (44, y - 8), font.clone()))?;
+        y += 24;
+    }
+    if published {
+        y += 8;
+        area.draw(&Polygon::new(
+            vec![(22, y - 7), (29, y), (22, y + 7), (15, y)],
+            BLACK.filled(),
+        ))?;
+        area.draw(&Text::new("published (seed)", (44, y - 8), font))?;
+    }
+    Ok(())
 }

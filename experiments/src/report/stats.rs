@@ -1,4 +1,5 @@
-//! Mean ± std over seeds, and Welch's unequal-variances t-test.
+//! Mean ± std over seeds; Welch's unequal-variances t-test, the paired t-test over shared seeds,
+//! and the Holm–Bonferroni adjustment of a family of p-values.
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
@@ -34,6 +35,37 @@ impl Stats {
     }
 }
 
+/// The values of one metric over seeds: (seed, value) of each completed run that has it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Sample(pub Vec<(u64, f64)>);
+
+impl Sample {
+    /// The values, in seed order of the runs.
+    pub fn values(&self) -> Vec<f64> {
+        self.0.iter().map(|(_, v)| *v).collect()
+    }
+
+    /// Mean, std and count (`None` when empty).
+    pub fn stats(&self) -> Option<Stats> {
+        Stats::of(&self.values())
+    }
+
+    /// The mean (`None` when empty).
+    pub fn mean(&self) -> Option<f64> {
+        self.stats().map(|s| s.mean)
+    }
+
+    /// The number of values.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there is no value.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// Two-sided p-value of Welch's unequal-variances t-test of `a` against `b`; `None` when either
 /// has fewer than 2 values or both have zero variance.
 pub fn welch_p(a: &[f64], b: &[f64]) -> Option<f64> {
@@ -49,8 +81,50 @@ pub fn welch_p(a: &[f64], b: &[f64]) -> Option<f64> {
     let t = (sa.mean - sb.mean) / se2.sqrt();
     // Welch–Satterthwaite degrees of freedom.
     let df = se2.powi(2) / (va.powi(2) / (sa.n - 1) as f64 + vb.powi(2) / (sb.n - 1) as f64);
+    two_sided(t, df)
+}
+
+/// Two-sided p-value of Student's t with `df` degrees of freedom.
+fn two_sided(t: f64, df: f64) -> Option<f64> {
     let dist = StudentsT::new(0.0, 1.0, df).ok()?;
     Some((2.0 * (1.0 - dist.cdf(t.abs()))).clamp(0.0, 1.0))
+}
+
+/// Two-sided p-value of the paired t-test of `a` against `b`, values paired by seed (runs that
+/// share a seed share their initial weights and data order, so the seed's effect cancels in the
+/// difference): t = mean(d) / (sd(d)/√n), n − 1 degrees of freedom. `None` with fewer than 2
+/// shared seeds or when every difference is the same.
+pub fn paired_p(a: &[(u64, f64)], b: &[(u64, f64)]) -> Option<f64> {
+    let d: Vec<f64> = a
+        .iter()
+        .filter_map(|(seed, x)| b.iter().find(|(s, _)| s == seed).map(|(_, y)| x - y))
+        .collect();
+    let s = Stats::of(&d)?;
+    if s.n < 2 || s.std <= 0.0 {
+        return None;
+    }
+    two_sided(s.mean / (s.std / (s.n as f64).sqrt()), (s.n - 1) as f64)
+}
+
+/// Holm–Bonferroni adjustment of a family of p-values (entries without a test stay `None` and
+/// do not count in the family). With the m p-values sorted ascending, p₍ᵢ₎ (i from 1) becomes
+/// maxⱼ≤ᵢ min(1, (m − j + 1)·p₍ⱼ₎): the step-down form that controls the family-wise error
+/// rate at the level each adjusted p is compared with.
+pub fn holm(ps: &[Option<f64>]) -> Vec<Option<f64>> {
+    let mut order: Vec<(usize, f64)> = ps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.map(|p| (i, p)))
+        .collect();
+    order.sort_by(|x, y| x.1.total_cmp(&y.1));
+    let m = order.len();
+    let mut adjusted = vec![None; ps.len()];
+    let mut running = 0.0_f64;
+    for (rank, (i, p)) in order.into_iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p).min(1.0));
+        adjusted[i] = Some(running);
+    }
+    adjusted
 }
 
 /// Exponential moving average with bias correction (fastai's smoothed loss, β = 0.98).
@@ -94,6 +168,50 @@ mod tests {
         let b = band(&[vec![1.0, 2.0, 5.0], vec![3.0, f64::NAN]]);
         assert_eq!(b.len(), 3);
         assert_eq!((b[0].1, b[1].1, b[2].1), (2.0, 2.0, 5.0));
+    }
+
+    #[test]
+    fn holm_matches_statsmodels() {
+        // statsmodels 0.15.0 `multipletests([0.01, 0.04, 0.03, 0.005, 0.5], method="holm")[1]`:
+        // [0.04, 0.09, 0.09, 0.025, 0.5]; a missing test stays missing and is not counted.
+        let got = holm(&[
+            Some(0.01),
+            Some(0.04),
+            None,
+            Some(0.03),
+            Some(0.005),
+            Some(0.5),
+        ]);
+        let want = [
+            Some(0.04),
+            Some(0.09),
+            None,
+            Some(0.09),
+            Some(0.025),
+            Some(0.5),
+        ];
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!(g.is_some(), w.is_some());
+            if let (Some(g), Some(w)) = (g, w) {
+                assert!((g - w).abs() < 1e-12, "{got:?}");
+            }
+        }
+        assert_eq!(holm(&[Some(0.6), Some(0.7)]), vec![Some(1.0), Some(1.0)]);
+    }
+
+    #[test]
+    fn paired_matches_scipy() {
+        // scipy 1.17.1 `ttest_rel([1.0, 2.0, 3.5, 4.0], [1.5, 2.1, 3.9, 4.3]).pvalue`:
+        // 0.0318742 (t = -3.8060, df = 3). Pairing is by seed, whatever the order; unshared seeds
+        // drop out.
+        let a = [(1, 1.0), (2, 2.0), (3, 3.5), (4, 4.0), (9, 100.0)];
+        let b = [(4, 4.3), (3, 3.9), (2, 2.1), (1, 1.5)];
+        let p = paired_p(&a, &b).unwrap();
+        assert!((p - 0.031_874_2).abs() < 1e-6, "{p}");
+        // Welch on the same values cannot see the pairing (scipy: p = 0.748).
+        assert!(welch_p(&[1.0, 2.0, 3.5, 4.0], &[1.5, 2.1, 3.9, 4.3]).unwrap() > 0.5);
+        assert_eq!(paired_p(&a[..1], &b), None);
+        assert_eq!(paired_p(&[(1, 1.0), (2, 2.0)], &[(1, 0.5), (2, 1.5)]), None);
     }
 
     #[test]

@@ -1,0 +1,229 @@
+//! What a suite can say about its optimizers before it runs: the seed study's published numbers
+//! for a row ([`Published`]) and the seed study's conclusions as testable claims ([`Claim`]).
+//! Both are parsed once, with the suite, into these types; [`crate::report`] evaluates them.
+//!
+//! ```toml
+//! [[optimizers]]
+//! label = "adamw"
+//! spec = "adamw"
+//! published = { train_loss = 0.0001259, valid_loss = 1.6, accuracy = 80.57 }
+//!
+//! [[claims]]
+//! text = "AdamW overfits"
+//! conditions = [
+//!     { metric = "train_loss", label = "adamw", is = "lowest" },
+//!     { metric = "valid_loss", label = "adamw", is = "above", other = "sgd" },
+//! ]
+//! ```
+
+use std::fmt;
+
+use anyhow::bail;
+use serde::{Deserialize, Serialize};
+
+/// A row's numbers as the seed study published them (each optional: the seed's tables differ).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Published {
+    /// fastai's smoothed training loss (EMA, β = 0.98).
+    #[serde(default)]
+    pub train_loss: Option<f64>,
+    /// Validation loss.
+    #[serde(default)]
+    pub valid_loss: Option<f64>,
+    /// Validation accuracy, percent.
+    #[serde(default)]
+    pub accuracy: Option<f64>,
+    /// Validation top-5 accuracy, percent.
+    #[serde(default)]
+    pub top5: Option<f64>,
+}
+
+impl Published {
+    /// The published value of `metric`.
+    pub fn get(&self, metric: Metric) -> Option<f64> {
+        match metric {
+            Metric::TrainLoss => self.train_loss,
+            Metric::ValidLoss => self.valid_loss,
+            Metric::Accuracy => self.accuracy,
+            Metric::Top5 => self.top5,
+        }
+    }
+
+    /// Checks that every value is finite; `label` names the row in errors.
+    pub fn check(&self, label: &str) -> anyhow::Result<()> {
+        for metric in Metric::ALL {
+            if let Some(v) = self.get(metric)
+                && !v.is_finite()
+            {
+                bail!("optimizer `{label}`: field `published.{metric}` must be a finite number");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A number each run reports, as the seed's tables show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// The smoothed training loss (fastai's; the epoch mean for runs that predate it).
+    TrainLoss,
+    /// Validation loss.
+    ValidLoss,
+    /// Validation accuracy, percent.
+    Accuracy,
+    /// Validation top-5 accuracy, percent.
+    Top5,
+}
+
+impl Metric {
+    /// Every metric, in the tables' order.
+    pub const ALL: [Metric; 4] = [
+        Metric::TrainLoss,
+        Metric::ValidLoss,
+        Metric::Accuracy,
+        Metric::Top5,
+    ];
+
+    /// Whether a larger value is better.
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Metric::Accuracy | Metric::Top5)
+    }
+
+    /// Decimal places the report prints.
+    pub fn digits(self) -> usize {
+        match self {
+            Metric::TrainLoss | Metric::ValidLoss => 4,
+            Metric::Accuracy | Metric::Top5 => 2,
+        }
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Metric::TrainLoss => "train_loss",
+            Metric::ValidLoss => "valid_loss",
+            Metric::Accuracy => "accuracy",
+            Metric::Top5 => "top5",
+        })
+    }
+}
+
+/// How a condition places one optimizer's mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Relation {
+    /// The smallest mean of all the suite's optimizers (tested against the runner-up).
+    Lowest,
+    /// The largest mean of all (tested against the runner-up).
+    Highest,
+    /// Below `other`'s mean.
+    Below,
+    /// Above `other`'s mean.
+    Above,
+}
+
+/// One testable part of a claim: `label`'s `metric` `is` (lowest | highest | below/above `other`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    /// The number compared.
+    pub metric: Metric,
+    /// The optimizer the condition is about.
+    pub label: String,
+    /// Where its mean must lie.
+    pub is: Relation,
+    /// The optimizer compared with (for `below` and `above` only).
+    #[serde(default)]
+    pub other: Option<String>,
+}
+
+/// One of the seed study's conclusions, as conditions that must all hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    /// The conclusion, in the seed's words.
+    pub text: String,
+    /// What must hold for the replica to support it.
+    pub conditions: Vec<Condition>,
+}
+
+impl Claim {
+    /// Checks the conditions against the suite's labels.
+    pub fn check(&self, labels: &[&str]) -> anyhow::Result<()> {
+        if self.conditions.is_empty() {
+            bail!(
+                "claim `{}`: field `conditions` must not be empty",
+                self.text
+            );
+        }
+        let known = |label: &str| -> anyhow::Result<()> {
+            if labels.contains(&label) {
+                Ok(())
+            } else {
+                bail!(
+                    "claim `{}`: `{label}` is not one of the optimizers' labels",
+                    self.text
+                )
+            }
+        };
+        for c in &self.conditions {
+            known(&c.label)?;
+            match (c.is, &c.other) {
+                (Relation::Below | Relation::Above, Some(other)) => known(other)?,
+                (Relation::Below | Relation::Above, None) => bail!(
+                    "claim `{}`: `{:?}` needs the field `other`",
+                    self.text,
+                    c.is
+                ),
+                (Relation::Lowest | Relation::Highest, Some(_)) => bail!(
+                    "claim `{}`: `{:?}` compares with every optimizer; drop the field `other`",
+                    self.text,
+                    c.is
+                ),
+                (Relation::Lowest | Relation::Highest, None) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_name_unknown_labels_and_missing_fields() {
+        let parse = |text: &str| toml::from_str::<Claim>(text).unwrap();
+        let ok = parse(
+            "text = \"t\"\nconditions = [{ metric = \"accuracy\", label = \"a\", is = \"above\", other = \"b\" }]",
+        );
+        assert!(ok.check(&["a", "b"]).is_ok());
+        let err = ok.check(&["a"]).unwrap_err().to_string();
+        assert!(err.contains("`b`"), "{err}");
+        let no_other = parse(
+            "text = \"t\"\nconditions = [{ metric = \"accuracy\", label = \"a\", is = \"below\" }]",
+        );
+        assert!(
+            no_other
+                .check(&["a"])
+                .unwrap_err()
+                .to_string()
+                .contains("`other`")
+        );
+        assert!(
+            toml::from_str::<Claim>(
+                "text = \"t\"\nconditions = [{ metric = \"f1\", label = \"a\", is = \"lowest\" }]"
+            )
+            .is_err()
+        );
+        let published = Published {
+            accuracy: Some(f64::NAN),
+            ..Default::default()
+        };
+        let err = published.check("sgd").unwrap_err().to_string();
+        assert!(err.contains("published.accuracy"), "{err}");
+    }
+}
