@@ -138,6 +138,10 @@ pub struct Condition {
     /// The optimizer compared with (for `below` and `above` only).
     #[serde(default)]
     pub other: Option<String>,
+    /// For `lowest` and `highest`: the optimizers that count (default: all the suite's), e.g.
+    /// the five of one seed table in a suite that mixes two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub among: Option<Vec<String>>,
 }
 
 /// One of the seed study's conclusions, as conditions that must all hold.
@@ -171,6 +175,15 @@ impl Claim {
         };
         for c in &self.conditions {
             known(&c.label)?;
+            for label in c.among.iter().flatten() {
+                known(label)?;
+            }
+            if c.among.is_some() && matches!(c.is, Relation::Below | Relation::Above) {
+                bail!(
+                    "claim `{}`: `among` is for `lowest` and `highest` only",
+                    self.text
+                );
+            }
             match (c.is, &c.other) {
                 (Relation::Below | Relation::Above, Some(other)) => known(other)?,
                 (Relation::Below | Relation::Above, None) => bail!(
@@ -213,6 +226,12 @@ mod tests {
                 .to_string()
                 .contains("`other`")
         );
+        let among = parse(
+            "text = \"t\"\nconditions = [{ metric = \"top5\", label = \"a\", is = \"lowest\", among = [\"a\", \"c\"] }]",
+        );
+        assert!(among.check(&["a", "c"]).is_ok());
+        let err = among.check(&["a", "b"]).unwrap_err().to_string();
+        assert!(err.contains("`c`"), "{err}");
         assert!(
             toml::from_str::<Claim>(
                 "text = \"t\"\nconditions = [{ metric = \"f1\", label = \"a\", is = \"lowest\" }]"

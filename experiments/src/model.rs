@@ -143,20 +143,21 @@ impl ModelKind {
         type Host = NdArray<f32>;
         // The host backend's generator is one per process: hold it from the seed to the last
         // draw, so that builds on other threads (parallel tests, several runs in one process)
-        // cannot take draws from between ours.
+        // cannot take draws from between ours. Burn draws a parameter lazily, when it is first
+        // read: serialising the record, inside the lock, draws them all.
         static HOST_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let host_device = Default::default();
-        let host = {
+        let recorder = BinBytesRecorder::<FullPrecisionSettings>::new();
+        let bytes = {
             let _draws = HOST_RNG
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             <Host as burn::tensor::backend::Backend>::seed(&host_device, seed);
-            self.build::<Host>(classes, channels, &host_device)?
+            let host = self.build::<Host>(classes, channels, &host_device)?;
+            recorder
+                .record(host.into_record(), ())
+                .context("cannot serialise the initial weights")?
         };
-        let recorder = BinBytesRecorder::<FullPrecisionSettings>::new();
-        let bytes = recorder
-            .record(host.into_record(), ())
-            .context("cannot serialise the initial weights")?;
         let record = recorder
             .load(bytes, device)
             .context("cannot load the initial weights on the device")?;

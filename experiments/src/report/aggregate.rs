@@ -598,6 +598,9 @@ conditions = [{ metric = "accuracy", label = "sgd", is = "above", other = "la-ke
 [[claims]]
 text = "LA has the worst top-5"
 conditions = [{ metric = "top5", label = "la-keep", is = "lowest" }]
+[[claims]]
+text = "LA beats AdamW"
+conditions = [{ metric = "accuracy", label = "la-keep", is = "highest", among = ["adamw"] }]
 "#;
 
     /// A run with fastai's smoothed train loss and a lowest-valid-loss epoch one point more
@@ -650,9 +653,9 @@ conditions = [{ metric = "top5", label = "la-keep", is = "lowest" }]
         );
         assert!((la.welch.raw.unwrap() - 0.137_507).abs() < 1e-5, "{la:?}");
         let v = &t.verdicts;
-        // Highest: tested against the runner-up (sgd), paired; Holm over the three tested
-        // conditions: multipletests([0.0202041, 0.000255217, 0.0202041], "holm") =
-        // [0.0404082, 0.000765650, 0.0404082].
+        // Highest: tested against the runner-up (sgd), paired; Holm over the four tested
+        // conditions: multipletests([0.0202041, 0.000255217, 0.0202041, 0.000578202], "holm")
+        // = [0.0404082, 0.00102087, 0.0404082, 0.00173461].
         let c = &v[0].conditions[0];
         assert_eq!(
             (c.other.as_deref(), c.test, c.holds),
@@ -664,7 +667,7 @@ conditions = [{ metric = "top5", label = "la-keep", is = "lowest" }]
         let c = &v[1].conditions[0];
         assert_eq!((c.other.as_deref(), c.test), (Some("sgd"), TestKind::Welch));
         assert!((c.p.raw.unwrap() - 0.000_255_217).abs() < 1e-8, "{c:?}");
-        assert!((c.p.holm.unwrap() - 0.000_765_650).abs() < 1e-8, "{c:?}");
+        assert!((c.p.holm.unwrap() - 0.001_020_87).abs() < 1e-8, "{c:?}");
         assert_eq!(v[1].outcome(), Outcome::Supported);
         assert_eq!(
             (v[2].conditions[0].holds, v[2].outcome()),
@@ -674,6 +677,11 @@ conditions = [{ metric = "top5", label = "la-keep", is = "lowest" }]
             (v[3].conditions[0].holds, v[3].outcome()),
             (None, Outcome::NotTestable)
         );
+        // `among` leaves sgd out: the runner-up is adamw (ttest_rel p = 0.000578202).
+        let c = &v[4].conditions[0];
+        assert_eq!(c.other.as_deref(), Some("adamw"));
+        assert!((c.p.raw.unwrap() - 0.000_578_202).abs() < 1e-8, "{c:?}");
+        assert!((c.p.holm.unwrap() - 0.001_734_61).abs() < 1e-8, "{c:?}");
     }
 
     /// The published table: the replica at the final epoch and at the best-valid-loss epoch,

@@ -77,6 +77,7 @@ impl fmt::Display for Placement {
             Placement::Above { z } => ("above all", z),
         };
         match z {
+            Some(z) if z.abs() >= 1e4 => write!(f, "{word} (z = {z:+.1e})"),
             Some(z) => write!(f, "{word} (z = {z:+.1})"),
             None => f.write_str(word),
         }
@@ -125,5 +126,10 @@ mod tests {
             "below all"
         );
         assert_eq!(placement(1.0, &Sample::default()), Placement::NoRuns);
+        // The seed's diverged losses (164 851) are far out: the z-score in scientific notation.
+        assert_eq!(
+            placement(164_851.2, &Sample(vec![(1, 0.5), (2, 0.6)])).to_string(),
+            "above all (z = +2.3e6)"
+        );
     }
 }

@@ -136,7 +136,7 @@ pub fn published_section(table: &DatasetTable, source: Option<&str>) -> String {
     }
     let _ = writeln!(
         md,
-        "### The seed's published numbers beside the replica's\n\nPublished: {}. Replica: mean ± \
+        "\n### The seed's published numbers beside the replica's\n\nPublished: {}. Replica: mean ± \
          std over the completed seeds, at the final epoch and at each run's lowest-validation-loss \
          epoch — **the epoch the seed reported, chosen on its test split** (its validation set \
          was the official test set, and fastai reloaded the best-valid-loss weights at the end). \
@@ -174,7 +174,7 @@ pub fn verdict_section(table: &DatasetTable) -> String {
     }
     let _ = writeln!(
         md,
-        "### The seed's conclusions, tested\n\nEach claim is a set of conditions on the \
+        "\n### The seed's conclusions, tested\n\nEach claim is a set of conditions on the \
          final-epoch means (train loss: fastai's smoothed loss); each condition is tested with \
          the paired t-test over shared seeds (Welch's where fewer than two seeds are shared), \
          p Holm-adjusted across every verdict of the report. **Supported**: every condition holds \
@@ -215,6 +215,11 @@ fn condition_text(c: &super::verdict::ConditionResult) -> String {
         Relation::Above => "above",
     };
     let other = c.other.as_deref().unwrap_or("–");
+    let of = c
+        .condition
+        .among
+        .as_ref()
+        .map_or(String::new(), |among| format!(" (of {})", among.join(", ")));
     let holds = match c.holds {
         Some(true) => "holds",
         Some(false) => "does not hold",
@@ -225,7 +230,7 @@ fn condition_text(c: &super::verdict::ConditionResult) -> String {
         TestKind::Welch => "Welch",
     };
     format!(
-        "`{}` {} {} {relation} `{other}` {}: {holds}, {test} p {} (Holm {})",
+        "`{}` {} {}{of} {relation} `{other}` {}: {holds}, {test} p {} (Holm {})",
         c.condition.label,
         metric_name(metric),
         mean(&c.sample),
@@ -680,8 +685,8 @@ fn plot(
             let y = m.y.clamp(y0, y1);
             let diamond = EmptyElement::at((m.x, y))
                 + Polygon::new(vec![(0, -7), (7, 0), (0, 7), (-7, 0)], color.filled())
-                + Polygon::new(
-                    vec![(0, -7), (7, 0), (0, 7), (-7, 0)],
+                + PathElement::new(
+                    vec![(0, -7), (7, 0), (0, 7), (-7, 0), (0, -7)],
                     BLACK.stroke_width(1),
                 );
             chart.plotting_area().draw(&diamond)?;
@@ -724,11 +729,14 @@ where
     }
     if published {
         y += 8;
-        area.draw(&Polygon::new(
-            vec![(22, y - 7), (29, y), (22, y + 7), (15, y)],
-            BLACK.filled(),
+        let diamond = vec![(22, y - 7), (29, y), (22, y + 7), (15, y), (22, y - 7)];
+        area.draw(&Polygon::new(diamond.clone(), WHITE.filled()))?;
+        area.draw(&PathElement::new(diamond, BLACK.stroke_width(1)))?;
+        area.draw(&Text::new(
+            "published (seed), in the curve's colour",
+            (44, y - 8),
+            font,
         ))?;
-        area.draw(&Text::new("published (seed)", (44, y - 8), font))?;
     }
     Ok(())
 }

@@ -115,9 +115,7 @@ fn evaluate(suite: &Suite, runs: &DatasetRuns<'_>, condition: &Condition) -> Con
     let sample = sample_of(&condition.label);
     let other = match condition.is {
         Relation::Below | Relation::Above => condition.other.clone(),
-        Relation::Lowest | Relation::Highest => {
-            runner_up(suite, &condition.label, condition.is, &sample_of)
-        }
+        Relation::Lowest | Relation::Highest => runner_up(suite, condition, &sample_of),
     };
     let other_sample = other.as_deref().map(sample_of).unwrap_or_default();
     let holds = match (sample.mean(), other_sample.mean()) {
@@ -145,18 +143,24 @@ fn evaluate(suite: &Suite, runs: &DatasetRuns<'_>, condition: &Condition) -> Con
     }
 }
 
-/// For lowest/highest: the other optimizer with the best mean in that direction.
+/// For lowest/highest: the other optimizer (of `among`, if given) with the best mean in that
+/// direction.
 fn runner_up(
     suite: &Suite,
-    label: &str,
-    relation: Relation,
+    condition: &Condition,
     sample_of: &impl Fn(&str) -> Sample,
 ) -> Option<String> {
-    let lowest = relation == Relation::Lowest;
+    let lowest = condition.is == Relation::Lowest;
+    let counts = |label: &str| {
+        condition
+            .among
+            .as_ref()
+            .is_none_or(|among| among.iter().any(|a| a == label))
+    };
     suite
         .optimizers
         .iter()
-        .filter(|o| o.label != label)
+        .filter(|o| o.label != condition.label && counts(&o.label))
         .filter_map(|o| Some((o.label.clone(), sample_of(&o.label).mean()?)))
         .min_by(|(_, a), (_, b)| {
             if lowest {
