@@ -613,6 +613,10 @@ fn ranges(curves: &Curves, marks: &[Marker]) -> Option<((f64, f64), (f64, f64))>
     if x1 <= x0 {
         x1 = x0 + 1.0;
     }
+    // Room on the right for the markers drawn at the last epoch.
+    if !marks.is_empty() {
+        x1 += (x1 - x0) * 0.02;
+    }
     let span = (y1 - y0).max(1e-6);
     for m in marks {
         if m.y >= y0 - span && m.y <= y1 + span {
@@ -732,11 +736,7 @@ where
         let diamond = vec![(22, y - 7), (29, y), (22, y + 7), (15, y), (22, y - 7)];
         area.draw(&Polygon::new(diamond.clone(), WHITE.filled()))?;
         area.draw(&PathElement::new(diamond, BLACK.stroke_width(1)))?;
-        area.draw(&Text::new(
-            "published (seed), in the curve's colour",
-            (44, y - 8),
-            font,
-        ))?;
+        area.draw(&Text::new("published (seed)", (44, y - 8), font))?;
     }
     Ok(())
 }
