@@ -373,8 +373,8 @@ fn findings(tables: &[DatasetTable]) -> Findings {
 /// Each optimizer's statistics and its tests against the baseline.
 fn optimizer_rows(suite: &Suite, runs: &DatasetRuns<'_>) -> Vec<OptimizerRow> {
     let baseline = suite.baseline_label();
-    let accuracy = |label: &str| runs.sample(label, |s| s.final_valid_accuracy);
-    let valid_loss = |label: &str| runs.sample(label, |s| s.final_valid_loss);
+    let accuracy = |label: &str| runs.metric(label, Metric::Accuracy, At::Final);
+    let valid_loss = |label: &str| runs.metric(label, Metric::ValidLoss, At::Final);
     let (base_acc, base_loss) = (accuracy(baseline), valid_loss(baseline));
     suite
         .optimizers
@@ -420,11 +420,11 @@ fn pair_rows(suite: &Suite, runs: &DatasetRuns<'_>) -> Vec<PairRow> {
                 && a.weight_decay == b.weight_decay
                 && reset_keep_pair(&a.spec, &b.spec)
         });
+    let accuracy = |label: &str| runs.metric(label, Metric::Accuracy, At::Final);
+    let valid_loss = |label: &str| runs.metric(label, Metric::ValidLoss, At::Final);
     pairs
         .map(|(r, k)| {
             let (reset, keep) = (r.label.as_str(), k.label.as_str());
-            let accuracy = |label: &str| runs.sample(label, |s| s.final_valid_accuracy);
-            let valid_loss = |label: &str| runs.sample(label, |s| s.final_valid_loss);
             let (ar, ak) = (accuracy(reset), accuracy(keep));
             let (lr, lk) = (valid_loss(reset), valid_loss(keep));
             PairRow {

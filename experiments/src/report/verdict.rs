@@ -7,8 +7,8 @@
 
 use std::fmt;
 
-use super::aggregate::{At, DatasetRuns, PValue};
-use super::stats::{Sample, paired_p, welch_p};
+use super::aggregate::{At, DatasetRuns, PValue, Tests};
+use super::stats::Sample;
 use crate::claim::{Claim, Condition, Relation};
 use crate::suite::Suite;
 
@@ -125,12 +125,10 @@ fn evaluate(suite: &Suite, runs: &DatasetRuns<'_>, condition: &Condition) -> Con
         }),
         _ => None,
     };
-    let (test, raw) = match paired_p(&sample.0, &other_sample.0) {
-        Some(p) => (TestKind::Paired, Some(p)),
-        None => (
-            TestKind::Welch,
-            welch_p(&sample.values(), &other_sample.values()),
-        ),
+    let tests = Tests::of(&sample, &other_sample);
+    let (test, p) = match tests.paired.raw {
+        Some(_) => (TestKind::Paired, tests.paired),
+        None => (TestKind::Welch, tests.welch),
     };
     ConditionResult {
         condition: condition.clone(),
@@ -139,7 +137,7 @@ fn evaluate(suite: &Suite, runs: &DatasetRuns<'_>, condition: &Condition) -> Con
         other_sample,
         holds,
         test,
-        p: PValue::new(raw),
+        p,
     }
 }
 
