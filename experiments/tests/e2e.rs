@@ -192,18 +192,34 @@ fn train_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     args
 }
 
+/// The CPU backends of the test build that train (Flex always; LibTorch when built with `tch`).
+fn cpu_training_backends() -> Vec<&'static str> {
+    ["flex", "tch"]
+        .into_iter()
+        .filter(|b| experiments::backend::compiled_backends().contains(b))
+        .collect()
+}
+
+/// On each CPU backend of the test build (Flex, and LibTorch when compiled in).
 #[test]
 fn a_killed_run_resumes_to_the_same_metrics_and_same_seed_repeats() {
+    for backend in cpu_training_backends() {
+        killed_run_resumes_on(backend);
+    }
+}
+
+fn killed_run_resumes_on(backend: &str) {
     let dir = tempfile::tempdir().unwrap();
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
     let (a, b, c) = (path("a"), path("b"), path("c"));
+    let on = ["--backend", backend];
 
-    let output = experiments(&train_args(&a, &[]), dir.path());
-    assert!(output.status.success(), "{output:?}");
+    let output = experiments(&train_args(&a, &on), dir.path());
+    assert!(output.status.success(), "{backend}: {output:?}");
 
     // Kill b once epoch 1's checkpoint is written, while epoch 2 trains (SIGKILL: no clean-up).
     let mut child = Command::new(BIN)
-        .args(train_args(&b, &[]))
+        .args(train_args(&b, &on))
         .current_dir(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -229,7 +245,7 @@ fn a_killed_run_resumes_to_the_same_metrics_and_same_seed_repeats() {
     assert!(read_summary(Path::new(&b)).unwrap().is_none());
 
     // Without --resume, the directory is refused (nothing is overwritten).
-    let refused = experiments(&train_args(&b, &[]), dir.path());
+    let refused = experiments(&train_args(&b, &on), dir.path());
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--resume"));
 
@@ -249,12 +265,12 @@ fn a_killed_run_resumes_to_the_same_metrics_and_same_seed_repeats() {
     let metrics = |run: &str| std::fs::read_to_string(Path::new(run).join("metrics.csv")).unwrap();
     let losses =
         |run: &str| std::fs::read_to_string(Path::new(run).join("train_loss.csv")).unwrap();
-    assert_eq!(metrics(&a), metrics(&b), "resumed run differs");
+    assert_eq!(metrics(&a), metrics(&b), "{backend}: resumed run differs");
     assert_eq!(losses(&a), losses(&b));
 
     // The same seed twice: identical metrics.
-    let output = experiments(&train_args(&c, &[]), dir.path());
-    assert!(output.status.success(), "{output:?}");
+    let output = experiments(&train_args(&c, &on), dir.path());
+    assert!(output.status.success(), "{backend}: {output:?}");
     assert_eq!(metrics(&a), metrics(&c));
     assert_eq!(losses(&a), losses(&c));
 }
@@ -360,9 +376,9 @@ fn two_cpu_devices_train_to_the_same_accuracy_band() {
 }
 
 /// The micro suite (SGD and Lookahead(SGD), k = 3, with reset; seed 3, 256 images, one epoch: 8
-/// steps, two synchronisations) on every
-/// backend compiled into the test build: `ndarray` and `flex` by default, `wgpu` when built with
-/// it (`.ci/run` does, and runs it on Mesa's lavapipe). Tolerance: each run's final train and
+/// steps, two synchronisations) on every backend compiled into the test build: `ndarray` and
+/// `flex` by default, `wgpu` and `tch` when built with them (`.ci/run` does, and runs wgpu on
+/// Mesa's lavapipe). Tolerance: each run's final train and
 /// valid losses within 1 % of the Flex run, accuracy within 1 point. Initial weights are drawn
 /// on the host, so the backends start from the same network (before that, each backend's own
 /// initial weights made the losses differ by 2.3 %). Measured agreement with Flex (SGD run):
@@ -371,7 +387,7 @@ fn two_cpu_devices_train_to_the_same_accuracy_band() {
 /// drift apart further (rounding differences grow with the steps: 0.5 % / 7 % after 16 steps).
 #[test]
 fn backends_agree_on_the_same_seed() {
-    let backends: Vec<&str> = ["flex", "ndarray", "wgpu"]
+    let backends: Vec<&str> = ["flex", "ndarray", "wgpu", "tch"]
         .into_iter()
         .filter(|b| experiments::backend::compiled_backends().contains(b))
         .collect();
@@ -413,6 +429,15 @@ fn backends_agree_on_the_same_seed() {
     };
     for (backend, summaries) in backends.iter().zip(&runs).skip(1) {
         for (s, reference) in summaries.iter().zip(&runs[0]) {
+            // The agreement, for the record (`-- --nocapture` shows it).
+            let relative =
+                |a: Option<f64>, b: Option<f64>| (a.unwrap() - b.unwrap()).abs() / b.unwrap().abs();
+            eprintln!(
+                "{backend} vs flex, {}: train loss {:.1e}, valid loss {:.1e} (relative)",
+                s.optimizer,
+                relative(s.final_train_loss, reference.final_train_loss),
+                relative(s.final_valid_loss, reference.final_valid_loss)
+            );
             assert!(
                 close(s.final_train_loss, reference.final_train_loss)
                     && close(s.final_valid_loss, reference.final_valid_loss),
@@ -425,33 +450,43 @@ fn backends_agree_on_the_same_seed() {
     }
 }
 
-/// Mixed precision on the CPU (Flex computes in bf16 and f16): the micro run in bf16 and in f16
-/// (loss scale 1024) reaches the f32 run's accuracy band; NdArray, which has no half-precision
-/// arithmetic, refuses it by field name before anything is written.
+/// Mixed precision on the CPU (Flex and LibTorch compute in bf16 and f16): on each, the micro
+/// run in bf16 and in f16 (loss scale 1024) reaches the f32 run's accuracy band; NdArray, which
+/// has no half-precision arithmetic, refuses it by field name before anything is written.
 #[test]
 fn mixed_precision_trains_like_f32() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |precision: &str| {
-        train_summary(
-            dir.path(),
-            precision,
-            &[
-                MICRO_RUN,
-                &["--backend", "flex", "--seed", "3", "--precision", precision],
-            ]
-            .concat(),
-        )
-    };
-    let full = run("f32").final_valid_accuracy.unwrap();
-    for precision in ["bf16", "f16"] {
-        let summary = run(precision);
-        let config = std::fs::read_to_string(dir.path().join(precision).join("config.json"));
-        assert!(config.unwrap().contains(&format!("\"{precision}\"")));
-        let accuracy = summary.final_valid_accuracy.unwrap();
-        assert!(
-            accuracy > 40.0 && (accuracy - full).abs() < 10.0,
-            "{precision}: {accuracy} %, f32: {full} %"
-        );
+    for backend in cpu_training_backends() {
+        let run = |precision: &str| {
+            train_summary(
+                dir.path(),
+                &format!("{backend}-{precision}"),
+                &[
+                    MICRO_RUN,
+                    &[
+                        "--backend",
+                        backend,
+                        "--seed",
+                        "3",
+                        "--precision",
+                        precision,
+                    ],
+                ]
+                .concat(),
+            )
+        };
+        let full = run("f32").final_valid_accuracy.unwrap();
+        for precision in ["bf16", "f16"] {
+            let summary = run(precision);
+            let name = format!("{backend}-{precision}");
+            let config = std::fs::read_to_string(dir.path().join(name).join("config.json"));
+            assert!(config.unwrap().contains(&format!("\"{precision}\"")));
+            let accuracy = summary.final_valid_accuracy.unwrap();
+            assert!(
+                accuracy > 40.0 && (accuracy - full).abs() < 10.0,
+                "{backend} {precision}: {accuracy} %, f32: {full} %"
+            );
+        }
     }
     let out = dir.path().join("ndarray-bf16");
     let output = experiments(

@@ -1,6 +1,8 @@
 //! `cargo xtask`: the project's task runner (an alias in `.cargo/config.toml`).
 //!
 //! ```text
+//! cargo xtask setup libtorch              # LibTorch 2.9.0 for the `tch` backend (a venv with PyPI's torch)
+//! cargo xtask lint                         # clippy over every target and every backend that builds here
 //! cargo xtask test [args]                  # every test, the wgpu backend (on a Vulkan driver) included
 //! cargo xtask example                      # the Lookahead example (release build)
 //! cargo xtask train <dataset> --backend <b> [flags passed on to `experiments train`]
@@ -16,7 +18,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use libtorch::LibTorch;
+
+mod libtorch;
 
 /// Tasks for lookahead-burn.
 #[derive(Parser)]
@@ -26,12 +32,32 @@ struct Cli {
     task: Task,
 }
 
+/// What `cargo xtask setup` prepares.
+#[derive(Clone, Copy, ValueEnum)]
+enum SetupWhat {
+    /// LibTorch 2.9.0 for Burn's `tch` backend: a Python venv with PyPI's `torch==2.9.0`.
+    Libtorch,
+}
+
 #[derive(Subcommand)]
 enum Task {
-    /// Runs every test of the workspace with `experiments` built for ndarray, flex, wgpu and cuda
-    /// together: `cargo test --workspace --features experiments/wgpu,experiments/cuda [args]`.
-    /// The wgpu tests need a Vulkan driver (without a GPU: Mesa's lavapipe, Debian's
-    /// `mesa-vulkan-drivers`); XDG_RUNTIME_DIR is set to a private directory when unset.
+    /// Prepares an optional dependency. `libtorch`: a venv with PyPI's torch 2.9.0 (about 2.5 GB
+    /// to download, 6.7 GB on disk) in $LOOKAHEAD_LIBTORCH_VENV, else
+    /// ~/.cache/lookahead-burn/libtorch-2.9.0; from then on every task builds `experiments` with
+    /// the `tch` backend too, and it is the default backend (`$LIBTORCH`, a LibTorch folder,
+    /// is used instead when set). Prints the environment to build and run by hand.
+    Setup {
+        /// What to prepare.
+        what: SetupWhat,
+    },
+    /// Lints every target with clippy (`-D warnings`), `experiments` built for ndarray, wgpu and
+    /// cuda on top of its defaults, and tch when LibTorch is set up.
+    Lint,
+    /// Runs every test of the workspace with `experiments` built for flex, ndarray and wgpu
+    /// together, and tch when LibTorch is set up (`cargo xtask setup libtorch`): `cargo test
+    /// --workspace --features experiments/wgpu[,experiments/tch] [args]`. The wgpu tests need a
+    /// Vulkan driver (without a GPU: Mesa's lavapipe, Debian's `mesa-vulkan-drivers`);
+    /// XDG_RUNTIME_DIR is set to a private directory when unset.
     Test {
         /// Arguments passed on to `cargo test` (e.g. `-p experiments -- backends_agree`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -45,8 +71,9 @@ enum Task {
         /// fashion-mnist-embedded (committed, offline), fashion-mnist, cifar10, cifar100,
         /// imagenette, or an Imagenette/Imagewoof folder name (imagenette2-320, …).
         dataset: String,
-        /// ndarray, flex, wgpu, vulkan, metal or cuda.
-        #[arg(long, default_value = "flex")]
+        /// tch, flex, ndarray, wgpu, vulkan, metal or cuda; `auto`: tch when LibTorch is set up,
+        /// else flex.
+        #[arg(long, default_value = "auto")]
         backend: String,
         /// Flags passed on to `experiments train` (see `cargo xtask train x -- --help`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -57,8 +84,9 @@ enum Task {
     Compare {
         /// Suite name or file.
         suite: String,
-        /// ndarray, flex, wgpu, vulkan, metal or cuda.
-        #[arg(long, default_value = "flex")]
+        /// tch, flex, ndarray, wgpu, vulkan, metal or cuda; `auto`: tch when LibTorch is set up,
+        /// else flex.
+        #[arg(long, default_value = "auto")]
         backend: String,
         /// Flags passed on to `experiments compare` (--out, --device, --no-dashboard, …).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -83,7 +111,9 @@ enum Task {
         run: bool,
     },
     /// Runs the benchmarks: optimizer step (lookahead-optim), training throughput per CPU
-    /// backend and PyTorch (models), data pipeline (data).
+    /// backend (Flex, NdArray, and LibTorch when set up) and native PyTorch, and the step's
+    /// profile by op family (models), data pipeline (data). PyTorch's figures come from
+    /// $PYTHON, else LibTorch's venv, else python3.
     Bench {
         /// Fewer rounds and smaller inputs: a smoke test rather than a measurement.
         #[arg(long)]
@@ -122,20 +152,34 @@ enum Task {
     },
 }
 
-/// `cargo`, as the one running xtask.
+/// `cargo`, as the one running xtask, in the environment of a plain `cargo` command: without
+/// the `CARGO_MANIFEST_DIR` that `cargo run` set for xtask (ring's build reads it, so a build
+/// through xtask and a build by hand would otherwise rebuild everything above ring in turn).
 fn cargo_command() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.env_remove("CARGO_MANIFEST_DIR");
+    command
+}
+
+/// `cargo` with LibTorch's environment when it is set up (building the `tch` feature needs it,
+/// running its binaries too).
+fn cargo_with(libtorch: Option<&LibTorch>) -> Command {
+    let mut command = cargo_command();
+    if let Some(libtorch) = libtorch {
+        libtorch.apply(&mut command);
+    }
+    command
 }
 
 /// Builds the test build (as `cargo xtask test` does) and returns its bench executables: path,
 /// package directory, bench name.
-fn test_build_benches() -> Result<Vec<(PathBuf, PathBuf, String)>> {
-    let output = cargo_command()
+fn test_build_benches(libtorch: Option<&LibTorch>) -> Result<Vec<(PathBuf, PathBuf, String)>> {
+    let output = cargo_with(libtorch)
         .args([
             "test",
             "--workspace",
             "--features",
-            TEST_FEATURES,
+            &test_features(libtorch),
             "--all-targets",
         ])
         .args(["--no-run", "--message-format=json-render-diagnostics"])
@@ -179,9 +223,43 @@ fn cargo(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// The features of the test build: `experiments` with every backend that compiles anywhere
-/// (flex and ndarray are its defaults; cuda compiles without a GPU or a toolkit).
-const TEST_FEATURES: &str = "experiments/wgpu,experiments/cuda";
+/// The features of the test build: `experiments` with every backend that runs here: flex and
+/// ndarray (its defaults), wgpu (on a Vulkan driver), and tch when LibTorch is set up. CUDA's
+/// code compiles without a GPU or a toolkit but cannot run here: `lint` checks it.
+fn test_features(libtorch: Option<&LibTorch>) -> String {
+    let mut features = String::from("experiments/wgpu");
+    if libtorch.is_some() {
+        features.push_str(",experiments/tch");
+    }
+    features
+}
+
+/// The features `lint` checks: every backend that compiles here.
+fn lint_features(libtorch: Option<&LibTorch>) -> String {
+    let mut features = String::from("experiments/ndarray,experiments/wgpu,experiments/cuda");
+    if libtorch.is_some() {
+        features.push_str(",experiments/tch");
+    }
+    features
+}
+
+/// `auto` → tch when LibTorch is set up, else flex; any other name as given (checked).
+fn resolve_backend(backend: &str, libtorch: Option<&LibTorch>) -> Result<String> {
+    let name = match (backend, libtorch) {
+        ("auto", Some(_)) => "tch",
+        ("auto", None) => "flex",
+        (name, _) => name,
+    };
+    check_backend(name)?;
+    if name == "tch" && libtorch.is_none() {
+        bail!(
+            "backend `tch` needs LibTorch {}: run `cargo xtask setup libtorch` (a venv with \
+             PyPI's torch), or set LIBTORCH to an unpacked LibTorch folder",
+            libtorch::TORCH_VERSION
+        );
+    }
+    Ok(name.to_string())
+}
 
 /// Checks that wgpu can find a Vulkan driver (Linux), and returns XDG_RUNTIME_DIR to set when
 /// it is unset (wgpu's Vulkan loader warns without one).
@@ -301,26 +379,25 @@ fn suite_datasets(suite: &str) -> Result<Vec<String>> {
         .collect())
 }
 
-/// `cargo run --release -p experiments` with exactly `backend`'s feature.
-fn experiments(backend: &str, args: &[String]) -> Result<()> {
-    let mut cargo_args: Vec<&str> = vec![
-        "run",
-        "--release",
-        "--quiet",
-        "-p",
-        "experiments",
-        "--no-default-features",
-        "--features",
-        backend,
-        "--",
-    ];
-    cargo_args.extend(args.iter().map(String::as_str));
-    cargo(&cargo_args)
+/// `cargo run --release -p experiments` with exactly `backend`'s feature (and LibTorch's
+/// environment for `tch`).
+fn experiments(backend: &str, libtorch: Option<&LibTorch>, args: &[String]) -> Result<()> {
+    let mut command = cargo_with(libtorch.filter(|_| backend == "tch"));
+    command
+        .args(["run", "--release", "--quiet", "-p", "experiments"])
+        .args(["--no-default-features", "--features", backend, "--"])
+        .args(args);
+    let status = command.status().context("cannot run cargo")?;
+    if !status.success() {
+        bail!("`experiments {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
 }
 
-/// Runs cargo, echoing its stderr, and returns its stdout.
-fn cargo_output(args: &[&str]) -> Result<String> {
-    let mut command = cargo_command();
+/// Runs cargo (with LibTorch's environment when set up), echoing its stderr, and returns its
+/// stdout.
+fn cargo_output(libtorch: Option<&LibTorch>, args: &[&str]) -> Result<String> {
+    let mut command = cargo_with(libtorch);
     let output = command
         .args(args)
         .stderr(std::process::Stdio::inherit())
@@ -340,7 +417,7 @@ fn bench_summary(bench: &str, output: &str) -> Vec<(String, String)> {
     output
         .lines()
         .filter_map(|line| match bench {
-            "throughput" => ["flex", "ndarray", "pytorch"]
+            "throughput" => ["tch", "flex", "ndarray", "pytorch"]
                 .into_iter()
                 .find(|b| line.starts_with(&format!("{b} ")))
                 .map(|b| {
@@ -349,6 +426,17 @@ fn bench_summary(bench: &str, output: &str) -> Vec<(String, String)> {
                         second(line),
                     )
                 }),
+            "profile" => line.starts_with("whole step").then(|| {
+                (
+                    "CIFAR ResNet-18 step, ms per step (columns as in the profile table)"
+                        .to_string(),
+                    line.split_whitespace()
+                        .skip(2)
+                        .step_by(2)
+                        .collect::<Vec<_>>()
+                        .join(" / "),
+                )
+            }),
             "step" => line.starts_with("Lookahead").then(|| {
                 (
                     format!(
@@ -384,6 +472,10 @@ fn main() -> std::process::ExitCode {
 
 fn run(task: Task) -> Result<()> {
     match task {
+        Task::Setup {
+            what: SetupWhat::Libtorch,
+        } => setup_libtorch(),
+        Task::Lint => lint(),
         Task::Test { args } => test(&args),
         Task::Example => cargo(&[
             "run",
@@ -403,9 +495,11 @@ fn run(task: Task) -> Result<()> {
             backend,
             flags,
         } => compare(suite, backend, flags),
-        Task::Report { dir } => {
-            experiments("flex", &["report".to_string(), dir.display().to_string()])
-        }
+        Task::Report { dir } => experiments(
+            "flex",
+            None,
+            &["report".to_string(), dir.display().to_string()],
+        ),
         Task::GpuCheck { features, run } => gpu_check(&features, run),
         Task::Bench { quick, dev } => bench(quick, dev),
         Task::Download { dataset, data_dir } => {
@@ -428,13 +522,44 @@ fn run(task: Task) -> Result<()> {
     }
 }
 
+/// `cargo xtask setup libtorch`: the venv, then the environment to use it by hand.
+fn setup_libtorch() -> Result<()> {
+    let found = libtorch::setup(&libtorch::venv_dir()?)?;
+    println!(
+        "LibTorch is ready: `cargo xtask …` now builds the `tch` backend and uses it by default."
+    );
+    println!("To build or run `experiments` with `--features tch` by hand:");
+    for (name, value) in found.environment() {
+        println!("export {name}='{}'", value.to_string_lossy());
+    }
+    Ok(())
+}
+
+/// `cargo xtask lint`: clippy over every target and every backend that compiles here.
+fn lint() -> Result<()> {
+    let libtorch = LibTorch::find()?;
+    let features = lint_features(libtorch.as_ref());
+    let status = cargo_with(libtorch.as_ref())
+        .args(["clippy", "--workspace", "--all-targets", "--features"])
+        .arg(&features)
+        .args(["--", "-D", "warnings"])
+        .status()
+        .context("cannot run cargo")?;
+    if !status.success() {
+        bail!("clippy failed ({status})");
+    }
+    Ok(())
+}
+
 /// `cargo xtask test`: every target, then the doc tests, with the test features.
 fn test(args: &[String]) -> Result<()> {
     let runtime = wgpu_environment()?;
+    let libtorch = LibTorch::find()?;
+    let features = test_features(libtorch.as_ref());
     // Every target (benches run as quick smoke tests), then the doc tests: one build.
     for targets in ["--all-targets", "--doc"] {
-        let mut command = cargo_command();
-        command.args(["test", "--workspace", "--features", TEST_FEATURES, targets]);
+        let mut command = cargo_with(libtorch.as_ref());
+        command.args(["test", "--workspace", "--features", &features, targets]);
         command.args(args);
         if let Some(dir) = &runtime {
             command.env("XDG_RUNTIME_DIR", dir);
@@ -449,7 +574,8 @@ fn test(args: &[String]) -> Result<()> {
 
 /// `cargo xtask train`: checks the backend and the data, then `experiments train`.
 fn train(dataset: String, backend: String, flags: Vec<String>) -> Result<()> {
-    check_backend(&backend)?;
+    let libtorch = LibTorch::find()?;
+    let backend = resolve_backend(&backend, libtorch.as_ref())?;
     check_dataset(&dataset, &data::data_dir(data_dir_flag(&flags).as_deref()))?;
     let mut args = vec![
         "train".to_string(),
@@ -459,13 +585,14 @@ fn train(dataset: String, backend: String, flags: Vec<String>) -> Result<()> {
         backend.clone(),
     ];
     args.extend(flags);
-    experiments(&backend, &args)
+    experiments(&backend, libtorch.as_ref(), &args)
 }
 
 /// `cargo xtask compare`: checks the backend and every dataset of the suite, then
 /// `experiments compare`.
 fn compare(suite: String, backend: String, flags: Vec<String>) -> Result<()> {
-    check_backend(&backend)?;
+    let libtorch = LibTorch::find()?;
+    let backend = resolve_backend(&backend, libtorch.as_ref())?;
     let dir = data::data_dir(data_dir_flag(&flags).as_deref());
     for dataset in suite_datasets(&suite)? {
         check_dataset(&dataset, &dir)?;
@@ -477,24 +604,30 @@ fn compare(suite: String, backend: String, flags: Vec<String>) -> Result<()> {
         backend.clone(),
     ];
     args.extend(flags);
-    experiments(&backend, &args)
+    experiments(&backend, libtorch.as_ref(), &args)
 }
 
 /// `cargo xtask gpu-check`: the stripped release binary, the script and the PyTorch reference
 /// in target/gpu-check/, run there if asked.
 fn gpu_check(features: &str, run: bool) -> Result<()> {
+    let libtorch = LibTorch::find()?;
     for feature in features.split(',') {
-        check_backend(feature.trim())?;
+        resolve_backend(feature.trim(), libtorch.as_ref())?;
     }
-    cargo(&[
-        "build",
-        "--release",
-        "-p",
-        "experiments",
-        "--no-default-features",
-        "--features",
-        features,
-    ])?;
+    let status = cargo_with(libtorch.as_ref())
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "experiments",
+            "--no-default-features",
+        ])
+        .args(["--features", features])
+        .status()
+        .context("cannot run cargo")?;
+    if !status.success() {
+        bail!("the release build for {features} failed ({status})");
+    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let out = root.join("target/gpu-check");
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -537,24 +670,35 @@ fn gpu_check(features: &str, run: bool) -> Result<()> {
 
 /// `cargo xtask bench`: the three benches one after the other, then a summary of their figures.
 fn bench(quick: bool, dev: bool) -> Result<()> {
+    let libtorch = LibTorch::find()?;
     let benches = if dev {
-        test_build_benches()?
+        test_build_benches(libtorch.as_ref())?
     } else {
         Vec::new()
     };
+    // Release benches: the default backends, and tch (the throughput bench's LibTorch row).
+    let features = if libtorch.is_some() {
+        "experiments/tch"
+    } else {
+        ""
+    };
     let mut summary = Vec::new();
-    // lookahead-optim's optimizer step, models' training throughput, data's pipeline.
-    for bench in ["step", "throughput", "pipeline"] {
+    // lookahead-optim's optimizer step, models' training throughput and its profile by op
+    // family, data's pipeline.
+    for bench in ["step", "throughput", "profile", "pipeline"] {
         let output = if dev {
-            run_test_build_bench(&benches, bench, quick)?
+            run_test_build_bench(&benches, bench, quick, libtorch.as_ref())?
         } else {
             // `--workspace` resolves features as for the whole workspace, so the three
             // benches share one release build of the dependencies.
             let mut args = vec!["bench", "--workspace", "--bench", bench];
+            if !features.is_empty() {
+                args.extend(["--features", features]);
+            }
             if quick {
                 args.extend(["--", "--quick"]);
             }
-            cargo_output(&args)?
+            cargo_output(libtorch.as_ref(), &args)?
         };
         print!("{output}");
         summary.extend(bench_summary(bench, &output));
@@ -571,6 +715,7 @@ fn run_test_build_bench(
     benches: &[(PathBuf, PathBuf, String)],
     bench: &str,
     quick: bool,
+    libtorch: Option<&LibTorch>,
 ) -> Result<String> {
     let Some((exe, dir)) = benches
         .iter()
@@ -580,6 +725,9 @@ fn run_test_build_bench(
         bail!("the test build has no bench `{bench}`");
     };
     let mut command = Command::new(exe);
+    if let Some(libtorch) = libtorch {
+        libtorch.apply(&mut command);
+    }
     command.arg("--bench").current_dir(dir);
     if quick {
         command.arg("--quick");

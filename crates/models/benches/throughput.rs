@@ -1,13 +1,14 @@
 //! Training throughput of the CIFAR ResNet-18 (batch 64, 32×32, forward + backward +
-//! SGD-momentum step) on each CPU backend, side by side in one run, and in PyTorch on the same
-//! machine when `python3 -c "import torch"` works (set `PYTHON` to choose the interpreter).
+//! SGD-momentum step) on each CPU backend, side by side in one run: Flex, NdArray, and Burn's
+//! LibTorch backend when built with the `tch` feature (`cargo xtask bench` does once
+//! `cargo xtask setup libtorch` has run), and in native PyTorch on the same machine when
+//! `python3 -c "import torch"` works (set `PYTHON` to choose the interpreter).
 //!
 //! ```text
-//! cargo bench -p models                 # flex: 1 warm-up + 3 steps; ndarray: 1 step (slow!)
+//! cargo bench -p models                 # flex, tch: 1 warm-up + 3 steps; ndarray: 1 step (slow!)
 //! cargo bench -p models -- --quick      # batch 2, 1 step each: a smoke test
 //! ```
 
-use std::process::Command;
 use std::time::Instant;
 
 use burn::backend::{Autodiff, Flex, NdArray};
@@ -17,6 +18,9 @@ use burn::optim::{GradientsParams, Optimizer, SgdConfig};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Distribution, Int, Tensor};
 use models::{ResNet, ResNetConfig};
+
+#[path = "support/pytorch.rs"]
+mod pytorch;
 
 /// Images per second over `steps` timed steps, after `warmup` untimed ones.
 fn train_throughput<B: AutodiffBackend>(batch: usize, warmup: usize, steps: usize) -> f64 {
@@ -51,30 +55,11 @@ fn train_throughput<B: AutodiffBackend>(batch: usize, warmup: usize, steps: usiz
 
 /// PyTorch's figure, or why there is none.
 fn torch_throughput(batch: usize, steps: usize) -> Result<f64, String> {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/torch_resnet18.py");
-    let output = Command::new(&python)
-        .args([
-            script,
-            "--batch",
-            &batch.to_string(),
-            "--steps",
-            &steps.to_string(),
-        ])
-        .output()
-        .map_err(|e| format!("cannot run {python}: {e}"))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("images_per_sec="))
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| {
-            let err = String::from_utf8_lossy(&output.stderr);
-            format!(
-                "no PyTorch figure ({})",
-                err.lines().last().unwrap_or("no output")
-            )
-        })
+    let args = ["--batch", &batch.to_string(), "--steps", &steps.to_string()].map(String::from);
+    let value = pytorch::reference("torch_resnet18.py", &args, "images_per_sec")?;
+    value
+        .parse()
+        .map_err(|_| format!("PyTorch printed images_per_sec={value}"))
 }
 
 fn main() {
@@ -87,6 +72,12 @@ fn main() {
     println!(
         "CIFAR ResNet-18 (11,173,962 params), batch {batch}, 32×32, forward+backward+SGD-momentum"
     );
+    #[cfg(feature = "tch")]
+    let tch = Some(train_throughput::<Autodiff<burn::backend::LibTorch>>(
+        batch, warmup, flex_steps,
+    ));
+    #[cfg(not(feature = "tch"))]
+    let tch: Option<f64> = None;
     let flex = train_throughput::<Autodiff<Flex>>(batch, warmup, flex_steps);
     let ndarray = train_throughput::<Autodiff<NdArray>>(batch, 0, ndarray_steps);
     let torch = torch_throughput(batch, flex_steps);
@@ -101,12 +92,22 @@ fn main() {
             .unwrap_or_else(|_| "-".into());
         println!("{name:<10} {ips:>12.2} {:>12.3} {vs_torch:>12}", ips / flex);
     };
+    if let Some(tch) = tch {
+        row("tch", tch);
+    }
     row("flex", flex);
     row("ndarray", ndarray);
     match &torch {
         Ok(t) => row("pytorch", *t),
         Err(why) => println!("pytorch    -            ({why})"),
     }
-    let faster = if flex >= ndarray { "flex" } else { "ndarray" };
+    let faster = [
+        ("tch", tch.unwrap_or(0.0)),
+        ("flex", flex),
+        ("ndarray", ndarray),
+    ]
+    .into_iter()
+    .max_by(|a, b| a.1.total_cmp(&b.1))
+    .map_or("flex", |(name, _)| name);
     println!("faster CPU backend: {faster}");
 }
