@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use experiments::backend::{self, default_backend};
 use experiments::config::{ModelKind, Precision, TrainConfig, TrainFlags};
-use experiments::run::{RunOptions, RunStatus, read_config};
+use experiments::run::{RunOptions, RunStatus, read_config, recorded_backend};
 use experiments::spec::OptimizerSpec;
 use experiments::suite::{RunOutcome, Suite};
 use experiments::throughput::ThroughputTask;
@@ -283,7 +283,13 @@ fn train(
     backend: &BackendArgs,
 ) -> anyhow::Result<ExitCode> {
     let (config, dir) = train_config(flags, out, resume)?;
-    let name = backend.backend();
+    // A resumed run continues on the backend it started on, unless `--backend` is given.
+    let recorded = if resume && backend.backend.is_none() {
+        recorded_backend(&dir)?.map(|info| info.backend)
+    } else {
+        None
+    };
+    let name = recorded.unwrap_or_else(|| backend.backend());
     println!("training in {} on {name}", dir.display());
     let options = RunOptions {
         resume,

@@ -311,6 +311,25 @@ pub fn read_summary(dir: &Path) -> anyhow::Result<Option<Summary>> {
     ))
 }
 
+/// The backend a run directory's run trained on: its `backend.json` (written when a session
+/// starts), else its `summary.json`'s (runs from before `backend.json`); `None` for neither.
+/// `train --resume` continues on it unless `--backend` says otherwise.
+pub fn recorded_backend(dir: &Path) -> anyhow::Result<Option<BackendInfo>> {
+    let path = dir.join("backend.json");
+    if path.exists() {
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let info = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "corrupt {}: expected {{\"backend\", \"device\"}}",
+                path.display()
+            )
+        })?;
+        return Ok(Some(info));
+    }
+    Ok(read_summary(dir)?.map(|summary| summary.backend))
+}
+
 /// Reads a run directory's `config.json`.
 pub fn read_config(dir: &Path) -> anyhow::Result<TrainConfig> {
     let path = dir.join("config.json");
@@ -845,6 +864,10 @@ pub fn train<B: AutodiffBackend>(
         Ok(epoch) => epoch,
         Err(ended) => return Ok(ended),
     };
+    write_atomic(
+        &dir.join("backend.json"),
+        serde_json::to_string_pretty(&backend)?.as_bytes(),
+    )?;
     setup.train_loader.set_epochs_done(resumed_from);
 
     let interrupter = Interrupter::new();

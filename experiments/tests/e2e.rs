@@ -249,6 +249,8 @@ fn killed_run_resumes_on(backend: &str) {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--resume"));
 
+    // Without --backend, it resumes on the backend it started on (recorded in backend.json),
+    // whichever backend is this binary's default.
     let resumed = experiments(&["train", "--resume", "--out", &b], dir.path());
     assert!(resumed.status.success(), "{resumed:?}");
     let summary = read_summary(Path::new(&b)).unwrap().unwrap();
@@ -256,6 +258,7 @@ fn killed_run_resumes_on(backend: &str) {
         (summary.status, summary.resumed_from_epoch),
         (RunStatus::Complete, 1)
     );
+    assert_eq!(summary.backend.backend, backend);
     // The seed study's measurements are recorded: smoothed loss, top-5, best-loss epoch.
     let top5 = summary.final_valid_top5_accuracy.unwrap();
     assert!(top5 >= summary.final_valid_accuracy.unwrap() && top5 <= 100.0);

@@ -153,11 +153,21 @@ enum Task {
 }
 
 /// `cargo`, as the one running xtask, in the environment of a plain `cargo` command: without
-/// the `CARGO_MANIFEST_DIR` that `cargo run` set for xtask (ring's build reads it, so a build
-/// through xtask and a build by hand would otherwise rebuild everything above ring in turn).
+/// the package variables `cargo run` set for xtask (`CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, …).
+/// ring's build script reruns when they change, so a build through xtask and a build by hand
+/// would otherwise rebuild, in turn, everything above ring (LibTorch's bindings, Burn).
 fn cargo_command() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    command.env_remove("CARGO_MANIFEST_DIR");
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let set_by_cargo_run = name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || ["CARGO_CRATE_NAME", "CARGO_BIN_NAME", "CARGO_PRIMARY_PACKAGE"]
+                .contains(&name.as_ref());
+        if set_by_cargo_run {
+            command.env_remove(name.as_ref());
+        }
+    }
     command
 }
 

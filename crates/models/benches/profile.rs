@@ -26,7 +26,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, Optimizer, SgdConfig};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Distribution, Int, Tensor, TensorPrimitive, activation};
+use burn::tensor::{Distribution, Int, Tensor, activation};
 use models::{ResNet, ResNetConfig};
 
 #[path = "support/pytorch.rs"]
