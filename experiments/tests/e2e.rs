@@ -386,7 +386,8 @@ fn two_cpu_devices_train_to_the_same_accuracy_band() {
 /// on the host, so the backends start from the same network (before that, each backend's own
 /// initial weights made the losses differ by 2.3 %). Measured agreement with Flex (SGD run):
 /// NdArray 6e-6 train / 8e-5 valid and wgpu on lavapipe 1e-7 / 4e-7 on one CPU, but NdArray
-/// 5e-4 / 2e-3 on an AMD EPYC (Flex's SIMD kernels round differently per CPU). Longer runs
+/// 5e-4 / 2e-3 on an AMD EPYC (Flex's SIMD kernels round differently per CPU); LibTorch 2.9.0
+/// (`tch`) 1.3e-7 / 2.7e-8 on that EPYC (`-- --nocapture` prints them). Longer runs
 /// drift apart further (rounding differences grow with the steps: 0.5 % / 7 % after 16 steps).
 #[test]
 fn backends_agree_on_the_same_seed() {
