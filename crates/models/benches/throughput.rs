@@ -72,14 +72,19 @@ fn main() {
     println!(
         "CIFAR ResNet-18 (11,173,962 params), batch {batch}, 32×32, forward+backward+SGD-momentum"
     );
+    // Burn's backends, in the order of the table: LibTorch (when built with it), Flex, NdArray.
+    let mut backends: Vec<(&str, f64)> = Vec::new();
     #[cfg(feature = "tch")]
-    let tch = Some(train_throughput::<Autodiff<burn::backend::LibTorch>>(
-        batch, warmup, flex_steps,
+    backends.push((
+        "tch",
+        train_throughput::<Autodiff<burn::backend::LibTorch>>(batch, warmup, flex_steps),
     ));
-    #[cfg(not(feature = "tch"))]
-    let tch: Option<f64> = None;
     let flex = train_throughput::<Autodiff<Flex>>(batch, warmup, flex_steps);
-    let ndarray = train_throughput::<Autodiff<NdArray>>(batch, 0, ndarray_steps);
+    backends.push(("flex", flex));
+    backends.push((
+        "ndarray",
+        train_throughput::<Autodiff<NdArray>>(batch, 0, ndarray_steps),
+    ));
     let torch = torch_throughput(batch, flex_steps);
     println!(
         "{:<10} {:>12} {:>12} {:>12}",
@@ -92,22 +97,16 @@ fn main() {
             .unwrap_or_else(|_| "-".into());
         println!("{name:<10} {ips:>12.2} {:>12.3} {vs_torch:>12}", ips / flex);
     };
-    if let Some(tch) = tch {
-        row("tch", tch);
+    for &(name, ips) in &backends {
+        row(name, ips);
     }
-    row("flex", flex);
-    row("ndarray", ndarray);
     match &torch {
         Ok(t) => row("pytorch", *t),
         Err(why) => println!("pytorch    -            ({why})"),
     }
-    let faster = [
-        ("tch", tch.unwrap_or(0.0)),
-        ("flex", flex),
-        ("ndarray", ndarray),
-    ]
-    .into_iter()
-    .max_by(|a, b| a.1.total_cmp(&b.1))
-    .map_or("flex", |(name, _)| name);
+    let faster = backends
+        .iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or("flex", |&(name, _)| name);
     println!("faster CPU backend: {faster}");
 }
