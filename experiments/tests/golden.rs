@@ -76,9 +76,12 @@ const RUNS: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// The flags every golden run shares: micro ResNet, 256 training and 128 validation images of
-/// the committed Fashion-MNIST, batch 32, 2 epochs, seed 11.
+/// The flags every golden run shares: Flex (the bytes were written on it; the default backend is
+/// LibTorch when compiled in), micro ResNet, 256 training and 128 validation images of the
+/// committed Fashion-MNIST, batch 32, 2 epochs, seed 11.
 const COMMON: &[&str] = &[
+    "--backend",
+    "flex",
     "--model",
     "micro-resnet",
     "--epochs",
