@@ -129,6 +129,23 @@ impl LibTorch {
         vars
     }
 
+    /// Shell lines that set the same environment by hand (paths prepended to the current value).
+    pub fn exports(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let Self::Venv { root, .. } = self {
+            lines.push("export LIBTORCH_USE_PYTORCH=1".to_string());
+            lines.push(format!(
+                "export PATH=\"{}:$PATH\"",
+                root.join("bin").display()
+            ));
+        }
+        lines.push(format!(
+            "export LD_LIBRARY_PATH=\"{}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}\"",
+            self.lib_dir().display()
+        ));
+        lines
+    }
+
     /// Sets [`Self::environment`] on `command`.
     pub fn apply(&self, command: &mut Command) {
         for (name, value) in self.environment() {
@@ -309,6 +326,11 @@ mod tests {
             std::env::split_paths(ld).next() == Some(found.lib_dir()),
             "{ld:?}"
         );
+
+        let exports = found.exports();
+        assert_eq!(exports[0], "export LIBTORCH_USE_PYTORCH=1");
+        let ld = format!("export LD_LIBRARY_PATH=\"{}$", found.lib_dir().display());
+        assert!(exports[2].starts_with(&ld), "{exports:?}");
 
         let old = fake_venv("2.8.0", true);
         let err = LibTorch::from_venv(old.path()).unwrap_err().to_string();

@@ -543,8 +543,8 @@ fn setup_libtorch() -> Result<()> {
         "LibTorch is ready: `cargo xtask …` now builds the `tch` backend and uses it by default."
     );
     println!("To build or run `experiments` with `--features tch` by hand:");
-    for (name, value) in found.environment() {
-        println!("export {name}='{}'", value.to_string_lossy());
+    for line in found.exports() {
+        println!("{line}");
     }
     Ok(())
 }
