@@ -241,20 +241,23 @@ fn cargo(args: &[&str]) -> Result<()> {
 /// ndarray (its defaults), wgpu (on a Vulkan driver), and tch when LibTorch is set up. CUDA's
 /// code compiles without a GPU or a toolkit but cannot run here: `lint` checks it.
 fn test_features(libtorch: Option<&LibTorch>) -> String {
-    let mut features = String::from("experiments/wgpu");
-    if libtorch.is_some() {
-        features.push_str(",experiments/tch");
-    }
-    features
+    with_tch("experiments/wgpu", libtorch)
 }
 
 /// The features `lint` checks: every backend that compiles here.
 fn lint_features(libtorch: Option<&LibTorch>) -> String {
-    let mut features = String::from("experiments/ndarray,experiments/wgpu,experiments/cuda");
-    if libtorch.is_some() {
-        features.push_str(",experiments/tch");
+    with_tch(
+        "experiments/ndarray,experiments/wgpu,experiments/cuda",
+        libtorch,
+    )
+}
+
+/// `features`, and `experiments/tch` when LibTorch is set up.
+fn with_tch(features: &str, libtorch: Option<&LibTorch>) -> String {
+    match libtorch {
+        Some(_) => format!("{features},experiments/tch"),
+        None => features.to_string(),
     }
-    features
 }
 
 /// `auto` → tch when LibTorch is set up, else flex; any other name as given (checked).
