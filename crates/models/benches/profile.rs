@@ -6,8 +6,10 @@
 //! * conv forward, conv backward (input gradient; 19 layers, the stem's input needs none), conv
 //!   backward (weight gradient): the backend's own kernels (`ModuleOps::conv2d`,
 //!   `conv2d_x_backward`, `conv2d_weight_backward`; in PyTorch `aten::convolution_backward`);
-//! * BatchNorm (train mode) and ReLU + residual add: forward and backward through autodiff,
-//!   started by `(y · g).sum().backward()` with a random `g` (identically in PyTorch);
+//! * BatchNorm (train mode; [`models::batch_norm`], what the model runs) and ReLU + residual
+//!   add: forward and backward through autodiff, started by `(y · g).sum().backward()` with a
+//!   random `g` (identically in PyTorch); below the table, Burn's own `BatchNorm::forward` on the
+//!   same shapes, which `models` ran before (not part of the step);
 //! * the optimizer: one SGD-momentum step over the 11.2 M parameters;
 //! * the rest (autodiff bookkeeping, allocation, copies, pooling, head, loss): the step's time
 //!   minus the families'.
@@ -139,17 +141,19 @@ fn autodiff_seconds<B: AutodiffBackend>(
     })
 }
 
-/// BatchNorm (train mode) and ReLU + residual add, forward and backward, summed over layers.
+/// BatchNorm (train mode) and ReLU + residual add, forward and backward, summed over layers; and
+/// Burn's `BatchNorm::forward` on the same shapes.
 fn elementwise_families<B: AutodiffBackend>(
     batch: usize,
     reps: usize,
     device: &B::Device,
-) -> [f64; 2] {
-    let mut total = [0.0; 2];
+) -> [f64; 3] {
+    let mut total = [0.0; 3];
     for (i, c) in resnet18_convs().into_iter().enumerate() {
         let shape = [batch, c.cout, c.out_side(), c.out_side()];
         let norm = BatchNormConfig::new(c.cout).init::<B>(device);
-        total[0] += autodiff_seconds(shape, reps, device, |x| norm.forward(x));
+        total[0] += autodiff_seconds(shape, reps, device, |x| models::batch_norm(&norm, x));
+        total[2] += autodiff_seconds(shape, reps, device, |x| norm.forward(x));
         let downsample = c.kernel == 1;
         if !downsample {
             // Every conv's BatchNorm is followed by a ReLU; every second one (i = 2, 4, …), the
@@ -205,17 +209,17 @@ fn step_seconds<B: AutodiffBackend>(batch: usize, reps: usize, device: &B::Devic
     [optimizer, whole]
 }
 
-/// The seven families' milliseconds per step on backend `B` (the rest: step minus the others).
+/// The seven families' milliseconds per step on backend `B` (the rest: step minus the others),
+/// the whole step, then Burn's `BatchNorm` module on the same shapes (not part of the step).
 fn profile<B: AutodiffBackend>(batch: usize, reps: usize) -> Vec<f64> {
     let device = B::Device::default();
     let conv = conv_families::<B::InnerBackend>(batch, reps, &device);
-    let elementwise = elementwise_families::<B>(batch, reps, &device);
+    let [batch_norm, relu_add, burn_batch_norm] = elementwise_families::<B>(batch, reps, &device);
     let [optimizer, step] = step_seconds::<B>(batch, reps, &device);
-    let mut families: Vec<f64> = conv.into_iter().chain(elementwise).collect();
+    let mut families: Vec<f64> = conv.into_iter().chain([batch_norm, relu_add]).collect();
     families.push(optimizer);
     let measured: f64 = families.iter().sum();
-    families.push(step - measured);
-    families.push(step);
+    families.extend([step - measured, step, burn_batch_norm]);
     families.into_iter().map(|s| s * 1e3).collect()
 }
 
@@ -268,4 +272,12 @@ fn main() {
         }
         println!();
     }
+    print!("{:<32}", "(Burn's BatchNorm module)");
+    for (_, figures) in &columns {
+        match figures.get(FAMILIES.len() + 1) {
+            Some(ms) => print!(" {ms:>10.1} {:>6}", ""),
+            None => print!(" {:>10} {:>6}", "-", ""),
+        }
+    }
+    println!();
 }

@@ -13,7 +13,7 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 
-use crate::precision::to_f32;
+use crate::batch_norm;
 
 /// Width of the hidden layer of fastai's head (`lin_ftrs = [512]`).
 pub const FASTAI_HIDDEN: usize = 512;
@@ -72,12 +72,6 @@ impl<B: Backend> FastaiHead<B> {
         2 * (self.bn_pool.gamma.shape().num_elements()
             + self.bn_hidden.gamma.shape().num_elements())
     }
-}
-
-/// BatchNorm1d in f32 whatever the input's dtype, the result cast back.
-fn batch_norm<B: Backend>(bn: &BatchNorm<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
-    let (x, dtype) = to_f32(x);
-    bn.forward(x).cast(dtype)
 }
 
 /// fastai's `AdaptiveConcatPool2d` + `Flatten`: `cat([max_pool(x), avg_pool(x)], 1)`, max first,

@@ -82,13 +82,7 @@ impl<B: Backend> ConvBn<B> {
     /// `bn(conv(x))`. BatchNorm runs in f32 whatever the input's dtype (see
     /// [`compute_copy`](crate::compute_copy)); the result has the input's dtype.
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let (y, dtype) = crate::precision::to_f32(self.conv.forward(x));
-        let y = self.bn.forward(y);
-        if dtype == burn::tensor::FloatDType::F32 {
-            y
-        } else {
-            y.cast(dtype)
-        }
+        crate::batch_norm(&self.bn, self.conv.forward(x))
     }
 }
 

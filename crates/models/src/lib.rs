@@ -8,6 +8,9 @@
 //!   the seed study's models did.
 //! * [`XResNetConfig`]: fastai's XResNet-18/34/50 (three 3×3 stem convs, AvgPool + 1×1 conv
 //!   shortcuts, last BN of each block zero-initialised, ReLU or Mish, dropout before the head).
+//! * [`batch_norm`]: every BatchNorm of both families runs Burn's `BatchNorm` module through this
+//!   function, which computes the same normalisation over channel rows (19× faster than the
+//!   module's own forward on Flex, 1.5× on LibTorch: `docs/cpu-speed.md`).
 //!
 //! Both build the same [`ResNet`] module: `forward(images) -> logits`, global average pooling
 //! before the classifier (any input size that survives the strides), and
@@ -25,6 +28,7 @@
 //! assert_eq!(model.forward(images).dims(), [2, 10]);
 //! ```
 
+mod batch_norm;
 mod error;
 mod fastai_head;
 mod layers;
@@ -33,6 +37,7 @@ mod precision;
 mod resnet;
 mod xresnet;
 
+pub use batch_norm::batch_norm;
 pub use error::ConfigError;
 pub use fastai_head::{FASTAI_HIDDEN, FastaiHead, concat_pool};
 pub use layers::{Activation, ConvBn, ResidualBlock};
