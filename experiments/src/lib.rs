@@ -10,6 +10,7 @@
 //!   interrupted ones.
 //! * [`report::report`]: Markdown, CSV and SVG from a suite's directory.
 //! * [`backend`]: the backends compiled in (cargo features) and the run-time choice.
+//! * [`lock`]: one writer per run or suite directory (an OS file lock for the process's life).
 //!
 //! One run, from code (the `experiments train` subcommand does the same):
 //!
@@ -61,6 +62,7 @@ pub mod config;
 pub mod datasets;
 pub mod hyper;
 pub mod loader;
+pub mod lock;
 pub mod model;
 pub mod monitor;
 pub mod report;
@@ -72,6 +74,7 @@ pub mod throughput;
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
 
 use backend::{BackendInfo, BackendTask};
@@ -118,7 +121,8 @@ pub fn train_on(backend: &str, devices: &[usize], task: TrainTask) -> anyhow::Re
 
 /// Runs every run of `suite` into `out`, in sequence: finished runs are skipped, interrupted
 /// ones resumed, a diverged or failed run is recorded and the suite goes on. Checks every config
-/// and the data on disk before the first run.
+/// and the data on disk before the first run; `out` is locked while the runs train (a second
+/// `compare` over it is refused).
 pub fn compare(
     suite: &Suite,
     out: &Path,
@@ -129,6 +133,8 @@ pub fn compare(
     suite.check()?;
     backend::check_backend(backend)?;
     suite::check_data(suite)?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let _lock = lock::DirLock::acquire(out)?;
     suite::prepare_out(suite, out)?;
     let runs = suite.runs(out);
     let total = runs.len();

@@ -41,6 +41,7 @@ use crate::config::{EvalWeights, Schedule, TrainConfig};
 use crate::datasets::{self, RunData};
 use crate::hyper::ScheduledMomentum;
 use crate::loader::EpochLoader;
+use crate::lock::DirLock;
 use crate::model::Classifier;
 use crate::monitor::{Divergence, DivergenceGuard, LineRenderer};
 use crate::slow_eval::{EpochEndSlow, SlowModel};
@@ -844,7 +845,8 @@ fn finish(
     Ok(summary)
 }
 
-/// Trains one run in `dir` (created if needed) and returns its summary (also written to
+/// Trains one run in `dir` (created if needed, and locked for the run's life: a second writer
+/// is refused, see [`crate::lock`]) and returns its summary (also written to
 /// `dir/summary.json`). Every check (config, optimizer spec, data on disk, directory state)
 /// happens before training; a NaN/inf loss ends the run as [`RunStatus::Diverged`].
 pub fn train<B: AutodiffBackend>(
@@ -858,8 +860,16 @@ pub fn train<B: AutodiffBackend>(
         bail!("no device to train on");
     };
     config.check()?;
+    // Held until training ends: a second writer of this directory is refused. An existing
+    // directory is locked before its state is read; a new one is created (and locked) only
+    // after every check, so a refused config leaves no directory behind.
+    let mut lock = dir.exists().then(|| DirLock::acquire(dir)).transpose()?;
     check_dir_state(dir, options.resume)?;
     let setup = RunSetup::<B>::new(config, &devices)?;
+    if lock.is_none() {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        lock = Some(DirLock::acquire(dir)?);
+    }
     let resumed_from = match prepare_dir::<B>(config, dir, options.resume, &device)? {
         Ok(epoch) => epoch,
         Err(ended) => return Ok(ended),
@@ -921,7 +931,9 @@ pub fn train<B: AutodiffBackend>(
         wall_time_s,
         backend,
     };
-    finish(dir, session, divergence)
+    let summary = finish(dir, session, divergence);
+    drop(lock);
+    summary
 }
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
 //! End to end on the committed Fashion-MNIST (Flex backend, tiny ResNet, a few hundred images):
 //! a micro suite through `compare` and `report`, a diverging run, resuming a killed run, same
-//! seed twice, and configs refused before training.
+//! seed twice, a second writer of a directory refused, and configs refused before training.
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use experiments::lock::DirLock;
 use experiments::run::{RunStatus, Summary, read_summary};
 use experiments::suite::{RunOutcome, Suite};
 
@@ -243,6 +244,8 @@ fn killed_run_resumes_on(backend: &str) {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(read_summary(Path::new(&b)).unwrap().is_none());
+    // The killed process's lock file stays behind; its lock died with it (resumed below).
+    assert!(Path::new(&b).join(experiments::lock::LOCK_FILE).exists());
 
     // Without --resume, the directory is refused (nothing is overwritten).
     let refused = experiments(&train_args(&b, &on), dir.path());
@@ -276,6 +279,68 @@ fn killed_run_resumes_on(backend: &str) {
     assert!(output.status.success(), "{backend}: {output:?}");
     assert_eq!(metrics(&a), metrics(&c));
     assert_eq!(losses(&a), losses(&c));
+}
+
+/// One writer per directory: while another process holds a run directory (here this test,
+/// through the same lock `experiments` takes), `train` and `train --resume` on it are refused at
+/// once, naming the holder, and leave its files as they were; `compare` on a suite directory in
+/// use is refused before writing anything. (A lock left by a killed process does not block:
+/// `a_killed_run_resumes_to_the_same_metrics_and_same_seed_repeats`.)
+#[test]
+fn a_second_writer_is_refused_and_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let run_str = run.to_str().unwrap();
+    let tiny = [
+        "--backend",
+        "flex",
+        "--model",
+        "micro-resnet",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--train-limit",
+        "64",
+        "--valid-limit",
+        "64",
+    ];
+    train_summary(dir.path(), "run", &tiny);
+    let files = |dir: &Path| {
+        ["config.json", "metrics.csv", "summary.json"].map(|f| std::fs::read(dir.join(f)).unwrap())
+    };
+    let before = files(&run);
+
+    let held = DirLock::acquire(&run).unwrap();
+    let pid = std::process::id().to_string();
+    let mut fresh = vec!["train", "--out", run_str];
+    fresh.extend_from_slice(&tiny);
+    for args in [fresh, vec!["train", "--resume", "--out", run_str]] {
+        let refused = experiments(&args, dir.path());
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("in use by another process") && stderr.contains(&pid),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(
+        before == files(&run),
+        "a refused writer changed the run's files"
+    );
+    drop(held);
+
+    let out = dir.path().join("suite");
+    std::fs::create_dir_all(&out).unwrap();
+    let held = DirLock::acquire(&out).unwrap();
+    let suite = Suite::parse(&format!("name = \"micro\"\n{MICRO}"), "micro").unwrap();
+    let error = experiments::compare(&suite, &out, "flex", &[0], false).unwrap_err();
+    assert!(
+        format!("{error:#}").contains("in use by another process"),
+        "{error:#}"
+    );
+    assert!(!out.join("suite.json").exists());
+    drop(held);
 }
 
 #[test]
