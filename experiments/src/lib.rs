@@ -74,7 +74,6 @@ pub mod throughput;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
 
 use backend::{BackendInfo, BackendTask};
@@ -133,9 +132,7 @@ pub fn compare(
     suite.check()?;
     backend::check_backend(backend)?;
     suite::check_data(suite)?;
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let _lock = lock::DirLock::acquire(out)?;
-    suite::prepare_out(suite, out)?;
+    let _lock = suite::prepare_out(suite, out)?;
     let runs = suite.runs(out);
     let total = runs.len();
     let mut outcomes = Vec::new();

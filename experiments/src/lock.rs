@@ -31,6 +31,14 @@ pub enum LockError {
         /// Who holds it, as far as the lock file says ("process 1234").
         holder: String,
     },
+    /// The directory could not be created.
+    #[error("cannot create {dir}: {source}", dir = .dir.display())]
+    Create {
+        /// The directory.
+        dir: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
     /// The lock file could not be created, read or written.
     #[error("cannot lock {path}: {source}", path = .path.display())]
     Io {
@@ -49,6 +57,15 @@ pub struct DirLock {
 }
 
 impl DirLock {
+    /// Creates `dir` (and its parents) if needed, then locks it as [`DirLock::acquire`] does.
+    pub fn create(dir: &Path) -> Result<Self, LockError> {
+        std::fs::create_dir_all(dir).map_err(|source| LockError::Create {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+        Self::acquire(dir)
+    }
+
     /// Locks `dir` (which must exist) for this process, writing its process id into the lock
     /// file; fails at once, without waiting, when another holder has it.
     pub fn acquire(dir: &Path) -> Result<Self, LockError> {

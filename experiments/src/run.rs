@@ -711,7 +711,7 @@ impl<B: AutodiffBackend> RunSetup<B> {
     }
 }
 
-/// Prepares the run directory: the epoch to resume from (0 = a fresh start), or the summary of
+/// Prepares the run directory (created and locked by [`train`]): the epoch to resume from (0 = a fresh start), or the summary of
 /// a run that has already ended. Writes `config.json`; removes the metric logs of epochs after
 /// the checkpoint (they belong to the session that was cut short) and a stale summary.
 fn prepare_dir<B: AutodiffBackend>(
@@ -720,7 +720,6 @@ fn prepare_dir<B: AutodiffBackend>(
     resume: bool,
     device: &B::Device,
 ) -> anyhow::Result<Result<usize, Summary>> {
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut resumed_from = 0;
     if resume {
         let (epoch, skipped) = resumable_epoch::<B>(dir, device)?;
@@ -863,13 +862,13 @@ pub fn train<B: AutodiffBackend>(
     // Held until training ends: a second writer of this directory is refused. An existing
     // directory is locked before its state is read; a new one is created (and locked) only
     // after every check, so a refused config leaves no directory behind.
-    let mut lock = dir.exists().then(|| DirLock::acquire(dir)).transpose()?;
+    let existing = dir.exists().then(|| DirLock::acquire(dir)).transpose()?;
     check_dir_state(dir, options.resume)?;
     let setup = RunSetup::<B>::new(config, &devices)?;
-    if lock.is_none() {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        lock = Some(DirLock::acquire(dir)?);
-    }
+    let _lock = match existing {
+        Some(lock) => lock,
+        None => DirLock::create(dir)?,
+    };
     let resumed_from = match prepare_dir::<B>(config, dir, options.resume, &device)? {
         Ok(epoch) => epoch,
         Err(ended) => return Ok(ended),
@@ -931,9 +930,7 @@ pub fn train<B: AutodiffBackend>(
         wall_time_s,
         backend,
     };
-    let summary = finish(dir, session, divergence);
-    drop(lock);
-    summary
+    finish(dir, session, divergence)
 }
 
 #[cfg(test)]

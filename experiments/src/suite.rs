@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::claim::{Claim, Published};
 use crate::config::{DatasetKind, TrainConfig};
+use crate::lock::DirLock;
 use crate::run::{RunStatus, read_summary};
 use crate::spec::OptimizerSpec;
 
@@ -277,9 +278,11 @@ pub enum RunOutcome {
     Failed(String),
 }
 
-/// Writes `suite.json` into `out` (refusing a directory that holds a different suite).
-pub fn prepare_out(suite: &Suite, out: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+/// Creates and locks `out` (see [`crate::lock`]; the lock is held as long as the returned
+/// value lives), then writes `suite.json` into it (refusing a directory that holds a different
+/// suite).
+pub fn prepare_out(suite: &Suite, out: &Path) -> anyhow::Result<DirLock> {
+    let lock = DirLock::create(out)?;
     let path = out.join("suite.json");
     if path.exists() {
         let text = std::fs::read_to_string(&path)
@@ -295,10 +298,8 @@ pub fn prepare_out(suite: &Suite, out: &Path) -> anyhow::Result<()> {
             );
         }
     }
-    Ok(data::write_atomic(
-        &path,
-        serde_json::to_string_pretty(suite)?.as_bytes(),
-    )?)
+    data::write_atomic(&path, serde_json::to_string_pretty(suite)?.as_bytes())?;
+    Ok(lock)
 }
 
 /// Checks that every dataset of the suite is on disk (before any training).
