@@ -11,6 +11,8 @@
 //! * [`report::report`]: Markdown, CSV and SVG from a suite's directory.
 //! * [`backend`]: the backends compiled in (cargo features) and the run-time choice.
 //! * [`lock`]: one writer per run or suite directory (an OS file lock for the process's life).
+//! * [`nodes`]: one run across several machines (burn-collective: orchestrator, gradient
+//!   all-reduce, config agreement, watchdog).
 //!
 //! One run, from code (the `experiments train` subcommand does the same):
 //!
@@ -65,6 +67,7 @@ pub mod loader;
 pub mod lock;
 pub mod model;
 pub mod monitor;
+pub mod nodes;
 pub mod report;
 pub mod run;
 pub mod slow_eval;
@@ -121,18 +124,23 @@ pub fn train_on(backend: &str, devices: &[usize], task: TrainTask) -> anyhow::Re
 /// Runs every run of `suite` into `out`, in sequence: finished runs are skipped, interrupted
 /// ones resumed, a diverged or failed run is recorded and the suite goes on. Checks every config
 /// and the data on disk before the first run; `out` is locked while the runs train (a second
-/// `compare` over it is refused).
+/// `compare` over it is refused). With `nodes`, every run is a multi-node run (every node runs
+/// the same `compare`; node 0 writes `out`, see [`nodes`]).
 pub fn compare(
     suite: &Suite,
     out: &Path,
     backend: &str,
     devices: &[usize],
     dashboard: bool,
+    nodes: Option<&nodes::NodeSpec>,
 ) -> anyhow::Result<Vec<(SuiteRun, RunOutcome)>> {
     suite.check()?;
     backend::check_backend(backend)?;
     suite::check_data(suite)?;
-    let _lock = suite::prepare_out(suite, out)?;
+    let _lock = match nodes {
+        Some(spec) if !spec.is_writer() => None,
+        _ => Some(suite::prepare_out(suite, out)?),
+    };
     let runs = suite.runs(out);
     let total = runs.len();
     let mut outcomes = Vec::new();
@@ -164,6 +172,7 @@ pub fn compare(
                 resume,
                 dashboard,
                 label: format!("{name} "),
+                nodes: nodes.cloned(),
             },
         };
         let outcome = match train_on(backend, devices, task) {

@@ -20,12 +20,43 @@ pub fn mix_seed(seed: u64, salt: u64) -> u64 {
     data::mix64(seed ^ salt.wrapping_mul(data::GOLDEN_GAMMA))
 }
 
+/// One node's share of every batch in a multi-node run: node `rank` of `count` takes the
+/// `rank`-th of `count` equal, contiguous parts of each global batch (so the nodes' shards of
+/// an epoch are disjoint and together are the single-process epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This node's rank.
+    pub rank: usize,
+    /// Nodes.
+    pub count: usize,
+}
+
+impl Shard {
+    /// The whole of every batch (one process).
+    pub const WHOLE: Shard = Shard { rank: 0, count: 1 };
+
+    /// This node's part of each `global_batch`-sized batch of `order` (the last batch, if
+    /// shorter, is split the same way, by `len / count`).
+    pub fn select(&self, order: &[usize], global_batch: usize) -> Vec<usize> {
+        order
+            .chunks(global_batch.max(1))
+            .flat_map(|batch| {
+                let part = batch.len() / self.count;
+                &batch[self.rank * part..(self.rank + 1) * part]
+            })
+            .copied()
+            .collect()
+    }
+}
+
 /// Batches of an [`ImageDataset`] (a subset of it, by index), shuffled per epoch or not.
 pub struct EpochLoader<B: Backend> {
     dataset: ImageDataset,
     indices: Arc<Vec<usize>>,
     batcher: ImageBatcher,
+    /// The global batch (all nodes together); this loader yields its shard's part of each.
     batch_size: usize,
+    shard: Shard,
     shuffle: bool,
     drop_last: bool,
     epoch: Arc<AtomicUsize>,
@@ -39,6 +70,7 @@ impl<B: Backend> Clone for EpochLoader<B> {
             indices: self.indices.clone(),
             batcher: self.batcher.clone(),
             batch_size: self.batch_size,
+            shard: self.shard,
             shuffle: self.shuffle,
             drop_last: self.drop_last,
             epoch: self.epoch.clone(),
@@ -62,6 +94,7 @@ impl<B: Backend> EpochLoader<B> {
             indices: Arc::new(indices),
             batcher,
             batch_size: batch_size.max(1),
+            shard: Shard::WHOLE,
             shuffle: true,
             drop_last: true,
             epoch: Arc::new(AtomicUsize::new(0)),
@@ -84,6 +117,13 @@ impl<B: Backend> EpochLoader<B> {
         }
     }
 
+    /// This loader, yielding only `shard`'s part of each batch (the global batch, the epoch's
+    /// order and the batch count stay those of one process; `batch_size` must divide by
+    /// `shard.count`, which the run checks).
+    pub fn sharded(self, shard: Shard) -> Self {
+        Self { shard, ..self }
+    }
+
     /// Sets the number of epochs already done (the next `iter()` is epoch `epochs_done + 1`).
     pub fn set_epochs_done(&self, epochs_done: usize) {
         self.epoch.store(epochs_done, Ordering::SeqCst);
@@ -99,7 +139,8 @@ impl<B: Backend> EpochLoader<B> {
         }
     }
 
-    /// Items per epoch (after dropping the last incomplete batch).
+    /// Items per epoch over all nodes (after dropping the last incomplete batch): the index
+    /// space burn-train's multi-device strategy splits between local devices.
     pub fn items_per_epoch(&self) -> usize {
         if self.drop_last {
             self.batches_per_epoch() * self.batch_size
@@ -108,7 +149,8 @@ impl<B: Backend> EpochLoader<B> {
         }
     }
 
-    /// The dataset indices of epoch `epoch` (1-based), in batch order.
+    /// The dataset indices of epoch `epoch` (1-based) that this loader's shard trains on, in
+    /// batch order: the permutation is drawn from (seed, epoch) alone, then [`Shard::select`].
     pub fn epoch_order(&self, epoch: usize) -> Vec<usize> {
         let mut order = self.indices.as_ref().clone();
         if self.shuffle {
@@ -116,7 +158,15 @@ impl<B: Backend> EpochLoader<B> {
             order.shuffle(&mut rng);
         }
         order.truncate(self.items_per_epoch());
-        order
+        if self.shard == Shard::WHOLE {
+            return order;
+        }
+        self.shard.select(&order, self.batch_size)
+    }
+
+    /// Images per batch of this loader's shard.
+    fn shard_batch(&self) -> usize {
+        (self.batch_size / self.shard.count).max(1)
     }
 }
 
@@ -134,7 +184,7 @@ impl<B: Backend> Iterator for EpochIter<'_, B> {
         if self.position >= self.order.len() {
             return None;
         }
-        let end = (self.position + self.loader.batch_size).min(self.order.len());
+        let end = (self.position + self.loader.shard_batch()).min(self.order.len());
         let items: Vec<ImageItem> = self.order[self.position..end]
             .iter()
             .filter_map(|&i| self.loader.dataset.get(i))
@@ -155,7 +205,9 @@ impl<B: Backend> DataLoader<B, ImageBatch<B>> for EpochLoader<B> {
         let epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
         let mut batcher = self.batcher.clone();
         if self.shuffle {
-            batcher.seed = mix_seed(self.batcher.seed, (epoch as u64) << 32);
+            // Each node draws its own augmentation and mixup (rank 0's are one process's).
+            let salt = ((epoch as u64) << 32) + self.shard.rank as u64;
+            batcher.seed = mix_seed(self.batcher.seed, salt);
         }
         Box::new(EpochIter {
             loader: self,
@@ -245,6 +297,31 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted.len(), 8);
+    }
+
+    /// Two nodes' shards of an epoch are disjoint, together are the one-process epoch, and
+    /// each takes its half of every global batch.
+    #[test]
+    fn node_shards_split_every_batch() {
+        let whole = loader();
+        let shards: Vec<EpochLoader<NdArray>> = (0..2)
+            .map(|rank| loader().sharded(Shard { rank, count: 2 }))
+            .collect();
+        for epoch in 1..=3 {
+            let order = whole.epoch_order(epoch);
+            let (a, b) = (shards[0].epoch_order(epoch), shards[1].epoch_order(epoch));
+            assert_eq!((a.len(), b.len()), (4, 4));
+            assert_eq!(a, [order[0], order[1], order[4], order[5]]);
+            assert_eq!(b, [order[2], order[3], order[6], order[7]]);
+        }
+        let sizes: Vec<usize> = shards[1].iter().map(|b| b.targets.dims()[0]).collect();
+        assert_eq!(sizes, [2, 2]);
+        assert_eq!(shards[1].batches_per_epoch(), whole.batches_per_epoch());
+        assert_eq!(
+            Shard { rank: 2, count: 3 }.select(&[1, 2, 3, 4, 5, 6, 7], 6),
+            [5, 6],
+            "a last batch shorter than the nodes gives them nothing"
+        );
     }
 
     #[test]

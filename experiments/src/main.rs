@@ -5,6 +5,8 @@
 //! experiments train --resume --out runs/my-run
 //! experiments compare quick
 //! experiments report runs/quick
+//! experiments orchestrator --port 29400     # then, on each of 2 machines:
+//! experiments train … --nodes 2 --node-rank R --orchestrator HOST:29400 [--node-address IP:PORT]
 //! ```
 
 use std::path::PathBuf;
@@ -14,6 +16,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use experiments::backend::{self, default_backend};
 use experiments::config::{ModelKind, Precision, TrainConfig, TrainFlags};
+use experiments::nodes::{self, NodeSpec};
 use experiments::run::{RunOptions, RunStatus, read_config, recorded_backend};
 use experiments::spec::OptimizerSpec;
 use experiments::suite::{RunOutcome, Suite};
@@ -65,6 +68,47 @@ impl BackendArgs {
     }
 }
 
+/// One process's place in a multi-node run (README: "Training across machines").
+#[derive(Args, Clone, Default)]
+struct NodeArgs {
+    /// Nodes (processes, one per machine) training this run together; every node runs the same
+    /// command with its own --node-rank. `--batch-size` is the global batch (divisible by it).
+    #[arg(long)]
+    nodes: Option<u32>,
+    /// This node's rank, 0 to nodes − 1; node 0 writes the run directory.
+    #[arg(long, requires = "nodes", default_value_t = 0)]
+    node_rank: u32,
+    /// The orchestrator's address, host:port (`experiments orchestrator --port P`).
+    #[arg(long, requires = "nodes")]
+    orchestrator: Option<String>,
+    /// This node's address and a free port at which the other nodes reach it (default, with an
+    /// orchestrator on 127.0.0.1: 127.0.0.1:<orchestrator port + 1 + rank>).
+    #[arg(long, requires = "nodes")]
+    node_address: Option<String>,
+    /// Seconds a node waits for the others (to join, at each step) before it stops with an
+    /// error.
+    #[arg(long, requires = "nodes", default_value_t = NodeSpec::DEFAULT_TIMEOUT_S)]
+    node_timeout: f64,
+}
+
+impl NodeArgs {
+    fn spec(&self) -> anyhow::Result<Option<NodeSpec>> {
+        let Some(nodes) = self.nodes else {
+            return Ok(None);
+        };
+        let Some(orchestrator) = &self.orchestrator else {
+            bail!("--nodes needs --orchestrator <host:port>");
+        };
+        Ok(Some(NodeSpec::new(
+            nodes,
+            self.node_rank,
+            orchestrator,
+            self.node_address.as_deref(),
+            self.node_timeout,
+        )?))
+    }
+}
+
 /// The run's config: a file (or the defaults) with the fields given as flags replaced. The flags
 /// are `TrainFlags`, declared with `TrainConfig` from one list of fields, and reach the config
 /// through its serialised form, so a flag is parsed and checked exactly as the file's field is.
@@ -108,6 +152,8 @@ enum Command {
         resume: bool,
         #[command(flatten)]
         backend: BackendArgs,
+        #[command(flatten)]
+        nodes: NodeArgs,
     },
     /// Run a comparison suite (datasets × optimizers × seeds), then write its report.
     Compare {
@@ -124,6 +170,16 @@ enum Command {
         data_dir: Option<String>,
         #[command(flatten)]
         backend: BackendArgs,
+        #[command(flatten)]
+        nodes: NodeArgs,
+    },
+    /// Burn's collective orchestrator for multi-node runs: start one, then every node with
+    /// `--nodes N --node-rank R --orchestrator <this machine>:PORT`. Start a fresh one for each
+    /// launch (it keeps the nodes of a stopped launch registered).
+    Orchestrator {
+        /// The port to listen on (all interfaces).
+        #[arg(long, default_value_t = 29400)]
+        port: u16,
     },
     /// Write the report (Markdown, CSV, SVG plots) of a suite's output directory.
     Report {
@@ -188,14 +244,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             resume,
             backend,
-        } => train(&config, out, resume, &backend),
+            nodes,
+        } => train(&config, out, resume, &backend, nodes.spec()?),
         Command::Compare {
             suite,
             out,
             no_report,
             data_dir,
             backend,
-        } => compare_suite(&suite, out, no_report, data_dir, &backend),
+            nodes,
+        } => compare_suite(&suite, out, no_report, data_dir, &backend, nodes.spec()?),
+        Command::Orchestrator { port } => {
+            nodes::run_orchestrator(port)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Report { dir } => {
             let files = report::report(&dir)?;
             println!("report: {}", files.markdown.display());
@@ -281,8 +343,14 @@ fn train(
     out: Option<PathBuf>,
     resume: bool,
     backend: &BackendArgs,
+    nodes: Option<NodeSpec>,
 ) -> anyhow::Result<ExitCode> {
     let (config, dir) = train_config(flags, out, resume)?;
+    // Node R > 0 writes its own files (final weights, shard logs) under the run directory.
+    let own_dir = match &nodes {
+        Some(spec) if !spec.is_writer() => dir.join(format!("node-{}", spec.rank)),
+        _ => dir.clone(),
+    };
     // A resumed run continues on the backend it started on, unless `--backend` is given.
     let recorded = if resume && backend.backend.is_none() {
         recorded_backend(&dir)?.map(|info| info.backend)
@@ -295,6 +363,7 @@ fn train(
         resume,
         dashboard: !backend.no_dashboard,
         label: String::new(),
+        nodes,
     };
     let task = TrainTask {
         config,
@@ -314,7 +383,19 @@ fn train(
         summary.images_per_s,
         summary.backend
     );
-    println!("summary: {}", dir.join("summary.json").display());
+    if let Some(n) = &summary.nodes {
+        println!(
+            "node {} of {}: {} gradient all-reduces, {:.1} ms each, {:.1} MB of gradients and statistics per step \
+             (ring: {:.1} MB sent per node)",
+            n.rank,
+            n.nodes,
+            n.all_reduce.steps,
+            n.all_reduce_ms_per_step,
+            n.bytes_per_step as f64 / 1e6,
+            n.ring_bytes_sent_per_step / 1e6
+        );
+    }
+    println!("summary: {}", own_dir.join("summary.json").display());
     if summary.status == RunStatus::Complete {
         return Ok(ExitCode::SUCCESS);
     }
@@ -329,6 +410,7 @@ fn compare_suite(
     no_report: bool,
     data_dir: Option<String>,
     backend: &BackendArgs,
+    nodes: Option<NodeSpec>,
 ) -> anyhow::Result<ExitCode> {
     let mut suite = Suite::load(suite)?;
     if data_dir.is_some() {
@@ -343,6 +425,7 @@ fn compare_suite(
         &backend.backend(),
         &backend.indices(),
         dashboard,
+        nodes.as_ref(),
     )?;
     let count = |f: fn(&RunOutcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
     let failed = count(|o| matches!(o, RunOutcome::Failed(_)));
@@ -359,7 +442,7 @@ fn compare_suite(
         start.elapsed().as_secs_f64(),
         out.display()
     );
-    if !no_report {
+    if !no_report && nodes.as_ref().is_none_or(NodeSpec::is_writer) {
         let files = report::report(&out)?;
         println!("report: {}", files.markdown.display());
     }
@@ -386,7 +469,10 @@ fn throughput(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli).context("experiments") {
+    let outcome = run(cli).context("experiments");
+    // A multi-node process leaves the run (burn-collective's finish) once its command is done.
+    nodes::leave();
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

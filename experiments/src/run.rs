@@ -20,9 +20,9 @@ use burn::optim::lr_scheduler::LrScheduler;
 use burn::prelude::Backend;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
 use burn::tensor::backend::AutodiffBackend;
-use burn::train::checkpoint::KeepLastNCheckpoints;
+use burn::train::checkpoint::{CheckpointingAction, CheckpointingStrategy, KeepLastNCheckpoints};
 use burn::train::logger::{FileMetricLogger, MetricLogger};
-use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
+use burn::train::metric::store::{EpochSummary, EventStoreClient, MetricsUpdate, Split};
 use burn::train::metric::{
     AccuracyMetric, LearningRateMetric, LossMetric, MetricDefinition, NumericEntry,
     TopKAccuracyMetric,
@@ -40,10 +40,12 @@ use crate::backend::BackendInfo;
 use crate::config::{EvalWeights, Schedule, TrainConfig};
 use crate::datasets::{self, RunData};
 use crate::hyper::ScheduledMomentum;
-use crate::loader::EpochLoader;
+use crate::loader::{EpochLoader, Shard};
 use crate::lock::DirLock;
 use crate::model::Classifier;
 use crate::monitor::{Divergence, DivergenceGuard, LineRenderer};
+use crate::nodes::agree::{self, Item};
+use crate::nodes::{AllReduceStats, NodeLink, NodeSpec};
 use crate::slow_eval::{EpochEndSlow, SlowModel};
 use crate::spec::{StepExtras, StudyOptimizer};
 
@@ -281,6 +283,9 @@ pub struct Summary {
     pub backend: BackendInfo,
     /// The epoch this session resumed from (0 = a fresh start).
     pub resumed_from_epoch: usize,
+    /// The multi-node run this summary's node took part in (absent for one process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<NodesSummary>,
 }
 
 /// How to run.
@@ -292,6 +297,41 @@ pub struct RunOptions {
     pub dashboard: bool,
     /// Prefix of the plain progress lines.
     pub label: String,
+    /// This process's place in a multi-node run (`--nodes`, `--node-rank`, …); `None` for one
+    /// process.
+    pub nodes: Option<NodeSpec>,
+}
+
+/// A multi-node run as one node saw it (in `summary.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodesSummary {
+    /// Nodes in the run.
+    pub nodes: u32,
+    /// The rank of the node that wrote this summary.
+    pub rank: u32,
+    /// This session's gradient all-reduces: count, wall time, values per step.
+    pub all_reduce: AllReduceStats,
+    /// Mean all-reduce wall time per step, milliseconds.
+    pub all_reduce_ms_per_step: f64,
+    /// Bytes averaged per step: f32 gradients and running statistics.
+    pub bytes_per_step: usize,
+    /// Bytes each node sends per step (ring all-reduce: 2(N − 1)/N of the gradient).
+    pub ring_bytes_sent_per_step: f64,
+}
+
+impl NodesSummary {
+    fn new(link: &NodeLink) -> Self {
+        let spec = link.spec();
+        let stats = link.stats();
+        Self {
+            nodes: spec.nodes,
+            rank: spec.rank,
+            all_reduce: stats,
+            all_reduce_ms_per_step: stats.ms_per_step(),
+            bytes_per_step: stats.bytes(),
+            ring_bytes_sent_per_step: stats.ring_bytes_sent(spec.nodes),
+        }
+    }
 }
 
 /// Writes `bytes` to `path` atomically (the project's one atomic write, in `data`).
@@ -642,7 +682,7 @@ struct RunSetup<B: AutodiffBackend> {
 }
 
 impl<B: AutodiffBackend> RunSetup<B> {
-    fn new(config: &TrainConfig, devices: &[B::Device]) -> anyhow::Result<Self> {
+    fn new(config: &TrainConfig, devices: &[B::Device], shard: Shard) -> anyhow::Result<Self> {
         let device = devices[0].clone();
         let data: RunData = datasets::load(config)?;
         crate::model::check_precision::<B>(config.precision, &device)?;
@@ -672,7 +712,8 @@ impl<B: AutodiffBackend> RunSetup<B> {
             data.train_batcher.clone(),
             config.batch_size,
             device.clone(),
-        );
+        )
+        .sharded(shard);
         let valid_loader = EpochLoader::<B::InnerBackend>::valid(
             data.valid.clone(),
             data.valid_indices.clone(),
@@ -711,28 +752,34 @@ impl<B: AutodiffBackend> RunSetup<B> {
     }
 }
 
-/// Prepares the run directory (created and locked by [`train`]): the epoch to resume from (0 = a fresh start), or the summary of
-/// a run that has already ended. Writes `config.json`; removes the metric logs of epochs after
-/// the checkpoint (they belong to the session that was cut short) and a stale summary.
-fn prepare_dir<B: AutodiffBackend>(
+/// Where a run starts: the newest loadable checkpoint's epoch with `resume` (0 = a fresh
+/// start; unreadable newer checkpoints are named in warnings), and the summary of a run that
+/// has already ended. Reads `dir` only.
+fn resume_point<B: AutodiffBackend>(
     config: &TrainConfig,
     dir: &Path,
     resume: bool,
     device: &B::Device,
-) -> anyhow::Result<Result<usize, Summary>> {
-    let mut resumed_from = 0;
-    if resume {
-        let (epoch, skipped) = resumable_epoch::<B>(dir, device)?;
-        for message in skipped {
-            eprintln!("warning: {}: {message}", dir.display());
-        }
-        resumed_from = epoch;
-        if resumed_from >= config.epochs
-            && let Some(summary) = read_summary(dir)?
-        {
-            return Ok(Err(summary));
-        }
+) -> anyhow::Result<(usize, Option<Summary>)> {
+    if !resume {
+        return Ok((0, None));
     }
+    let (epoch, skipped) = resumable_epoch::<B>(dir, device)?;
+    for message in skipped {
+        eprintln!("warning: {}: {message}", dir.display());
+    }
+    let ended = if epoch >= config.epochs {
+        read_summary(dir)?
+    } else {
+        None
+    };
+    Ok((epoch, ended))
+}
+
+/// Prepares a run's working directory (created and locked by [`train`]) to train from epoch
+/// `resumed_from`: writes `config.json`; removes the metric logs of later epochs (they belong
+/// to the session that was cut short) and a stale summary.
+fn prepare_dir(config: &TrainConfig, dir: &Path, resumed_from: usize) -> anyhow::Result<()> {
     write_atomic(
         &dir.join("config.json"),
         serde_json::to_string_pretty(config)?.as_bytes(),
@@ -750,7 +797,36 @@ fn prepare_dir<B: AutodiffBackend>(
         fs::remove_file(&summary_path)
             .with_context(|| format!("cannot remove {}", summary_path.display()))?;
     }
-    Ok(Ok(resumed_from))
+    Ok(())
+}
+
+/// Copies node 0's checkpoint of `epoch` from the run directory into node `R > 0`'s working
+/// directory, where burn-train loads it from.
+fn copy_checkpoint(run_dir: &Path, work_dir: &Path, epoch: usize) -> anyhow::Result<()> {
+    let target = work_dir.join("checkpoint");
+    fs::create_dir_all(&target).with_context(|| format!("cannot create {}", target.display()))?;
+    for kind in ["model", "optim", "scheduler"] {
+        let name = format!("{kind}-{epoch}.mpk");
+        let from = run_dir.join("checkpoint").join(&name);
+        let bytes = fs::read(&from).with_context(|| {
+            format!(
+                "cannot read node 0's checkpoint {}: put --out on storage every node sees, or \
+                 copy node 0's checkpoint directory there",
+                from.display()
+            )
+        })?;
+        write_atomic(&target.join(name), &bytes)?;
+    }
+    Ok(())
+}
+
+/// burn-train's checkpointing for nodes other than 0: none (node 0 writes the run's).
+struct NoCheckpoints;
+
+impl CheckpointingStrategy for NoCheckpoints {
+    fn checkpointing(&mut self, _epoch: usize, _: &EventStoreClient) -> Vec<CheckpointingAction> {
+        Vec::new()
+    }
 }
 
 /// How a run ended, from its divergence (if any) and the epochs completed.
@@ -781,8 +857,11 @@ struct Session<'a> {
     per_epoch: usize,
     devices: usize,
     resumed_from: usize,
+    /// Epochs completed (train + valid + checkpoint).
+    completed: usize,
     wall_time_s: f64,
     backend: BackendInfo,
+    nodes: Option<NodesSummary>,
 }
 
 /// Writes `metrics.csv`, `train_loss.csv` and `summary.json` of a finished session.
@@ -792,7 +871,7 @@ fn finish(
     divergence: Option<Divergence>,
 ) -> anyhow::Result<Summary> {
     let config = session.config;
-    let completed = checkpoint_epochs(dir).first().copied().unwrap_or(0);
+    let completed = session.completed;
     let (status, message) = outcome(divergence.as_ref(), completed, config.epochs);
     let upto = (status != RunStatus::Diverged).then_some(completed);
     let (epochs, iterations) = read_metrics(dir, upto)?;
@@ -836,6 +915,7 @@ fn finish(
         parameters: session.parameters,
         backend: session.backend,
         resumed_from_epoch: session.resumed_from,
+        nodes: session.nodes,
     };
     write_atomic(
         &dir.join("summary.json"),
@@ -848,6 +928,10 @@ fn finish(
 /// is refused, see [`crate::lock`]) and returns its summary (also written to
 /// `dir/summary.json`). Every check (config, optimizer spec, data on disk, directory state)
 /// happens before training; a NaN/inf loss ends the run as [`RunStatus::Diverged`].
+///
+/// With `options.nodes`, this process is one node of a multi-node run ([`crate::nodes`]): the
+/// nodes join, compare their configs, then train their shards with averaged gradients; node 0
+/// writes `dir`, node `R > 0` works in `dir/node-R/` (its shard's logs and final weights).
 pub fn train<B: AutodiffBackend>(
     config: &TrainConfig,
     dir: &Path,
@@ -859,26 +943,158 @@ pub fn train<B: AutodiffBackend>(
         bail!("no device to train on");
     };
     config.check()?;
-    // Held until training ends: a second writer of this directory is refused. An existing
-    // directory is locked before its state is read; a new one is created (and locked) only
-    // after every check, so a refused config leaves no directory behind.
-    let existing = dir.exists().then(|| DirLock::acquire(dir)).transpose()?;
-    check_dir_state(dir, options.resume)?;
-    let setup = RunSetup::<B>::new(config, &devices)?;
-    let _lock = match existing {
-        Some(lock) => lock,
-        None => DirLock::create(dir)?,
+    if let Some(spec) = &options.nodes
+        && !config.batch_size.is_multiple_of(spec.nodes as usize)
+    {
+        bail!(
+            "field `batch_size`: {} is the global batch of the {} nodes and must divide by it",
+            config.batch_size,
+            spec.nodes
+        );
+    }
+    // Every local check first; the nodes of a multi-node run then compare their configs and
+    // whether each passed its checks, so that one node's refusal stops them all at once.
+    let local = Prepared::<B>::new(config, dir, options, &devices);
+    let link = match &options.nodes {
+        Some(spec) => {
+            let agreed = join_and_agree::<B>(spec, config, &backend, &device, &local);
+            let link = local
+                .as_ref()
+                .map_err(|e| anyhow::anyhow!("{e:#}"))
+                .and(agreed)?;
+            Some(link)
+        }
+        None => None,
     };
-    let resumed_from = match prepare_dir::<B>(config, dir, options.resume, &device)? {
-        Ok(epoch) => epoch,
-        Err(ended) => return Ok(ended),
-    };
-    write_atomic(
-        &dir.join("backend.json"),
-        serde_json::to_string_pretty(&backend)?.as_bytes(),
-    )?;
-    setup.train_loader.set_epochs_done(resumed_from);
+    let mut prepared = local?;
+    if let Some(summary) = prepared.ended.take() {
+        return Ok(summary);
+    }
+    let resumed_from = prepared.resumed_from;
+    prepare_dir(config, &prepared.work_dir, resumed_from)?;
+    if prepared.writer {
+        write_atomic(
+            &dir.join("backend.json"),
+            serde_json::to_string_pretty(&backend)?.as_bytes(),
+        )?;
+    } else if resumed_from > 0 {
+        copy_checkpoint(dir, &prepared.work_dir, resumed_from)?;
+    }
+    prepared.setup.train_loader.set_epochs_done(resumed_from);
+    prepared.setup.optim = prepared.setup.optim.with_link(link.clone());
+    launch(
+        config,
+        prepared,
+        options,
+        &devices,
+        backend,
+        link.as_deref(),
+    )
+}
 
+/// What a run trains with, once every local check has passed: the directory lock, the setup,
+/// and where the run starts.
+struct Prepared<B: AutodiffBackend> {
+    _lock: DirLock,
+    setup: RunSetup<B>,
+    /// Whether this process writes the run directory (one process, or node 0).
+    writer: bool,
+    /// Where burn-train works: the run directory, or `dir/node-R/` for node `R > 0`.
+    work_dir: PathBuf,
+    resumed_from: usize,
+    /// The summary of a run that has already ended (nothing to train).
+    ended: Option<Summary>,
+}
+
+impl<B: AutodiffBackend> Prepared<B> {
+    fn new(
+        config: &TrainConfig,
+        dir: &Path,
+        options: &RunOptions,
+        devices: &[B::Device],
+    ) -> anyhow::Result<Self> {
+        let spec = options.nodes.as_ref();
+        let writer = spec.is_none_or(NodeSpec::is_writer);
+        let shard = spec.map_or(Shard::WHOLE, |s| Shard {
+            rank: s.rank as usize,
+            count: s.nodes as usize,
+        });
+        // Held until training ends: a second writer of this directory is refused. An existing
+        // directory is locked before its state is read; a new one is created (and locked) only
+        // after every check, so a refused config leaves no directory behind.
+        let existing = (writer && dir.exists())
+            .then(|| DirLock::acquire(dir))
+            .transpose()?;
+        if writer {
+            check_dir_state(dir, options.resume)?;
+        }
+        let setup = RunSetup::<B>::new(config, devices, shard)?;
+        let work_dir = match writer {
+            true => dir.to_path_buf(),
+            false => dir.join(format!("node-{}", shard.rank)),
+        };
+        let lock = match existing {
+            Some(lock) => lock,
+            None => DirLock::create(&work_dir)?,
+        };
+        let (resumed_from, ended) = resume_point::<B>(config, dir, options.resume, &devices[0])?;
+        Ok(Self {
+            _lock: lock,
+            setup,
+            writer,
+            work_dir,
+            resumed_from,
+            ended,
+        })
+    }
+}
+
+/// Joins the multi-node run of `spec` and checks that every node has the same config,
+/// backend, resume point, and passed its own checks (`local`).
+fn join_and_agree<B: AutodiffBackend>(
+    spec: &NodeSpec,
+    config: &TrainConfig,
+    backend: &BackendInfo,
+    device: &B::Device,
+    local: &anyhow::Result<Prepared<B>>,
+) -> anyhow::Result<Arc<NodeLink>> {
+    let link = NodeLink::join::<B::InnerBackend>(spec, device)?;
+    let mut items = agree::json_items(&serde_json::to_value(config)?);
+    let (resumed, ended) = match local {
+        Ok(p) => (p.resumed_from.to_string(), p.ended.is_some().to_string()),
+        Err(_) => ("–".into(), "–".into()),
+    };
+    items.extend([
+        Item::new("backend", backend.backend.clone()),
+        Item::new("the checkpoint epoch to resume from", resumed),
+        Item::new("whether the run has already ended", ended),
+        Item::new(
+            "its checks (a node refused the run: see its error)",
+            local.is_ok().to_string(),
+        ),
+    ]);
+    link.agree::<B::InnerBackend>(&items, device)?;
+    Ok(link)
+}
+
+/// Trains the prepared run through burn-train's `SupervisedTraining`, then writes its final
+/// weights and summary in the working directory.
+fn launch<B: AutodiffBackend>(
+    config: &TrainConfig,
+    prepared: Prepared<B>,
+    options: &RunOptions,
+    devices: &[B::Device],
+    backend: BackendInfo,
+    link: Option<&NodeLink>,
+) -> anyhow::Result<Summary> {
+    let Prepared {
+        setup,
+        work_dir,
+        resumed_from,
+        writer,
+        ..
+    } = prepared;
+    let dir = work_dir.as_path();
     let interrupter = Interrupter::new();
     let (guard, divergence) = DivergenceGuard::new(interrupter.clone());
     let mut training = SupervisedTraining::new(
@@ -897,15 +1113,18 @@ pub fn train<B: AutodiffBackend>(
         first_epoch: resumed_from + 1,
     })
     .with_file_checkpointer(CheckpointRecorder::new())
-    .with_checkpointing_strategy(KeepLastNCheckpoints::new(2))
     .with_interrupter(interrupter)
     .num_epochs(config.epochs);
+    training = match writer {
+        true => training.with_checkpointing_strategy(KeepLastNCheckpoints::new(2)),
+        false => training.with_checkpointing_strategy(NoCheckpoints),
+    };
     if resumed_from > 0 {
         training = training.checkpoint(resumed_from);
     }
     if devices.len() > 1 {
         training = training.with_training_strategy(TrainingStrategy::Default(
-            ExecutionStrategy::MultiDevice(devices.clone(), MultiDeviceOptim::OptimMainDevice),
+            ExecutionStrategy::MultiDevice(devices.to_vec(), MultiDeviceOptim::OptimMainDevice),
         ));
     }
     if !(options.dashboard && std::io::stdout().is_terminal()) {
@@ -920,6 +1139,11 @@ pub fn train<B: AutodiffBackend>(
         .save_file(dir.join("model"), &CheckpointRecorder::new())
         .with_context(|| format!("cannot write {}", dir.join("model.mpk").display()))?;
     let divergence = divergence.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    // Node 0 counts its checkpoints; another node the epochs it validated.
+    let completed = match writer {
+        true => checkpoint_epochs(dir).first().copied().unwrap_or(0),
+        false => epoch_dirs(dir, "valid").last().map_or(0, |(e, _)| *e),
+    };
     let session = Session {
         config,
         data: &setup.data,
@@ -927,8 +1151,10 @@ pub fn train<B: AutodiffBackend>(
         per_epoch: setup.per_epoch,
         devices: devices.len(),
         resumed_from,
+        completed: completed.max(resumed_from),
         wall_time_s,
         backend,
+        nodes: link.map(NodesSummary::new),
     };
     finish(dir, session, divergence)
 }

@@ -19,6 +19,7 @@ use lookahead_optim::{FirstMoment, Lookahead, slow_weights};
 use models::ResNet;
 
 use crate::model::Classifier;
+use crate::nodes::{LocalGrads, NodeLink};
 
 /// A slot holding the validation network of the last epoch's slow weights (stored as `Any`
 /// because the slot, a skipped field of the classifier, cannot depend on its backend; the
@@ -59,6 +60,8 @@ where
     per_epoch: usize,
     steps: usize,
     slot: Option<SlowModel>,
+    /// In a multi-node run, the link whose all-reduce averages each step's gradients first.
+    link: Option<Arc<NodeLink>>,
 }
 
 impl<B, O> EpochEndSlow<B, O>
@@ -77,7 +80,14 @@ where
             per_epoch: per_epoch.max(1),
             steps: 0,
             slot,
+            link: None,
         }
+    }
+
+    /// Averages every step's gradients over the nodes of `link` before the update (so every
+    /// node applies the same update).
+    pub fn with_link(self, link: Option<Arc<NodeLink>>) -> Self {
+        Self { link, ..self }
     }
 
     /// The wrapped optimizer.
@@ -85,13 +95,29 @@ where
         &self.optim
     }
 
-    fn after_step(&mut self, module: &Classifier<B>) {
+    /// Counts the step; at an epoch's end (with a slot) stores the slow-weight validation model.
+    fn after_step(&mut self, module: Classifier<B>) -> Classifier<B> {
         self.steps += 1;
         if let Some(slot) = &self.slot
             && self.steps.is_multiple_of(self.per_epoch)
         {
-            let net: ResNet<B::InnerBackend> = slow_weights(&self.optim, module).net.valid();
+            let net: ResNet<B::InnerBackend> = slow_weights(&self.optim, &module).net.valid();
             slot.set(net);
+        }
+        module
+    }
+
+    /// In a multi-node run, the module and gradients averaged over the nodes (see
+    /// [`NodeLink::all_reduce_step`]); a failed exchange ends the process with its message.
+    fn exchange(&self, module: Classifier<B>, grads: LocalGrads) -> (Classifier<B>, LocalGrads) {
+        match &self.link {
+            Some(link) => {
+                let (module, grads) = link
+                    .all_reduce_step(module, grads)
+                    .unwrap_or_else(|e| link.fail(&e));
+                (module, LocalGrads::Single(grads))
+            }
+            None => (module, grads),
         }
     }
 }
@@ -111,9 +137,11 @@ where
         module: Classifier<B>,
         grads: GradientsParams,
     ) -> Classifier<B> {
-        let module = self.optim.step(lr, module, grads);
-        self.after_step(&module);
-        module
+        let module = match self.exchange(module, LocalGrads::Single(grads)) {
+            (module, LocalGrads::Single(grads)) => self.optim.step(lr, module, grads),
+            (module, LocalGrads::Multi(grads)) => self.optim.step_multi(lr, module, grads),
+        };
+        self.after_step(module)
     }
 
     fn step_multi(
@@ -122,9 +150,12 @@ where
         module: Classifier<B>,
         grads: MultiGradientsParams,
     ) -> Classifier<B> {
-        let module = self.optim.step_multi(lr, module, grads);
-        self.after_step(&module);
-        module
+        // With nodes, the local devices' gradients are summed, then averaged over the nodes.
+        let module = match self.exchange(module, LocalGrads::Multi(grads)) {
+            (module, LocalGrads::Single(grads)) => self.optim.step(lr, module, grads),
+            (module, LocalGrads::Multi(grads)) => self.optim.step_multi(lr, module, grads),
+        };
+        self.after_step(module)
     }
 
     fn to_record(&self) -> Self::Record {

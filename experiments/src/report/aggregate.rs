@@ -518,6 +518,7 @@ spec = "lookahead(sgd, keep)"
                 device: "cpu".into(),
             },
             resumed_from_epoch: 0,
+            nodes: None,
         };
         RunRecord {
             dataset: "fashion-mnist-embedded".into(),
