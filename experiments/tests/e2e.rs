@@ -834,3 +834,84 @@ fn a_killed_node_stops_the_other_and_both_resume_and_mismatches_are_refused() {
     }
     assert!(!other.join("config.json").exists() && !other.join("checkpoint").exists());
 }
+
+/// A node whose orchestrator never answers stops within its timeout (here 3 s), naming what
+/// it waited for; nothing of the run is written.
+#[test]
+fn a_node_without_its_orchestrator_stops_within_its_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let (port, data) = (free_port(), free_port());
+    let start = Instant::now();
+    let output = Command::new(BIN)
+        .args(train_args(out.to_str().unwrap(), &["--backend", "flex"]))
+        .args(["--nodes", "2", "--node-rank", "0", "--node-timeout", "3"])
+        .args(["--orchestrator", &format!("127.0.0.1:{port}")])
+        .args(["--node-address", &format!("127.0.0.1:{data}")])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        stderr.contains("waiting for all 2 nodes to join") && stderr.contains("unreachable"),
+        "{stderr}"
+    );
+    assert!(!out.join("config.json").exists());
+}
+
+/// A suite through `compare` on two nodes, each with two local devices: node 0 writes the
+/// suite directory and its report, node 1 only its `node-1/` folders, and both nodes end every
+/// run with the same weights.
+#[test]
+fn a_suite_compares_on_two_nodes_with_two_devices_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("nodes.toml");
+    let text = MICRO
+        .replace("seeds = [1, 2]", "seeds = [1]")
+        .replace("epochs = 2", "epochs = 1")
+        .replace("train_limit = 1024", "train_limit = 512");
+    std::fs::write(&suite, format!("name = \"nodes\"\n{text}")).unwrap();
+    let out = dir.path().join("out");
+    let args = [
+        "compare",
+        suite.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        "flex",
+        "--devices",
+        "0,1",
+    ];
+    let orchestrator = Orchestrator::start();
+    let nodes: Vec<_> = (0..2)
+        .map(|rank| node(&args, rank, &orchestrator, dir.path()))
+        .collect();
+    let outputs: Vec<_> = nodes
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .collect();
+    for (rank, output) in outputs.iter().enumerate() {
+        assert!(output.status.success(), "node {rank}: {outputs:?}");
+    }
+    assert!(out.join("suite.json").exists() && out.join("report.md").exists());
+    for label in ["sgd", "la-sgd-reset"] {
+        let run = out
+            .join("fashion-mnist-embedded")
+            .join(label)
+            .join("seed-1");
+        let summary = read_summary(&run).unwrap().unwrap();
+        assert_eq!(summary.status, RunStatus::Complete, "{label}");
+        assert_eq!(summary.backend.device.matches("Cpu").count(), 2);
+        let (w0, w1) = (
+            saved_weights(&run.join("model.mpk")),
+            saved_weights(&run.join("node-1/model.mpk")),
+        );
+        assert!(w0 == w1, "{label}: the nodes' final weights differ");
+    }
+}
