@@ -648,6 +648,24 @@ fn node(args: &[&str], rank: u32, orchestrator: &Orchestrator, cwd: &Path) -> st
         .unwrap()
 }
 
+/// Runs `args` as nodes 0 and 1 of a two-node run and asserts that both succeeded (showing
+/// both outputs otherwise).
+fn run_two_nodes(args: &[&str], orchestrator: &Orchestrator, cwd: &Path) {
+    let nodes: Vec<_> = (0..2)
+        .map(|rank| node(args, rank, orchestrator, cwd))
+        .collect();
+    let outputs: Vec<_> = nodes
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .collect();
+    for (rank, output) in outputs.iter().enumerate() {
+        assert!(
+            output.status.success(),
+            "node {rank} of {args:?}: {outputs:?}"
+        );
+    }
+}
+
 /// The float values of a saved classifier (`model.mpk`), in parameter order (ids aside).
 fn saved_weights(path: &Path) -> Vec<f32> {
     use burn::backend::NdArray;
@@ -696,13 +714,7 @@ fn two_nodes_train_like_one_process_with_identical_weights() {
     ]
     .concat();
     let orchestrator = Orchestrator::start();
-    let nodes: Vec<_> = (0..2)
-        .map(|rank| node(&args, rank, &orchestrator, dir.path()))
-        .collect();
-    for (rank, child) in nodes.into_iter().enumerate() {
-        let output = child.wait_with_output().unwrap();
-        assert!(output.status.success(), "node {rank}: {output:?}");
-    }
+    run_two_nodes(&args, &orchestrator, dir.path());
     let two = read_summary(&out).unwrap().unwrap();
     let other = read_summary(&out.join("node-1")).unwrap().unwrap();
     assert_eq!(
@@ -790,16 +802,7 @@ fn a_killed_node_stops_the_other_and_both_resume_and_mismatches_are_refused() {
 
     let orchestrator = Orchestrator::start();
     let resume = ["train", "--resume", "--out", out_str];
-    let nodes: Vec<_> = (0..2)
-        .map(|rank| node(&resume, rank, &orchestrator, dir.path()))
-        .collect();
-    let outputs: Vec<_> = nodes
-        .into_iter()
-        .map(|child| child.wait_with_output().unwrap())
-        .collect();
-    for (rank, output) in outputs.iter().enumerate() {
-        assert!(output.status.success(), "resumed node {rank}: {outputs:?}");
-    }
+    run_two_nodes(&resume, &orchestrator, dir.path());
     let summary = read_summary(&out).unwrap().unwrap();
     assert_eq!(
         (summary.status, summary.resumed_from_epoch),
@@ -889,16 +892,7 @@ fn a_suite_compares_on_two_nodes_with_two_devices_each() {
         "0,1",
     ];
     let orchestrator = Orchestrator::start();
-    let nodes: Vec<_> = (0..2)
-        .map(|rank| node(&args, rank, &orchestrator, dir.path()))
-        .collect();
-    let outputs: Vec<_> = nodes
-        .into_iter()
-        .map(|child| child.wait_with_output().unwrap())
-        .collect();
-    for (rank, output) in outputs.iter().enumerate() {
-        assert!(output.status.success(), "node {rank}: {outputs:?}");
-    }
+    run_two_nodes(&args, &orchestrator, dir.path());
     assert!(out.join("suite.json").exists() && out.join("report.md").exists());
     for label in ["sgd", "la-sgd-reset"] {
         let run = out
