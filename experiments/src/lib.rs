@@ -104,6 +104,10 @@ impl BackendTask for TrainTask {
 
 /// Runs one training task on `backend` and `devices` (indices; several = data-parallel),
 /// turning a panic inside Burn into an error.
+// `inline` in the unit-test build only: this function compiles the whole training loop once per
+// backend, and no unit test calls it, so the test build of the library need not compile it
+// again (about a third of CI's build time); the library itself compiles it as usual.
+#[cfg_attr(test, inline)]
 pub fn train_on(backend: &str, devices: &[usize], task: TrainTask) -> anyhow::Result<Summary> {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         backend::dispatch(backend, devices, task)
@@ -126,6 +130,7 @@ pub fn train_on(backend: &str, devices: &[usize], task: TrainTask) -> anyhow::Re
 /// and the data on disk before the first run; `out` is locked while the runs train (a second
 /// `compare` over it is refused). With `nodes`, every run is a multi-node run (every node runs
 /// the same `compare`; node 0 writes `out`, see [`nodes`]).
+#[cfg_attr(test, inline)] // see `train_on`
 pub fn compare(
     suite: &Suite,
     out: &Path,

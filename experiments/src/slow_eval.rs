@@ -60,7 +60,8 @@ where
     per_epoch: usize,
     steps: usize,
     slot: Option<SlowModel>,
-    /// In a multi-node run, the link whose all-reduce averages each step's gradients first.
+    /// In a multi-node run, the link whose all-reduce averages each step's gradients (and
+    /// BatchNorm statistics) first.
     link: Option<Arc<NodeLink>>,
 }
 
@@ -84,8 +85,9 @@ where
         }
     }
 
-    /// Averages every step's gradients over the nodes of `link` before the update (so every
-    /// node applies the same update).
+    /// Averages every step's gradients, and the module's BatchNorm running statistics, over the
+    /// nodes of `link` before the update (so every node applies the same update and holds the
+    /// same weights and statistics).
     pub fn with_link(self, link: Option<Arc<NodeLink>>) -> Self {
         Self { link, ..self }
     }
@@ -96,21 +98,27 @@ where
     }
 
     /// Counts the step; at an epoch's end (with a slot) stores the slow-weight validation model.
-    fn after_step(&mut self, module: Classifier<B>) -> Classifier<B> {
+    fn after_step(&mut self, module: &Classifier<B>) {
         self.steps += 1;
         if let Some(slot) = &self.slot
             && self.steps.is_multiple_of(self.per_epoch)
         {
-            let net: ResNet<B::InnerBackend> = slow_weights(&self.optim, &module).net.valid();
+            let net: ResNet<B::InnerBackend> = slow_weights(&self.optim, module).net.valid();
             slot.set(net);
         }
-        module
     }
 
-    /// In a multi-node run, the module and gradients averaged over the nodes (see
-    /// [`NodeLink::all_reduce_step`]); a failed exchange ends the process with its message.
-    fn exchange(&self, module: Classifier<B>, grads: LocalGrads) -> (Classifier<B>, LocalGrads) {
-        match &self.link {
+    /// One update: in a multi-node run the gradients (and the module's BatchNorm statistics)
+    /// are first averaged over the nodes (see [`NodeLink::all_reduce_step`]; a failed exchange
+    /// ends the process with its message), then Lookahead steps, then [`Self::after_step`].
+    /// With nodes, several local devices' gradients are summed first, then averaged over nodes.
+    fn update(
+        &mut self,
+        lr: LearningRate,
+        module: Classifier<B>,
+        grads: LocalGrads,
+    ) -> Classifier<B> {
+        let (module, grads) = match &self.link {
             Some(link) => {
                 let (module, grads) = link
                     .all_reduce_step(module, grads)
@@ -118,7 +126,13 @@ where
                 (module, LocalGrads::Single(grads))
             }
             None => (module, grads),
-        }
+        };
+        let module = match grads {
+            LocalGrads::Single(grads) => self.optim.step(lr, module, grads),
+            LocalGrads::Multi(grads) => self.optim.step_multi(lr, module, grads),
+        };
+        self.after_step(&module);
+        module
     }
 }
 
@@ -137,11 +151,7 @@ where
         module: Classifier<B>,
         grads: GradientsParams,
     ) -> Classifier<B> {
-        let module = match self.exchange(module, LocalGrads::Single(grads)) {
-            (module, LocalGrads::Single(grads)) => self.optim.step(lr, module, grads),
-            (module, LocalGrads::Multi(grads)) => self.optim.step_multi(lr, module, grads),
-        };
-        self.after_step(module)
+        self.update(lr, module, LocalGrads::Single(grads))
     }
 
     fn step_multi(
@@ -150,12 +160,7 @@ where
         module: Classifier<B>,
         grads: MultiGradientsParams,
     ) -> Classifier<B> {
-        // With nodes, the local devices' gradients are summed, then averaged over the nodes.
-        let module = match self.exchange(module, LocalGrads::Multi(grads)) {
-            (module, LocalGrads::Single(grads)) => self.optim.step(lr, module, grads),
-            (module, LocalGrads::Multi(grads)) => self.optim.step_multi(lr, module, grads),
-        };
-        self.after_step(module)
+        self.update(lr, module, LocalGrads::Multi(grads))
     }
 
     fn to_record(&self) -> Self::Record {

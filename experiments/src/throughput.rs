@@ -214,8 +214,11 @@ impl ThroughputReport {
 mod tests {
     use super::*;
 
+    /// On Flex directly: through `backend::dispatch` the test build would compile the
+    /// throughput loop for every backend (the binary does that, and `e2e` tests it).
+    #[cfg(feature = "flex")]
     #[test]
-    fn measures_every_optimizer_on_the_default_backend() {
+    fn measures_every_optimizer_on_flex() {
         let task = ThroughputTask {
             model: ModelKind::MicroResNet,
             batch_size: 4,
@@ -230,9 +233,13 @@ mod tests {
             ],
             precision: Precision::F32,
         };
-        let backend = crate::backend::default_backend();
-        let report = crate::backend::dispatch(backend, &[0], task)
-            .unwrap()
+        let info = BackendInfo {
+            backend: "flex".into(),
+            device: "Cpu".into(),
+        };
+        let device = burn::backend::flex::FlexDevice;
+        let report = task
+            .run::<burn::backend::Autodiff<burn::backend::Flex>>(vec![device], info)
             .unwrap();
         assert_eq!(report.rows.len(), 2);
         assert_eq!(report.rows[0].ratio, 1.0);
