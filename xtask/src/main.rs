@@ -59,6 +59,11 @@ enum Task {
     /// Vulkan driver (without a GPU: Mesa's lavapipe, Debian's `mesa-vulkan-drivers`);
     /// XDG_RUNTIME_DIR is set to a private directory when unset.
     Test {
+        /// Lints while it builds (CI's one build): clippy compiles the workspace's crates
+        /// (`-D warnings`, as `lint`) and `experiments` is built for every backend `lint`
+        /// checks (cuda included), so no separate `lint` pass is needed.
+        #[arg(long)]
+        lint: bool,
         /// Arguments passed on to `cargo test` (e.g. `-p experiments -- backends_agree`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -493,7 +498,7 @@ fn run(task: Task) -> Result<()> {
             what: SetupWhat::Libtorch,
         } => setup_libtorch(),
         Task::Lint => lint(),
-        Task::Test { args } => test(&args),
+        Task::Test { lint, args } => test(lint, &args),
         Task::Example => cargo(&[
             "run",
             "--release",
@@ -553,6 +558,19 @@ fn setup_libtorch() -> Result<()> {
 }
 
 /// `cargo xtask lint`: clippy over every target and every backend that compiles here.
+/// Clippy's driver (a rustc that also lints), checked to run.
+fn clippy_driver() -> Result<PathBuf> {
+    let driver = PathBuf::from("clippy-driver");
+    let runs = Command::new(&driver)
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !runs {
+        bail!("`clippy-driver --version` failed: install clippy (`rustup component add clippy`)");
+    }
+    Ok(driver)
+}
+
 fn lint() -> Result<()> {
     let libtorch = LibTorch::find()?;
     let features = lint_features(libtorch.as_ref());
@@ -568,14 +586,30 @@ fn lint() -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask test`: every target, then the doc tests, with the test features.
-fn test(args: &[String]) -> Result<()> {
+/// `cargo xtask test`: every target, then the doc tests, with the test features (with `lint`,
+/// the lint features, built by clippy).
+fn test(lint: bool, args: &[String]) -> Result<()> {
     let runtime = wgpu_environment()?;
     let libtorch = LibTorch::find()?;
-    let features = test_features(libtorch.as_ref());
+    let features = match lint {
+        true => lint_features(libtorch.as_ref()),
+        false => test_features(libtorch.as_ref()),
+    };
+    let clippy = lint.then(clippy_driver).transpose()?;
     // Every target (benches run as quick smoke tests), then the doc tests: one build.
     for targets in ["--all-targets", "--doc"] {
         let mut command = cargo_with(libtorch.as_ref());
+        if let Some(driver) = &clippy {
+            // How `cargo clippy` itself runs its driver: as the workspace's compiler (it
+            // compiles and lints; dependencies keep plain rustc), lint flags in CLIPPY_ARGS
+            // separated by `__CLIPPY_HACKERY__`. Both passes set it, or the doc-test pass would
+            // rebuild the libraries.
+            command.env("RUSTC_WORKSPACE_WRAPPER", driver);
+            command.env(
+                "CLIPPY_ARGS",
+                "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+            );
+        }
         command.args(["test", "--workspace", "--features", &features, targets]);
         command.args(args);
         if let Some(dir) = &runtime {
