@@ -558,6 +558,9 @@ fn setup_libtorch() -> Result<()> {
 }
 
 /// `cargo xtask lint`: clippy over every target and every backend that compiles here.
+/// The lint flags of `lint` and `test --lint`.
+const CLIPPY_FLAGS: &[&str] = &["-D", "warnings"];
+
 /// Clippy's driver (a rustc that also lints), checked to run.
 fn clippy_driver() -> Result<PathBuf> {
     let driver = PathBuf::from("clippy-driver");
@@ -577,7 +580,8 @@ fn lint() -> Result<()> {
     let status = cargo_with(libtorch.as_ref())
         .args(["clippy", "--workspace", "--all-targets", "--features"])
         .arg(&features)
-        .args(["--", "-D", "warnings"])
+        .arg("--")
+        .args(CLIPPY_FLAGS)
         .status()
         .context("cannot run cargo")?;
     if !status.success() {
@@ -605,10 +609,11 @@ fn test(lint: bool, args: &[String]) -> Result<()> {
             // separated by `__CLIPPY_HACKERY__`. Both passes set it, or the doc-test pass would
             // rebuild the libraries.
             command.env("RUSTC_WORKSPACE_WRAPPER", driver);
-            command.env(
-                "CLIPPY_ARGS",
-                "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
-            );
+            let separated: String = CLIPPY_FLAGS
+                .iter()
+                .map(|flag| format!("{flag}__CLIPPY_HACKERY__"))
+                .collect();
+            command.env("CLIPPY_ARGS", separated);
         }
         command.args(["test", "--workspace", "--features", &features, targets]);
         command.args(args);
