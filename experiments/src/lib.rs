@@ -61,6 +61,7 @@ pub mod any_optim;
 pub mod backend;
 pub mod claim;
 pub mod config;
+pub mod console;
 pub mod datasets;
 pub mod hyper;
 pub mod loader;
@@ -195,7 +196,7 @@ pub fn compare(
                 RunOutcome::Finished(summary.status)
             }
             Err(e) => {
-                eprintln!("{name}: failed: {e:#}");
+                console::line(format!("{name}: failed: {e:#}"));
                 RunOutcome::Failed(format!("{e:#}"))
             }
         };

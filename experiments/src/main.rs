@@ -16,6 +16,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use experiments::backend::{self, default_backend};
 use experiments::config::{ModelKind, Precision, TrainConfig, TrainFlags};
+use experiments::console;
 use experiments::nodes::{self, NodeSpec};
 use experiments::run::{RunOptions, RunStatus, read_config, recorded_backend};
 use experiments::spec::OptimizerSpec;
@@ -399,7 +400,7 @@ fn train(
     if summary.status == RunStatus::Complete {
         return Ok(ExitCode::SUCCESS);
     }
-    eprintln!("error: {}", summary.message.unwrap_or_default());
+    console::line(format!("error: {}", summary.message.unwrap_or_default()));
     Ok(ExitCode::FAILURE)
 }
 
@@ -475,7 +476,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            console::line(format!("error: {e:#}"));
             ExitCode::FAILURE
         }
     }

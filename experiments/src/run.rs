@@ -766,7 +766,7 @@ fn resume_point<B: AutodiffBackend>(
     }
     let (epoch, skipped) = resumable_epoch::<B>(dir, device)?;
     for message in skipped {
-        eprintln!("warning: {}: {message}", dir.display());
+        crate::console::line(format!("warning: {}: {message}", dir.display()));
     }
     let ended = if epoch >= config.epochs {
         read_summary(dir)?

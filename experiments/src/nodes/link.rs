@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::NodeSpec;
 use super::agree::{self, Item};
 use super::watchdog::Watchdog;
+use crate::console;
 
 /// A multi-node step that failed.
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +133,11 @@ impl NodeLink {
             }
             return Err(NodeError::AlreadyJoined(format!("{:?}", j.link.spec)));
         }
+        // A peer that dies makes burn-collective's background tasks panic; our error follows.
+        console::shorten_panics_in(
+            &["burn-collective", "burn-communication"],
+            format!("node {}", spec.rank),
+        );
         let join_error = |detail: String| NodeError::Join {
             rank: spec.rank,
             orchestrator: spec.orchestrator.clone(),
@@ -171,10 +177,10 @@ impl NodeLink {
                     .watchdog
                     .watch("leaving the run", leaving.spec.timeout);
                 if let Err(e) = finish_collective::<B>(leaving.peer) {
-                    eprintln!(
+                    console::line(format!(
                         "warning: node {}: leaving the run: {e:?}",
                         leaving.spec.rank
-                    );
+                    ));
                 }
             }),
         });
@@ -308,7 +314,7 @@ impl NodeLink {
     /// Ends the process after a failed collective call inside training (where no error can be
     /// returned): the message, then exit status [`super::watchdog::EXIT_TIMEOUT`].
     pub fn fail(&self, error: &NodeError) -> ! {
-        eprintln!("error: {error}; {}", resume_hint());
+        console::line(format!("error: {error}; {}", resume_hint()));
         std::process::exit(super::watchdog::EXIT_TIMEOUT);
     }
 }
@@ -322,7 +328,7 @@ fn resume_hint() -> &'static str {
 fn timeout_message(spec: &NodeSpec) -> impl Fn(&str) + Send + 'static {
     let spec = spec.clone();
     move |what: &str| {
-        eprintln!(
+        console::line(format!(
             "error: node {rank} of {nodes}: {what}: no answer within {secs} s (--node-timeout): \
              another node stopped or the orchestrator {orch} is unreachable; {hint}",
             rank = spec.rank,
@@ -330,7 +336,7 @@ fn timeout_message(spec: &NodeSpec) -> impl Fn(&str) + Send + 'static {
             secs = spec.timeout.as_secs_f64(),
             orch = spec.orchestrator,
             hint = resume_hint(),
-        );
+        ));
     }
 }
 

@@ -1,0 +1,91 @@
+//! Messages on standard error that stay whole when several threads write at once.
+//!
+//! `eprintln!` writes a formatted message piece by piece (standard error is unbuffered), and the
+//! default panic hook writes its lines and backtrace without taking standard error's lock, so a
+//! background thread's panic can cut an error message into fragments (seen in CI: a peer's
+//! burn-collective task panicked while node 0 printed why it stopped). [`line`] writes one
+//! message with a single `write` (whole in a pipe up to 4 KiB, POSIX's `PIPE_BUF`), and
+//! [`shorten_panics_in`] turns the expected panics of background tasks into one such line.
+
+use std::io::Write;
+use std::panic::PanicHookInfo;
+use std::sync::Once;
+
+/// Writes `text` and a newline to standard error in one `write` call.
+pub fn line(text: impl std::fmt::Display) {
+    let mut message = text.to_string();
+    message.push('\n');
+    // Nothing sensible can be done when standard error itself is gone.
+    let _ = std::io::stderr().lock().write_all(message.as_bytes());
+}
+
+/// From now on, a panic raised in the source of one of `crates` (matched against the panic's
+/// file path, e.g. `burn-collective`) prints one line, `note: {label}: a background task of
+/// {crate} stopped: {message} ({file}:{line})`, without a backtrace; every other panic goes to
+/// the hook that was installed before. Installed once per process: later calls do nothing.
+///
+/// burn-collective's tokio tasks panic when a peer's connection breaks, after which our own
+/// code reports the failed collective call; the panic is expected and its backtrace is noise.
+pub fn shorten_panics_in(crates: &'static [&'static str], label: String) {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            match short_panic(info, crates, &label) {
+                Some(text) => line(text),
+                None => previous(info),
+            }
+        }));
+    });
+}
+
+/// The one-line form of a panic in one of `crates`, or `None` for any other panic.
+fn short_panic(info: &PanicHookInfo<'_>, crates: &[&str], label: &str) -> Option<String> {
+    let location = info.location()?;
+    let name = crates.iter().find(|c| location.file().contains(*c))?;
+    let message = info
+        .payload()
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| info.payload().downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into());
+    Some(format!(
+        "note: {label}: a background task of {name} stopped: {message} ({}:{})",
+        location.file(),
+        location.line()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn panics_in_listed_crates_are_one_line_and_others_are_not() {
+        // Each panic of this file: its short form, and whether other crates' filter let it through.
+        let seen: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
+        let record = seen.clone();
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            // Other tests may panic meanwhile: keep this file's panics only.
+            if let Some(short) = short_panic(info, &["console.rs"], "node 1") {
+                let other = short_panic(info, &["burn-collective"], "node 1").is_some();
+                record.lock().unwrap().push((short, other));
+            }
+        }));
+        let caught = std::panic::catch_unwind(|| panic!("peer {} left", 3));
+        std::panic::set_hook(previous);
+        assert!(caught.is_err());
+        let seen = seen.lock().unwrap();
+        let (text, other) = &seen[0];
+        assert!(!other);
+        assert!(
+            text.starts_with(
+                "note: node 1: a background task of console.rs stopped: peer 3 left ("
+            ) && text.contains("console.rs:")
+                && !text.contains('\n'),
+            "{text}"
+        );
+    }
+}
