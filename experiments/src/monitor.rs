@@ -25,15 +25,29 @@ pub struct Divergence {
     pub epoch: usize,
     /// Iteration within the epoch (1-based).
     pub iteration: usize,
-    /// The loss value (`NaN`, `inf` or `-inf`; text, since JSON has no such numbers).
+    /// The loss value (`NaN`, `inf` or `-inf`; text, since JSON has no such numbers); `-` when
+    /// this node saw it through the other nodes (`across_nodes`).
     pub loss: String,
     /// Whether it was a training (else a validation) loss.
     pub train: bool,
+    /// In a multi-node run, what the nodes' per-step exchange showed when this node's own loss
+    /// did not (see [`crate::nodes::StopVote`]); every node stopped after that step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub across_nodes: Option<String>,
 }
 
-/// The one divergence message: `diverged: training loss NaN at epoch 2, iteration 7`.
+/// The one divergence message: `diverged: training loss NaN at epoch 2, iteration 7`, or over
+/// nodes `diverged: a node saw a non-finite loss at epoch 2, iteration 7 (every node stopped
+/// after this step)`.
 impl std::fmt::Display for Divergence {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(what) = &self.across_nodes {
+            return write!(
+                f,
+                "diverged: {what} at epoch {}, iteration {} (every node stopped after this step)",
+                self.epoch, self.iteration
+            );
+        }
         write!(
             f,
             "diverged: {} loss {} at epoch {}, iteration {}",
@@ -55,7 +69,9 @@ impl<B: Backend> Adaptor<LossValue<B>> for ClassificationOutput<B> {
 }
 
 /// A training "metric" that checks every loss and interrupts the run at the first NaN/inf,
-/// recording where.
+/// recording where. burn-train runs metrics on a background thread, so the run stops an
+/// iteration or so later; over nodes the interrupter given is a [`crate::nodes::StopVote`]'s
+/// request, which stops every node after the same step.
 #[derive(Clone)]
 pub struct DivergenceGuard<B: Backend> {
     interrupter: Interrupter,
@@ -111,6 +127,7 @@ impl<B: Backend> Metric for DivergenceGuard<B> {
                     iteration: metadata.iteration.unwrap_or(0),
                     loss: loss.to_string(),
                     train: self.train,
+                    across_nodes: None,
                 };
                 self.interrupter.stop(Some(&divergence.to_string()));
                 *seen = Some(divergence);

@@ -45,6 +45,7 @@ use crate::lock::DirLock;
 use crate::model::Classifier;
 use crate::monitor::{Divergence, DivergenceGuard, LineRenderer};
 use crate::nodes::agree::{self, Item};
+use crate::nodes::stop::{self, StopVote};
 use crate::nodes::{AllReduceStats, NodeLink, NodeSpec};
 use crate::slow_eval::{EpochEndSlow, SlowModel};
 use crate::spec::{StepExtras, StudyOptimizer};
@@ -1096,7 +1097,18 @@ fn launch<B: AutodiffBackend>(
     } = prepared;
     let dir = work_dir.as_path();
     let interrupter = Interrupter::new();
-    let (guard, divergence) = DivergenceGuard::new(interrupter.clone());
+    // Over nodes, the guard's stop is a request that the next step's exchange carries, and
+    // burn-train's loop stops on every node after the same step (nodes::stop).
+    let vote = link.map(|_| {
+        Arc::new(StopVote::new(
+            interrupter.clone(),
+            resumed_from + 1,
+            setup.per_epoch,
+        ))
+    });
+    let guard_stops = vote.as_ref().map_or(interrupter.clone(), |v| v.request());
+    let (guard, divergence) = DivergenceGuard::new(guard_stops);
+    let optim = setup.optim.with_vote(vote.clone());
     let mut training = SupervisedTraining::new(
         dir,
         Arc::new(setup.train_loader),
@@ -1131,14 +1143,15 @@ fn launch<B: AutodiffBackend>(
         training = training.renderer(LineRenderer::new(options.label.clone()));
     }
     let start = Instant::now();
-    let result = training.launch(Learner::new(setup.model, setup.optim, setup.schedule));
+    let result = training.launch(Learner::new(setup.model, optim, setup.schedule));
     let wall_time_s = start.elapsed().as_secs_f64();
     drop(result.renderer);
     result
         .model
         .save_file(dir.join("model"), &CheckpointRecorder::new())
         .with_context(|| format!("cannot write {}", dir.join("model.mpk").display()))?;
-    let divergence = divergence.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let own = divergence.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let divergence = stop::recorded(own, vote.and_then(|v| v.divergence()));
     // Node 0 counts its checkpoints; another node the epochs it validated.
     let completed = match writer {
         true => checkpoint_epochs(dir).first().copied().unwrap_or(0),

@@ -19,7 +19,7 @@ use lookahead_optim::{FirstMoment, Lookahead, slow_weights};
 use models::ResNet;
 
 use crate::model::Classifier;
-use crate::nodes::{LocalGrads, NodeLink};
+use crate::nodes::{LocalGrads, NodeLink, StopVote};
 
 /// A slot holding the validation network of the last epoch's slow weights (stored as `Any`
 /// because the slot, a skipped field of the classifier, cannot depend on its backend; the
@@ -63,6 +63,8 @@ where
     /// In a multi-node run, the link whose all-reduce averages each step's gradients (and
     /// BatchNorm statistics) first.
     link: Option<Arc<NodeLink>>,
+    /// With `link`, where the nodes' per-step exchange decides to stop the run.
+    vote: Option<Arc<StopVote>>,
 }
 
 impl<B, O> EpochEndSlow<B, O>
@@ -82,6 +84,7 @@ where
             steps: 0,
             slot,
             link: None,
+            vote: None,
         }
     }
 
@@ -90,6 +93,12 @@ where
     /// same weights and statistics).
     pub fn with_link(self, link: Option<Arc<NodeLink>>) -> Self {
         Self { link, ..self }
+    }
+
+    /// With a link: sends `vote`'s stop request with every step's exchange and lets it decide
+    /// from what the exchange showed (so that every node stops after the same step).
+    pub fn with_vote(self, vote: Option<Arc<StopVote>>) -> Self {
+        Self { vote, ..self }
     }
 
     /// The wrapped optimizer.
@@ -110,7 +119,8 @@ where
 
     /// One update: in a multi-node run the gradients (and the module's BatchNorm statistics)
     /// are first averaged over the nodes (see [`NodeLink::all_reduce_step`]; a failed exchange
-    /// ends the process with its message), then Lookahead steps, then [`Self::after_step`].
+    /// ends the process with its message) and the vote decides whether training stops after
+    /// this step, then Lookahead steps, then [`Self::after_step`].
     /// With nodes, several local devices' gradients are summed first, then averaged over nodes.
     fn update(
         &mut self,
@@ -120,9 +130,13 @@ where
     ) -> Classifier<B> {
         let (module, grads) = match &self.link {
             Some(link) => {
-                let (module, grads) = link
-                    .all_reduce_step(module, grads)
+                let requested = self.vote.as_ref().is_some_and(|v| v.requested());
+                let (module, grads, exchanged) = link
+                    .all_reduce_step(module, grads, requested)
                     .unwrap_or_else(|e| link.fail(&e));
+                if let Some(vote) = &self.vote {
+                    vote.decide(exchanged);
+                }
                 (module, LocalGrads::Single(grads))
             }
             None => (module, grads),

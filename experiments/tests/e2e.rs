@@ -37,6 +37,12 @@ label = "la-sgd-reset"
 spec = "lookahead(sgd(momentum=0.9), k=5, alpha=0.5, reset)"
 "#;
 
+/// A third optimizer for [`MICRO`] whose loss becomes NaN/inf. BatchNorm renormalises huge
+/// weights, so a rate like 1e12 (or 1e30) can leave the loss finite on some CPUs; 1e39 is past
+/// f32's range, and the classifier's logits overflow on every one.
+const ABSURD: &str =
+    "\n[[optimizers]]\nlabel = \"sgd-absurd\"\nspec = \"sgd(momentum=0.9)\"\nlr_max = 1e39\n";
+
 /// The micro recipe's flags for `experiments train`.
 const MICRO_RUN: &[&str] = &[
     "--model",
@@ -76,12 +82,8 @@ fn train_summary(dir: &Path, name: &str, args: &[&str]) -> Summary {
 fn micro_suite_compares_reports_and_survives_a_diverging_run() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("micro");
-    // A third optimizer with an absurd learning rate: its loss becomes NaN/inf. BatchNorm
-    // renormalises huge weights, so a rate like 1e12 (or 1e30) can leave the loss finite on
-    // some CPUs; 1e39 is past f32's range, and the classifier's logits overflow on every one.
-    let text = format!(
-        "name = \"micro\"\n{MICRO}\n[[optimizers]]\nlabel = \"sgd-absurd\"\nspec = \"sgd(momentum=0.9)\"\nlr_max = 1e39\n"
-    );
+    // A third optimizer with an absurd learning rate (ABSURD).
+    let text = format!("name = \"micro\"\n{MICRO}{ABSURD}");
     let suite = Suite::parse(&text, "micro").unwrap();
     let outcomes = experiments::compare(&suite, &out, "flex", &[0], false, None).unwrap();
     assert_eq!(outcomes.len(), 6);
@@ -838,6 +840,42 @@ fn a_killed_node_stops_the_other_and_both_resume_and_mismatches_are_refused() {
     assert!(!other.join("config.json").exists() && !other.join("checkpoint").exists());
 }
 
+/// A two-node run that diverges (learning rate 1e39) ends on both nodes after the same step,
+/// each recording it (node 0 in the run's summary, node 1 in `node-1/`) and exiting with the
+/// diverged run's status, not with a broken connection or a timeout. Before the stop vote, on
+/// this recipe node 1's guard stopped it at iteration 5 while node 0's own loss was finite, and
+/// node 0 failed in the next all-reduce without a summary.
+#[test]
+fn a_diverging_two_node_run_stops_both_nodes_after_the_same_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut args = train_args(out.to_str().unwrap(), &["--backend", "flex"]);
+    let set = |args: &mut Vec<&str>, flag: &str, value: &'static str| {
+        let at = args.iter().position(|a| *a == flag).unwrap();
+        args[at + 1] = value;
+    };
+    set(&mut args, "--optimizer", "sgd(momentum=0.9)");
+    set(&mut args, "--lr-max", "1e39");
+    let orchestrator = Orchestrator::start();
+    let nodes: Vec<_> = (0..2)
+        .map(|rank| node(&args, rank, &orchestrator, dir.path()))
+        .collect();
+    let outputs: Vec<_> = nodes
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .collect();
+    let stderr: Vec<_> = outputs
+        .iter()
+        .map(|o| String::from_utf8_lossy(&o.stderr))
+        .collect();
+    both_diverged_after_one_step(&out, &format!("{stderr:#?}"));
+    for output in &outputs {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("error: diverged: "), "{stderr}");
+    }
+}
+
 /// A node whose orchestrator never answers stops within its timeout (here 3 s), naming what
 /// it waited for; nothing of the run is written.
 #[test]
@@ -869,8 +907,8 @@ fn a_node_without_its_orchestrator_stops_within_its_timeout() {
 }
 
 /// A suite through `compare` on two nodes, each with two local devices: node 0 writes the
-/// suite directory and its report, node 1 only its `node-1/` folders, and both nodes end every
-/// run with the same weights.
+/// suite directory and its report, node 1 only its `node-1/` folders, both nodes end every
+/// run with the same weights, and a run that diverges stops both after the same step.
 #[test]
 fn a_suite_compares_on_two_nodes_with_two_devices_each() {
     let dir = tempfile::tempdir().unwrap();
@@ -879,7 +917,9 @@ fn a_suite_compares_on_two_nodes_with_two_devices_each() {
         .replace("seeds = [1, 2]", "seeds = [1]")
         .replace("epochs = 2", "epochs = 1")
         .replace("train_limit = 1024", "train_limit = 512");
-    std::fs::write(&suite, format!("name = \"nodes\"\n{text}")).unwrap();
+    // A third optimizer diverges (as in the one-process suite test): every node must stop
+    // after the same step, record it, and go on to the suite's end together.
+    std::fs::write(&suite, format!("name = \"nodes\"\n{text}{ABSURD}")).unwrap();
     let out = dir.path().join("out");
     let args = [
         "compare",
@@ -908,4 +948,26 @@ fn a_suite_compares_on_two_nodes_with_two_devices_each() {
         );
         assert!(w0 == w1, "{label}: the nodes' final weights differ");
     }
+    let run = out
+        .join("fashion-mnist-embedded")
+        .join("sgd-absurd")
+        .join("seed-1");
+    both_diverged_after_one_step(&run, "");
+}
+
+/// Asserts that both nodes' summaries of the run in `out` (node 0's there, node 1's in
+/// `node-1/`) say it diverged at the same epoch and iteration (`context` shown otherwise).
+fn both_diverged_after_one_step(out: &Path, context: &str) {
+    let [first, second] = [out.to_path_buf(), out.join("node-1")].map(|dir| {
+        let summary = read_summary(&dir)
+            .unwrap()
+            .unwrap_or_else(|| panic!("no summary in {}: {context}", dir.display()));
+        assert_eq!(summary.status, RunStatus::Diverged, "{}", dir.display());
+        summary.divergence.unwrap()
+    });
+    assert_eq!(
+        (first.epoch, first.iteration),
+        (second.epoch, second.iteration),
+        "the nodes stopped after different steps: {first} / {second}"
+    );
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use burn::module::{AutodiffModule, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::{GradientsParams, MultiGradientsParams};
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Tensor, TensorData, TensorPrimitive};
+use burn::tensor::{ElementConversion, Tensor, TensorData, TensorPrimitive};
 use burn_collective::{
     CollectiveConfig, PeerId, ReduceOperation, all_reduce, finish_collective, register,
 };
@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::NodeSpec;
 use super::agree::{self, Item};
+use super::stop::Exchanged;
 use super::watchdog::Watchdog;
 use crate::console;
 
@@ -266,15 +267,18 @@ impl NodeLink {
     /// its non-trainable float state (BatchNorm's running statistics, which each node updates
     /// from its own shard), in one all-reduce (mean) of all of them flattened in the module's
     /// parameter order (the same on every node: burn's own `GradientsParams::all_reduce`
-    /// orders by `ParamId`, which is random per process). Returns the module with the averaged
-    /// statistics and the averaged gradients, so that every node takes the same step and holds
-    /// the same weights. Local devices' gradients (`Multi`) are summed first, as burn-train
-    /// does. (PyTorch's DDP broadcasts rank 0's buffers instead of averaging them.)
+    /// orders by `ParamId`, which is random per process), with one more value, 1 where a node
+    /// asks to stop (`stop_requested`). Returns the module with the averaged statistics, the
+    /// averaged gradients, so that every node takes the same step and holds the same weights,
+    /// and what the exchange showed every node (a request, a non-finite average: see
+    /// [`super::StopVote`]). Local devices' gradients (`Multi`) are summed first, as
+    /// burn-train does. (PyTorch's DDP broadcasts rank 0's buffers instead of averaging them.)
     pub fn all_reduce_step<B: AutodiffBackend, M: AutodiffModule<B>>(
         &self,
         module: M,
         grads: LocalGrads,
-    ) -> Result<(M, GradientsParams), NodeError> {
+        stop_requested: bool,
+    ) -> Result<(M, GradientsParams, Exchanged), NodeError> {
         // Burn keeps a forward pass's new running statistics aside until they are read for a
         // record; making the record of a clone (which shares them) folds them in first.
         let _ = module.clone().into_record();
@@ -285,15 +289,36 @@ impl NodeLink {
             offset: 0,
         };
         module.visit(&mut collect);
-        let Collect { parts, entries, .. } = collect;
-        if parts.is_empty() {
-            return Ok((module, GradientsParams::new()));
-        }
+        let Collect {
+            mut parts,
+            entries,
+            offset,
+            ..
+        } = collect;
+        let device = parts.first().map(|p| p.device()).unwrap_or_default();
+        let flag = f32::from(u8::from(stop_requested));
+        parts.push(Tensor::from_data(TensorData::new(vec![flag], [1]), &device));
         let flat = Tensor::cat(parts, 0);
-        let values = flat.dims()[0];
         let start = Instant::now();
         let flat = self.all_reduce_tensor(flat, ReduceOperation::Mean, "averaging gradients")?;
-        self.record(start.elapsed().as_secs_f64(), values);
+        self.record(start.elapsed().as_secs_f64(), offset + 1);
+        let exchanged = Exchanged {
+            finite: flat
+                .clone()
+                .is_finite()
+                .all()
+                .int()
+                .into_scalar()
+                .elem::<i64>()
+                == 1,
+            // The mean of the nodes' flags: above 0 when any node asked.
+            requested: flat
+                .clone()
+                .slice(offset..offset + 1)
+                .into_scalar()
+                .elem::<f32>()
+                > 0.0,
+        };
         let mut scatter = Scatter::<B> {
             flat,
             entries,
@@ -301,7 +326,7 @@ impl NodeLink {
         };
         module.visit(&mut scatter);
         let module = module.map(&mut scatter);
-        Ok((module, scatter.grads))
+        Ok((module, scatter.grads, exchanged))
     }
 
     fn record(&self, seconds: f64, values: usize) {

@@ -14,16 +14,19 @@
 //! * refuses to start unless every node has the same config, backend and resume epoch
 //!   ([`agree`], one all-reduce of fingerprints, naming the fields that differ);
 //! * gives up with a clear error when another node or the orchestrator stops answering
-//!   ([`watchdog`]).
+//!   ([`watchdog`]);
+//! * stops after the same step as every other node when any of them diverges ([`stop`]).
 //!
 //! Node 0 alone writes the run directory (`run::train`); node `R > 0` keeps its own final
 //! weights and shard logs in `<out>/node-R/`.
 
 pub mod agree;
 mod link;
+pub mod stop;
 pub mod watchdog;
 
 pub use link::{AllReduceStats, LocalGrads, NodeError, NodeLink, leave, run_orchestrator};
+pub use stop::{Exchanged, StopVote};
 
 use std::time::Duration;
 
