@@ -4,8 +4,9 @@
 //! default panic hook writes its lines and backtrace without taking standard error's lock, so a
 //! background thread's panic can cut an error message into fragments (seen in CI: a peer's
 //! burn-collective task panicked while node 0 printed why it stopped). [`line`] writes one
-//! message with a single `write` (whole in a pipe up to 4 KiB, POSIX's `PIPE_BUF`), and
-//! [`shorten_panics_in`] turns the expected panics of background tasks into one such line.
+//! message with a single `write` (whole in a pipe up to 4 KiB, POSIX's `PIPE_BUF`),
+//! [`shorten_panics_in`] turns the expected panics of background tasks into one such line, and
+//! [`log_to_stderr`] puts libraries' log lines on standard error, at a chosen level.
 
 use std::io::Write;
 use std::panic::PanicHookInfo;
@@ -37,6 +38,23 @@ pub fn shorten_panics_in(crates: &'static [&'static str], label: String) {
             }
         }));
     });
+}
+
+/// Sends log lines (`tracing`, and `log` records through it) of `level` (`"warn"`, `"info"`)
+/// and above to standard error, coloured only on a terminal; `RUST_LOG` overrides the level
+/// (e.g. `RUST_LOG=debug`). Without it, burn-communication's servers install their own
+/// subscriber at INFO, in colour, on standard output, and a node's progress lines fill with
+/// "Closed connection" and the like. The first subscriber of a process stays: later calls (and
+/// theirs) do nothing.
+pub fn log_to_stderr(level: &str) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }
 
 /// The one-line form of a panic in one of `crates`, or `None` for any other panic.

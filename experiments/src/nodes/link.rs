@@ -134,6 +134,8 @@ impl NodeLink {
             }
             return Err(NodeError::AlreadyJoined(format!("{:?}", j.link.spec)));
         }
+        // burn-communication's servers would log INFO lines on stdout; warnings on stderr here.
+        console::log_to_stderr("warn");
         // A peer that dies makes burn-collective's background tasks panic; our error follows.
         console::shorten_panics_in(
             &["burn-collective", "burn-communication"],
@@ -475,6 +477,8 @@ pub fn run_orchestrator(port: u16) -> anyhow::Result<()> {
         std::net::TcpListener::bind(("0.0.0.0", port))
             .map_err(|e| anyhow::anyhow!("--port {port}: {e}"))?,
     );
+    // Its log (nodes joining, leaving) on stderr at INFO, uncoloured unless on a terminal.
+    console::log_to_stderr("info");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
