@@ -13,9 +13,9 @@
 //! The bytes depend on the CPU's SIMD level: Flex's elementwise kernels and reductions run at the
 //! widest level macerator finds at run time (x86-64: V3 = AVX2, V4 = AVX-512), and the lane count
 //! changes the order of float sums. So the files sit in one folder per level,
-//! `tests/golden/<arch>-<level>/` (`x86_64-v3`, `x86_64-v4`). The V4 files were added when a machine
-//! with AVX-512 first ran the test (issue 15's stop), written by the commit whose V3 files
-//! had just passed. A machine whose level has no folder fails, naming the folder; to add one, run
+//! `tests/golden/<arch>-<level>/` (`x86_64-v3`, `x86_64-v4`). The V4 files were added when a
+//! machine with AVX-512 first ran the test (issue 15's stop), written by the commit whose V3
+//! files had just passed. A machine whose level has no folder fails, naming the folder; to add one, run
 //! the test with `LOOKAHEAD_WRITE_GOLDEN=1` on a commit that passes on another level.
 #![allow(clippy::unwrap_used)]
 

@@ -13,9 +13,10 @@
 //! averaged gradients (and BatchNorm statistics) are finite: a non-finite loss on any node makes
 //! its gradients, hence their average, non-finite in that very step. (Running statistics that
 //! overflow stop the run too, often some steps before the training loss does: one process would
-//! go on until its validation loss is NaN at the epoch's end, as `inf` statistics never recover.) [`StopVote::decide`] runs
-//! inside the optimizer step, on every node with the same [`Exchanged`], and stops burn-train's
-//! loop there, so every node breaks after the same iteration and records the divergence.
+//! go on until its validation loss is NaN at the epoch's end, as `inf` statistics never
+//! recover.) [`StopVote::decide`] runs inside the optimizer step, on every node with the same
+//! [`Exchanged`], and stops burn-train's loop there, so every node breaks after the same
+//! iteration and records the divergence.
 
 use std::sync::Mutex;
 
