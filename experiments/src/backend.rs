@@ -10,6 +10,8 @@ use std::fmt;
 use burn::tensor::backend::AutodiffBackend;
 use thiserror::Error;
 
+pub use study::run_dir::BackendInfo;
+
 #[cfg(not(any(
     feature = "ndarray",
     feature = "flex",
@@ -86,21 +88,6 @@ pub enum BackendError {
         /// Why.
         reason: String,
     },
-}
-
-/// Which backend and device a run uses, for summaries and reports.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct BackendInfo {
-    /// Backend name (`flex`, `cuda`, …).
-    pub backend: String,
-    /// The device, as the backend describes it.
-    pub device: String,
-}
-
-impl fmt::Display for BackendInfo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} on {}", self.backend, self.device)
-    }
 }
 
 /// Work generic over the backend: [`dispatch`] calls [`BackendTask::run`] with the backend and

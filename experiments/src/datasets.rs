@@ -11,7 +11,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use crate::config::{DatasetKind, TrainConfig, Transforms};
+use study::config::{DatasetKind, TrainConfig, Transforms};
 
 /// Seed of the subset drawn by `train_limit`/`valid_limit`: fixed, so every seed of a suite
 /// trains on the same images.

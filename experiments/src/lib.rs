@@ -1,14 +1,14 @@
 //! The experiments of lookahead-burn: train one run with burn-train's `Learner`, run comparison
 //! suites of optimizers, and write reports with significance tests and plots.
 //!
-//! * [`config::TrainConfig`]: a run's recipe (dataset, model, epochs, optimizer spec, schedule,
-//!   mixup, seed, …); [`spec::OptimizerSpec`]: `sgd`, `adam`, `adamw`, `rmsprop`, `radam`,
-//!   `ranger`, `lookahead(<inner>, k, alpha, keep|reset|pullback)`.
+//! What a run is (its config, its optimizer spec, a suite, the run-directory format) and the
+//! reports live in the Burn-free `study` crate; this crate trains.
+//!
 //! * [`run::train`]: one run in a directory (config, metrics, checkpoints every epoch, resume,
-//!   divergence detection, summary), generic over the backend.
-//! * [`suite::Suite`] and [`compare`]: a grid of runs, skipping finished ones and resuming
-//!   interrupted ones.
-//! * [`report::report`]: Markdown, CSV and SVG from a suite's directory.
+//!   divergence detection, summary), generic over the backend, in named stages.
+//! * [`optim`]: the optimizer a run steps, built from a `study` spec.
+//! * [`compare()`]: a suite's grid of runs, skipping finished ones and resuming interrupted
+//!   ones.
 //! * [`backend`]: the backends compiled in (cargo features) and the run-time choice.
 //! * [`lock`]: one writer per run or suite directory (an OS file lock for the process's life).
 //! * [`nodes`]: one run across several machines (burn-collective: orchestrator, gradient
@@ -17,10 +17,11 @@
 //! One run, from code (the `experiments train` subcommand does the same):
 //!
 //! ```
-//! use experiments::config::{ModelKind, TrainConfig};
-//! use experiments::run::{RunOptions, RunStatus};
-//! use experiments::spec::OptimizerSpec;
+//! use experiments::run::RunOptions;
 //! use experiments::{TrainTask, train_on};
+//! use study::config::{ModelKind, TrainConfig};
+//! use study::run_dir::RunStatus;
+//! use study::spec::OptimizerSpec;
 //!
 //! let dir = std::env::temp_dir().join(format!("lookahead-doc-{}", std::process::id()));
 //! let config = TrainConfig::new()
@@ -37,53 +38,30 @@
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
-/// `Serialize`/`Deserialize` for a type through its `Display`/`FromStr`: configs and suites hold
-/// typed values (parsed once, when read) and files keep the names users write.
-#[macro_export]
-macro_rules! serde_as_text {
-    ($ty:ty) => {
-        impl serde::Serialize for $ty {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(self)
-            }
-        }
-        impl<'de> serde::Deserialize<'de> for $ty {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(d)?;
-                text.parse::<$ty>()
-                    .map_err(|e| serde::de::Error::custom(format!("{e:#}")))
-            }
-        }
-    };
-}
-
-pub mod any_optim;
 pub mod backend;
-pub mod claim;
-pub mod config;
+pub mod channels;
+pub mod compare;
 pub mod console;
 pub mod datasets;
-pub mod hyper;
 pub mod loader;
 pub mod lock;
 pub mod model;
 pub mod monitor;
 pub mod nodes;
-pub mod report;
+pub mod optim;
 pub mod run;
-pub mod slow_eval;
-pub mod spec;
-pub mod suite;
 pub mod throughput;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use burn::tensor::backend::AutodiffBackend;
+use study::config::TrainConfig;
+use study::run_dir::{BackendInfo, Summary};
 
-use backend::{BackendInfo, BackendTask};
-use config::TrainConfig;
-use run::{RunOptions, RunStatus, Summary};
-use suite::{RunOutcome, Suite, SuiteRun};
+use backend::BackendTask;
+use run::RunOptions;
+
+pub use compare::compare;
 
 /// [`run::train`] as a [`BackendTask`], for [`backend::dispatch`].
 pub struct TrainTask {
@@ -124,88 +102,4 @@ pub fn train_on(backend: &str, devices: &[usize], task: TrainTask) -> anyhow::Re
             anyhow::bail!("training failed inside Burn: {message}")
         }
     }
-}
-
-/// Runs every run of `suite` into `out`, in sequence: finished runs are skipped, interrupted
-/// ones resumed, a diverged or failed run is recorded and the suite goes on. Checks every config
-/// and the data on disk before the first run; `out` is locked while the runs train (a second
-/// `compare` over it is refused). With `nodes`, every run is a multi-node run (every node runs
-/// the same `compare`; node 0 writes `out`, see [`nodes`]).
-#[cfg_attr(test, inline)] // see `train_on`
-pub fn compare(
-    suite: &Suite,
-    out: &Path,
-    backend: &str,
-    devices: &[usize],
-    dashboard: bool,
-    nodes: Option<&nodes::NodeSpec>,
-) -> anyhow::Result<Vec<(SuiteRun, RunOutcome)>> {
-    suite.check()?;
-    backend::check_backend(backend)?;
-    suite::check_data(suite)?;
-    let _lock = match nodes {
-        Some(spec) if !spec.is_writer() => None,
-        _ => Some(suite::prepare_out(suite, out)?),
-    };
-    let runs = suite.runs(out);
-    let total = runs.len();
-    let mut outcomes = Vec::new();
-    for (i, run) in runs.into_iter().enumerate() {
-        let name = format!(
-            "[{}/{}] {} {} seed {}",
-            i + 1,
-            total,
-            run.dataset,
-            run.label,
-            run.seed
-        );
-        let (finished, has_checkpoints) = suite::run_state(&run.dir)?;
-        if let Some(status @ (RunStatus::Complete | RunStatus::Diverged)) = finished {
-            println!("{name}: already {status:?}, skipped");
-            outcomes.push((run, RunOutcome::Skipped(status)));
-            continue;
-        }
-        let resume = has_checkpoints || finished == Some(RunStatus::Interrupted);
-        println!(
-            "{name}: {} ({})",
-            if resume { "resuming" } else { "training" },
-            run.dir.display()
-        );
-        let task = TrainTask {
-            config: run.config.clone(),
-            dir: run.dir.clone(),
-            options: RunOptions {
-                resume,
-                dashboard,
-                label: format!("{name} "),
-                nodes: nodes.cloned(),
-            },
-        };
-        let outcome = match train_on(backend, devices, task) {
-            Ok(summary) => {
-                match (&summary.status, &summary.message) {
-                    (RunStatus::Complete, _) => println!(
-                        "{name}: complete, valid accuracy {:.2} %, {:.0} s",
-                        summary.final_valid_accuracy.unwrap_or(f64::NAN),
-                        summary.wall_time_s
-                    ),
-                    (status, message) => {
-                        println!("{name}: {status:?}: {}", message.as_deref().unwrap_or(""))
-                    }
-                }
-                RunOutcome::Finished(summary.status)
-            }
-            Err(e) => {
-                console::line(format!("{name}: failed: {e:#}"));
-                RunOutcome::Failed(format!("{e:#}"))
-            }
-        };
-        let interrupted = outcome == RunOutcome::Finished(RunStatus::Interrupted);
-        outcomes.push((run, outcome));
-        if interrupted {
-            println!("suite interrupted; rerun the same command to continue");
-            break;
-        }
-    }
-    Ok(outcomes)
 }

@@ -15,14 +15,17 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use experiments::backend::{self, default_backend};
-use experiments::config::{ModelKind, Precision, TrainConfig, TrainFlags};
+use experiments::compare::RunOutcome;
 use experiments::console;
 use experiments::nodes::{self, NodeSpec};
-use experiments::run::{RunOptions, RunStatus, read_config, recorded_backend};
-use experiments::spec::OptimizerSpec;
-use experiments::suite::{RunOutcome, Suite};
+use experiments::run::RunOptions;
 use experiments::throughput::ThroughputTask;
-use experiments::{TrainTask, compare, report, train_on};
+use experiments::{TrainTask, compare, train_on};
+use study::config::{ModelKind, Precision, TrainConfig, TrainFlags};
+use study::report;
+use study::run_dir::{RunStatus, read_config, recorded_backend};
+use study::spec::OptimizerSpec;
+use study::suite::Suite;
 
 #[derive(Parser)]
 #[command(
@@ -260,11 +263,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { dir } => {
-            let files = report::report(&dir)?;
-            println!("report: {}", files.markdown.display());
-            for path in files.csv.iter().chain(&files.plots) {
-                println!("        {}", path.display());
-            }
+            print!("{}", report::report(&dir)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Throughput {

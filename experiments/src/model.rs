@@ -2,9 +2,6 @@
 //! backend), and [`Classifier`] wraps it for burn-train: `TrainStep` (mixup, label-smoothing
 //! cross-entropy, mixed precision with loss scaling) and `InferenceStep` (plain cross-entropy).
 
-use std::fmt;
-use std::str::FromStr;
-
 use anyhow::Context;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
@@ -14,123 +11,53 @@ use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
 use data::{ImageBatch, mixed_cross_entropy};
 use models::{ResNet, compute_copy};
 
-use crate::config::Precision;
-use crate::slow_eval::SlowModel;
+use crate::channels::SlowSlot;
+use study::config::{ModelKind, Precision};
+use study::model_kind::{Act, Depth};
 
-/// The models `train` knows.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ModelKind {
-    /// `ResNetConfig::tiny` (width 1/8, one block per stage, CIFAR stem).
-    TinyResNet,
-    /// `ResNetConfig::tiny` with torchvision's ImageNet stem (7×7 stride-2 conv and max-pool):
-    /// a quarter of the resolution after the stem, about 10× fewer operations, for quick CPU
-    /// runs on 28×28 images.
-    MicroResNet,
-    /// `XResNetConfig::tiny`.
-    TinyXResNet,
-    /// The CIFAR ResNet-18 of the Lookahead paper.
-    CifarResNet18,
-    /// torchvision ResNet-18/34/50.
-    ResNet(models::ResNetVariant),
-    /// fastai v1's `cnn_learner` over torchvision ResNet-18/34/50 (ImageNet stem, not
-    /// pretrained, fastai's concat-pool/BN/dropout head: `models::Head::FastaiV1`).
-    FastaiResNet(models::ResNetVariant),
-    /// `MicroResNet` with fastai v1's head: the seed study's model shape in miniature.
-    MicroFastai,
-    /// fastai XResNet-18/34/50, ReLU or Mish.
-    XResNet(models::XResNetVariant, models::Activation),
-}
-
-/// Every model name with its kind: the one list parsing and printing share.
-fn model_names() -> Vec<(String, ModelKind)> {
-    use models::{Activation, ResNetVariant as R, XResNetVariant as X};
-    let mut names = vec![
-        ("tiny-resnet".to_string(), ModelKind::TinyResNet),
-        ("micro-resnet".into(), ModelKind::MicroResNet),
-        ("tiny-xresnet".into(), ModelKind::TinyXResNet),
-        ("resnet18-cifar".into(), ModelKind::CifarResNet18),
-        ("resnet18".into(), ModelKind::ResNet(R::ResNet18)),
-        ("resnet34".into(), ModelKind::ResNet(R::ResNet34)),
-        ("resnet50".into(), ModelKind::ResNet(R::ResNet50)),
-        (
-            "resnet18-fastai".into(),
-            ModelKind::FastaiResNet(R::ResNet18),
-        ),
-        (
-            "resnet34-fastai".into(),
-            ModelKind::FastaiResNet(R::ResNet34),
-        ),
-        (
-            "resnet50-fastai".into(),
-            ModelKind::FastaiResNet(R::ResNet50),
-        ),
-        ("micro-resnet-fastai".into(), ModelKind::MicroFastai),
-    ];
-    for (name, variant) in [
-        ("xresnet18", X::XResNet18),
-        ("xresnet34", X::XResNet34),
-        ("xresnet50", X::XResNet50),
-    ] {
-        names.push((name.into(), ModelKind::XResNet(variant, Activation::Relu)));
-        names.push((
-            format!("{name}-mish"),
-            ModelKind::XResNet(variant, Activation::Mish),
-        ));
-    }
-    names
-}
-
-impl FromStr for ModelKind {
-    type Err = anyhow::Error;
-
-    /// ```
-    /// use experiments::model::ModelKind;
-    /// let kind: ModelKind = "xresnet50-mish".parse().unwrap();
-    /// assert_eq!(kind.to_string(), "xresnet50-mish");
-    /// assert!("vgg".parse::<ModelKind>().is_err());
-    /// ```
-    fn from_str(name: &str) -> anyhow::Result<Self> {
-        model_names()
-            .into_iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, kind)| kind)
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "unknown model `{name}`; known: {}",
-                    model_names()
-                        .into_iter()
-                        .map(|(n, _)| n)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })
+/// The `models` crate's ResNet of a depth.
+fn resnet_variant(depth: Depth) -> models::ResNetVariant {
+    match depth {
+        Depth::D18 => models::ResNetVariant::ResNet18,
+        Depth::D34 => models::ResNetVariant::ResNet34,
+        Depth::D50 => models::ResNetVariant::ResNet50,
     }
 }
 
-impl fmt::Display for ModelKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = model_names()
-            .into_iter()
-            .find(|(_, kind)| kind == self)
-            .map(|(name, _)| name)
-            .unwrap_or_default();
-        f.write_str(&name)
+/// The `models` crate's XResNet of a depth.
+fn xresnet_variant(depth: Depth) -> models::XResNetVariant {
+    match depth {
+        Depth::D18 => models::XResNetVariant::XResNet18,
+        Depth::D34 => models::XResNetVariant::XResNet34,
+        Depth::D50 => models::XResNetVariant::XResNet50,
     }
 }
 
-crate::serde_as_text!(ModelKind);
-
-impl ModelKind {
-    /// Parses a model name (see [`FromStr`]).
-    pub fn parse(name: &str) -> anyhow::Result<Self> {
-        name.parse()
-    }
-
+/// Builds the networks that [`ModelKind`] names.
+pub trait BuildModel {
     /// Builds the network with initial weights drawn on the host from `seed`, then moved to
     /// `device`: the same seed gives the same network on every backend (each backend's own
     /// generator would draw other weights; GPU backends draw theirs on the device). The host
     /// backend is NdArray, always compiled for this purpose.
-    pub fn build_seeded<B: burn::tensor::backend::Backend>(
+    fn build_seeded<B: Backend>(
+        &self,
+        classes: usize,
+        channels: usize,
+        seed: u64,
+        device: &B::Device,
+    ) -> anyhow::Result<models::ResNet<B>>;
+
+    /// Builds the network for `classes` classes of `channels`-channel images.
+    fn build<B: Backend>(
+        &self,
+        classes: usize,
+        channels: usize,
+        device: &B::Device,
+    ) -> anyhow::Result<models::ResNet<B>>;
+}
+
+impl BuildModel for ModelKind {
+    fn build_seeded<B: Backend>(
         &self,
         classes: usize,
         channels: usize,
@@ -166,8 +93,7 @@ impl ModelKind {
             .load_record(record))
     }
 
-    /// Builds the network for `classes` classes of `channels`-channel images.
-    pub fn build<B: burn::tensor::backend::Backend>(
+    fn build<B: Backend>(
         &self,
         classes: usize,
         channels: usize,
@@ -183,11 +109,11 @@ impl ModelKind {
             ModelKind::CifarResNet18 => ResNetConfig::cifar_resnet18(classes)
                 .with_in_channels(channels)
                 .init(device)?,
-            ModelKind::ResNet(variant) => ResNetConfig::new(*variant)
+            ModelKind::ResNet(depth) => ResNetConfig::new(resnet_variant(*depth))
                 .with_num_classes(classes)
                 .with_in_channels(channels)
                 .init(device)?,
-            ModelKind::FastaiResNet(variant) => ResNetConfig::new(*variant)
+            ModelKind::FastaiResNet(depth) => ResNetConfig::new(resnet_variant(*depth))
                 .with_num_classes(classes)
                 .with_in_channels(channels)
                 .with_head(models::Head::FastaiV1)
@@ -196,13 +122,25 @@ impl ModelKind {
                 .with_stem(models::Stem::ImageNet)
                 .with_head(models::Head::FastaiV1)
                 .init(device)?,
-            ModelKind::XResNet(variant, activation) => XResNetConfig::new(*variant)
+            ModelKind::XResNet(depth, act) => XResNetConfig::new(xresnet_variant(*depth))
                 .with_num_classes(classes)
                 .with_in_channels(channels)
-                .with_activation(*activation)
+                .with_activation(match act {
+                    Act::Relu => models::Activation::Relu,
+                    Act::Mish => models::Activation::Mish,
+                })
                 .init(device)?,
         };
         Ok(net)
+    }
+}
+
+/// The dtype of the forward and backward passes of a precision.
+pub fn dtype(precision: Precision) -> FloatDType {
+    match precision {
+        Precision::F32 => FloatDType::F32,
+        Precision::Bf16 => FloatDType::BF16,
+        Precision::F16 => FloatDType::F16,
     }
 }
 
@@ -220,9 +158,9 @@ pub struct Classifier<B: Backend> {
     /// Static loss scale (1 = none).
     pub loss_scale: f64,
     /// With `eval_weights = "slow"`: the slot from which validation takes the network of
-    /// Lookahead's slow weights (see [`crate::slow_eval`]); empty otherwise.
+    /// Lookahead's slow weights (see [`SlowSlot`]); empty otherwise.
     #[module(skip)]
-    pub slow: SlowModel,
+    pub slow: SlowSlot,
 }
 
 impl<B: Backend> Classifier<B> {
@@ -238,7 +176,7 @@ impl<B: Backend> Classifier<B> {
             label_smoothing,
             precision,
             loss_scale,
-            slow: SlowModel::default(),
+            slow: SlowSlot::default(),
         }
     }
 
@@ -250,7 +188,7 @@ impl<B: Backend> Classifier<B> {
         match self.precision {
             Precision::F32 => self.net.forward(images),
             half => {
-                let dtype = half.dtype();
+                let dtype = dtype(half);
                 compute_copy(&self.net, dtype)
                     .forward(images.cast(dtype))
                     .cast(FloatDType::F32)
@@ -299,7 +237,7 @@ impl<B: AutodiffBackend> TrainStep for Classifier<B> {
 
 /// Checks that the backend computes in `precision` on `device`, naming the field otherwise.
 pub fn check_precision<B: Backend>(precision: Precision, device: &B::Device) -> anyhow::Result<()> {
-    let dtype: burn::tensor::DType = precision.dtype().into();
+    let dtype: burn::tensor::DType = dtype(precision).into();
     if !B::supports_dtype(device, dtype) {
         anyhow::bail!(
             "field `precision`: this backend has no {dtype:?} arithmetic on {device:?}; use f32{}",
@@ -334,13 +272,8 @@ impl<B: Backend> InferenceStep for Classifier<B> {
     type Output = ClassificationOutput<B>;
 
     fn step(&self, batch: ImageBatch<B>) -> ClassificationOutput<B> {
-        match self.slow.get::<ResNet<B>>() {
-            Some(net) => Classifier {
-                net,
-                slow: SlowModel::default(),
-                ..self.clone()
-            }
-            .forward_classification(batch, false),
+        match self.slow.apply(self.clone()) {
+            Some(slow) => slow.forward_classification(batch, false),
             None => self.forward_classification(batch, false),
         }
     }
@@ -349,9 +282,7 @@ impl<B: Backend> InferenceStep for Classifier<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::OptimizerSpec;
     use burn::backend::{Autodiff, Flex};
-    use burn::optim::Optimizer;
     use burn::tensor::{DType, Int};
 
     type B = Autodiff<Flex>;
@@ -417,87 +348,6 @@ mod tests {
             f16 > 0.0 && f16 < bf16 && bf16 < 0.5,
             "f16 {f16}, bf16 {bf16}"
         );
-    }
-
-    /// `eval_weights = "slow"`: after each epoch's last step the validation model runs
-    /// Lookahead's slow weights (here mid-cycle: 4 steps with k = 3, so φ ≠ θ), training keeps
-    /// the fast weights, and without the slot validation runs the fast weights.
-    #[test]
-    fn validation_runs_the_slow_weights_of_the_epoch_end() {
-        use crate::slow_eval::{EpochEndSlow, SlowModel};
-        use burn::module::AutodiffModule;
-        let slot = SlowModel::default();
-        let mut model = classifier(Precision::F32, 1.0);
-        model.slow = slot.clone();
-        let inner = OptimizerSpec::parse("lookahead(sgd(momentum=0.9), k=3, alpha=0.5)")
-            .unwrap()
-            .build::<B, Classifier<B>>()
-            .unwrap();
-        let mut optim = EpochEndSlow::new(inner, 2, Some(slot.clone()));
-        // A fixed batch, not drawn from the backend's (global, shared between tests) generator.
-        let device = Default::default();
-        let pixels: Vec<f32> = (0..8 * 28 * 28)
-            .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
-            .collect();
-        let images =
-            Tensor::<B, 1>::from_floats(pixels.as_slice(), &device).reshape([8, 1, 28, 28]);
-        let batch = || ImageBatch::<B> {
-            images: images.clone(),
-            targets: Tensor::<B, 1, Int>::from_ints([0, 1, 2, 3, 4, 5, 6, 7], &device),
-            mix: None,
-        };
-        for step in 1..=4 {
-            let output = TrainStep::step(&model, batch());
-            model = optim.step(0.1, model, output.grads);
-            // The slot is filled at epoch ends (every 2 steps) only.
-            assert_eq!(
-                slot.get::<ResNet<Flex>>().is_some(),
-                step >= 2,
-                "step {step}"
-            );
-        }
-        let slow = lookahead_optim::slow_weights(optim.inner(), &model);
-        let valid_images = images.clone().inner();
-        let valid_batch = || ImageBatch::<Flex> {
-            images: valid_images.clone(),
-            targets: Tensor::from_ints([0, 1, 2, 3, 4, 5, 6, 7], &Default::default()),
-            mix: None,
-        };
-        let logits = |output: ClassificationOutput<Flex>| -> Vec<f32> {
-            output.output.into_data().to_vec().unwrap()
-        };
-        let validated = logits(InferenceStep::step(&model.valid(), valid_batch()));
-        let of_slow = logits(slow.valid().forward_classification(valid_batch(), false));
-        let mut fast_only = model.valid();
-        fast_only.slow = SlowModel::default();
-        let of_fast = logits(InferenceStep::step(&fast_only, valid_batch()));
-        assert_eq!(validated, of_slow);
-        assert_ne!(validated, of_fast, "mid-cycle, φ and θ differ");
-    }
-
-    #[test]
-    fn lookahead_over_bf16_keeps_f32_weights() {
-        let mut model = classifier(Precision::Bf16, 1.0);
-        let mut optim = OptimizerSpec::parse("lookahead(sgd(momentum=0.9), k=2, alpha=0.5)")
-            .unwrap()
-            .build::<B, Classifier<B>>()
-            .unwrap();
-        let before = model.net.fc.weight.val().into_data();
-        for _ in 0..3 {
-            let output = TrainStep::step(&model, batch(&Default::default()));
-            model = optim.step(0.1, model, output.grads);
-        }
-        struct AllF32(usize);
-        impl ModuleVisitor<B> for AllF32 {
-            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-                assert_eq!(param.val().dtype(), DType::F32);
-                self.0 += 1;
-            }
-        }
-        let mut all = AllF32(0);
-        model.visit(&mut all);
-        assert!(all.0 > 10);
-        assert_ne!(model.net.fc.weight.val().into_data(), before);
     }
 
     #[test]

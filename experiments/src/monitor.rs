@@ -17,47 +17,7 @@ use burn::train::renderer::{
     MetricsRendererTraining, ProgressType, TrainingProgress,
 };
 use burn::train::{ClassificationOutput, Interrupter};
-
-/// Where a divergence was seen.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Divergence {
-    /// Epoch (1-based).
-    pub epoch: usize,
-    /// Iteration within the epoch (1-based).
-    pub iteration: usize,
-    /// The loss value (`NaN`, `inf` or `-inf`; text, since JSON has no such numbers); `-` when
-    /// this node saw it through the other nodes (`across_nodes`).
-    pub loss: String,
-    /// Whether it was a training (else a validation) loss.
-    pub train: bool,
-    /// In a multi-node run, what the nodes' per-step exchange showed when this node's own loss
-    /// did not (see [`crate::nodes::StopVote`]); every node stopped after that step.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub across_nodes: Option<String>,
-}
-
-/// The one divergence message: `diverged: training loss NaN at epoch 2, iteration 7`, or over
-/// nodes `diverged: a node saw a non-finite loss at epoch 2, iteration 7 (every node stopped
-/// after this step)`.
-impl std::fmt::Display for Divergence {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if let Some(what) = &self.across_nodes {
-            return write!(
-                f,
-                "diverged: {what} at epoch {}, iteration {} (every node stopped after this step)",
-                self.epoch, self.iteration
-            );
-        }
-        write!(
-            f,
-            "diverged: {} loss {} at epoch {}, iteration {}",
-            if self.train { "training" } else { "validation" },
-            self.loss,
-            self.epoch,
-            self.iteration
-        )
-    }
-}
+pub use study::run_dir::Divergence;
 
 /// The loss of a batch, as [`DivergenceGuard`] reads it.
 pub struct LossValue<B: Backend>(pub Tensor<B, 1>);

@@ -10,9 +10,10 @@ use burn::tensor::{Distribution, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{BackendInfo, BackendTask};
-use crate::config::{ModelKind, Precision};
-use crate::model::Classifier;
-use crate::spec::OptimizerSpec;
+use study::config::{ModelKind, Precision};
+use crate::model::{BuildModel, Classifier};
+use crate::optim::BuildOptimizer;
+use study::spec::OptimizerSpec;
 
 /// What to measure.
 #[derive(Debug, Clone)]

@@ -8,8 +8,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use experiments::lock::DirLock;
-use experiments::run::{RunStatus, Summary, read_summary};
-use experiments::suite::{RunOutcome, Suite};
+use experiments::compare::RunOutcome;
+use study::run_dir::{RunStatus, Summary, read_summary};
+use study::suite::Suite;
 
 const BIN: &str = env!("CARGO_BIN_EXE_experiments");
 
@@ -673,7 +674,8 @@ fn saved_weights(path: &Path) -> Vec<f32> {
     use burn::backend::NdArray;
     use burn::module::{Module, ModuleVisitor, Param};
     use burn::tensor::Tensor;
-    use experiments::config::{ModelKind, Precision};
+    use experiments::model::BuildModel;
+    use study::config::{ModelKind, Precision};
     use experiments::model::Classifier;
 
     struct Values(Vec<f32>);

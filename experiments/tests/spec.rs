@@ -8,8 +8,10 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer, RmsPropConfig, SgdConfig};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
-use experiments::spec::{InnerSpec, OptimizerSpec};
+use experiments::optim::{BuildOptimizer, lookahead_config};
+use study::spec::{InnerSpec, OptimizerSpec};
 use lookahead_optim::{InnerStatePolicy, LookaheadConfig, RAdamConfig};
+use study::spec::{SlowStart, StatePolicy};
 
 type AB = Autodiff<NdArray>;
 
@@ -35,7 +37,7 @@ fn parses_every_optimizer_of_the_study() {
         OptimizerSpec::Lookahead {
             k: 6,
             alpha: 0.8,
-            policy: InnerStatePolicy::Reset,
+            policy: StatePolicy::Reset,
             inner: InnerSpec::AdamW { .. },
             ..
         }
@@ -52,8 +54,8 @@ fn parses_every_optimizer_of_the_study() {
             },
             k: 6,
             alpha: 0.5,
-            policy: InnerStatePolicy::Keep,
-            slow_start: lookahead_optim::SlowStart::Initial,
+            policy: StatePolicy::Keep,
+            slow_start: SlowStart::Initial,
         }
     );
     for text in [
@@ -247,7 +249,7 @@ fn zero_moments_is_a_policy_of_the_spec() {
     assert!(matches!(
         spec,
         OptimizerSpec::Lookahead {
-            policy: InnerStatePolicy::ZeroMoments,
+            policy: StatePolicy::ZeroMoments,
             ..
         }
     ));
@@ -284,8 +286,8 @@ fn theta1_is_a_word_of_the_spec() {
     assert!(matches!(
         spec,
         OptimizerSpec::Lookahead {
-            slow_start: lookahead_optim::SlowStart::AfterFirstStep,
-            policy: InnerStatePolicy::ZeroMoments,
+            slow_start: SlowStart::AfterFirstStep,
+            policy: StatePolicy::ZeroMoments,
             ..
         }
     ));
@@ -295,7 +297,7 @@ fn theta1_is_a_word_of_the_spec() {
     );
     assert_eq!(OptimizerSpec::parse(&spec.to_string()).unwrap(), spec);
     assert_eq!(
-        spec.lookahead_config().slow_start,
+        lookahead_config(&spec).slow_start,
         Some(lookahead_optim::SlowStart::AfterFirstStep)
     );
     let default = OptimizerSpec::parse("lookahead(sgd)").unwrap();

@@ -84,8 +84,8 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         flags: Vec<String>,
     },
-    /// Runs a comparison suite (shipped: quick, cifar10, cifar100, imagenette; or a TOML file)
-    /// and writes its report, with `experiments` built for exactly the backend's feature.
+    /// Runs a comparison suite (a shipped suite, `crates/study/suites/<name>.toml`, or a TOML
+    /// file) and writes its report, with `experiments` built for exactly the backend's feature.
     Compare {
         /// Suite name or file.
         suite: String,
@@ -97,7 +97,7 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         flags: Vec<String>,
     },
-    /// Writes the report (Markdown, CSV, SVG) of a suite's output directory.
+    /// Writes the report (Markdown, CSV, SVG) of a suite's output directory (no training build).
     Report {
         /// The directory `compare` wrote (default for a shipped suite: runs/<suite>).
         dir: PathBuf,
@@ -375,30 +375,8 @@ fn check_dataset(dataset: &str, dir: &Path) -> Result<()> {
 
 /// The datasets of a suite (shipped name or file), to check them before building.
 fn suite_datasets(suite: &str) -> Result<Vec<String>> {
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../experiments/suites")
-        .join(format!("{suite}.toml"));
-    let path = if Path::new(suite).is_file() {
-        PathBuf::from(suite)
-    } else if shipped.is_file() {
-        shipped
-    } else {
-        bail!(
-            "no suite `{suite}`: not a shipped suite (quick, cifar10, cifar100, imagenette) nor a file"
-        );
-    };
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let value: toml::Value =
-        toml::from_str(&text).with_context(|| format!("invalid suite {}", path.display()))?;
-    let datasets = value
-        .get("datasets")
-        .and_then(|d| d.as_array())
-        .with_context(|| format!("{}: no `datasets` list", path.display()))?;
-    Ok(datasets
-        .iter()
-        .filter_map(|d| d.as_str().map(str::to_string))
-        .collect())
+    let suite = study::suite::Suite::load(suite)?;
+    Ok(suite.datasets.iter().map(ToString::to_string).collect())
 }
 
 /// `cargo run --release -p experiments` with exactly `backend`'s feature (and LibTorch's
@@ -517,11 +495,11 @@ fn run(task: Task) -> Result<()> {
             backend,
             flags,
         } => compare(suite, backend, flags),
-        Task::Report { dir } => experiments(
-            "flex",
-            None,
-            &["report".to_string(), dir.display().to_string()],
-        ),
+        // The report needs no training code: `study` reads the runs (no Burn crate is built).
+        Task::Report { dir } => {
+            print!("{}", study::report::report(&dir)?);
+            Ok(())
+        }
         Task::GpuCheck { features, run } => gpu_check(&features, run),
         Task::Bench { quick, dev } => bench(quick, dev),
         Task::Download { dataset, data_dir } => {

@@ -5,10 +5,12 @@
 //! * [`Lookahead`] wraps a per-tensor [`SimpleOptimizer`](burn::optim::SimpleOptimizer) and
 //!   becomes a Burn `Optimizer` through [`LookaheadConfig::init`]; its whole state (slow weights,
 //!   counters, inner state, pullback caches) is a Burn record, so runs resume bit-exactly.
-//! * [`InnerStatePolicy`] makes the inner-state choice at each sync explicit: keep, reset, or
-//!   pull back the momentum buffers, reached through the typed [`FirstMoment`] trait (any other
-//!   optimizer goes in [`NoFirstMoment`]).
-//! * [`slow_weights`] gives a copy of the model carrying the slow weights, for evaluation.
+//! * [`InnerStatePolicy`] makes the inner-state choice at each sync explicit: keep, reset, pull
+//!   back or zero the momentum buffers. [`Keep`] and [`Reset`] work over any Burn optimizer
+//!   ([`LookaheadConfig::init_with`]); pulling back or zeroing needs the typed [`FirstMoment`]
+//!   access to the inner optimizer's buffers, checked at compile time ([`SyncPolicy`]).
+//! * [`slow_weights`] gives a copy of the model carrying the slow weights, for evaluation;
+//!   [`SlowValidation`] validates on them inside burn-train's `Learner`.
 //! * [`RAdam`] and [`RangerConfig`] (Lookahead(RAdam) with fastai's defaults).
 //! * [`OneCycle`] and [`FlatCos`], fastai's schedules, as Burn `LrScheduler`s.
 //!
@@ -39,22 +41,24 @@
 mod error;
 mod first_moment;
 mod lookahead;
+mod policy;
 mod pullback;
 mod radam;
 mod ranger;
 mod schedule;
+mod slow_validation;
 mod slow_weights;
 #[cfg(test)]
 mod test_util;
 
 pub use error::ConfigError;
 pub use first_moment::{FirstMoment, NoFirstMoment};
-pub use lookahead::{
-    InnerStatePolicy, Lookahead, LookaheadConfig, LookaheadState, LookaheadStateItem, SlowStart,
-};
+pub use lookahead::{Lookahead, LookaheadConfig, LookaheadState, LookaheadStateItem, SlowStart};
+pub use policy::{AtSync, InnerStatePolicy, Keep, Pullback, Reset, SyncPolicy, ZeroMoments};
 pub use radam::{RAdam, RAdamConfig, RAdamState};
 pub use ranger::{RangerConfig, ranger};
 pub use schedule::{
-    FlatCos, FlatCosConfig, OneCycle, OneCycleConfig, PhaseSplit, StepDecay, StepDecayConfig,
+    AnySchedule, Curve, FlatCos, FlatCosConfig, OneCycle, OneCycleConfig, PhaseSplit, StepDecay, StepDecayConfig, MomentumHook,
 };
+pub use slow_validation::{SlowSlot, SlowValidation};
 pub use slow_weights::slow_weights;

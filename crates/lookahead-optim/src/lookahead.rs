@@ -9,33 +9,9 @@ use burn::record::Record;
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
-use crate::pullback::{interpolate, pull_back};
-use crate::{ConfigError, FirstMoment};
-
-/// What happens to the inner optimizer's state (momentum, Adam moments, step count) when the
-/// fast weights are pulled back to the slow weights.
-#[derive(Config, Debug, PartialEq, Eq, Copy)]
-pub enum InnerStatePolicy {
-    /// The inner state is left as it is (the paper's default, and optax's).
-    Keep,
-    /// The inner state is discarded: the inner optimizer restarts as on its very first step,
-    /// Adam's bias correction included (optax's `reset_state`).
-    Reset,
-    /// Every first-moment buffer `m` (SGD velocity, Adam/AdamW/RAdam `moment_1`, RMSProp
-    /// momentum) is interpolated like the weights against its copy `c` from the previous sync:
-    /// `m ← c + α(m − c)`, then `c ← m` (a fresh tensor); `c` starts at zero, the state before
-    /// the first step. Second moments and step counts are kept. Refused when the Lookahead is
-    /// built if the inner optimizer has no such buffer (see [`FirstMoment`]).
-    Pullback,
-    /// Every moment buffer is zeroed but the step counts are kept (the seed study's "reset":
-    /// PyTorch's `momentum_buffer.fill_(0)`, and `exp_avg`/`exp_avg_sq` zeroed while
-    /// `state['step']` runs on). Unlike [`Reset`](InnerStatePolicy::Reset), Adam's bias
-    /// correction is not restarted: long after the start `1 − β^t ≈ 1`, so the first step after
-    /// a sync is `lr·(1 − β1)·g / √((1 − β2)·g²) ≈ 3.16·lr·sign(g)` for β = (0.9, 0.999), where
-    /// `Reset` gives `lr·sign(g)`. For SGD (no dampening) it equals `Reset`. Refused, like
-    /// `Pullback`, for an inner optimizer without a first moment (see [`FirstMoment`]).
-    ZeroMoments,
-}
+use crate::policy::{AtSync, SyncPolicy};
+use crate::pullback::interpolate;
+use crate::{ConfigError, FirstMoment, InnerStatePolicy};
 
 /// Which weights the slow weights start from.
 #[derive(Config, Debug, PartialEq, Eq, Copy)]
@@ -108,31 +84,41 @@ impl LookaheadConfig {
         Ok(())
     }
 
-    /// Wraps `inner` in a [`Lookahead`] per-tensor optimizer, after validating the config and,
-    /// for [`InnerStatePolicy::Pullback`], checking that `inner` has a first moment
-    /// ([`FirstMoment::check_first_moment`]; no step is taken).
+    /// Wraps `inner` in a [`Lookahead`] per-tensor optimizer with the run-time policy
+    /// `inner_state`, after validating the config and, for [`InnerStatePolicy::Pullback`] and
+    /// [`InnerStatePolicy::ZeroMoments`], checking that `inner` has a first moment
+    /// ([`FirstMoment::check_first_moment`]; no step is taken). Any inner optimizer with a
+    /// policy fixed at compile time: [`build_with`](Self::build_with).
     pub fn build<B: Backend, O: FirstMoment<B>>(
         &self,
         inner: O,
     ) -> Result<Lookahead<O>, ConfigError> {
+        self.build_with(inner, self.inner_state)
+    }
+
+    /// Wraps `inner` in a [`Lookahead`] with the policy `policy` (`inner_state` is not read):
+    /// [`Keep`](crate::Keep) or [`Reset`](crate::Reset) over any Burn optimizer,
+    /// [`Pullback`](crate::Pullback) or [`ZeroMoments`](crate::ZeroMoments) over one with a
+    /// [`FirstMoment`].
+    pub fn build_with<B: Backend, O: SimpleOptimizer<B>, P: SyncPolicy<B, O>>(
+        &self,
+        inner: O,
+        policy: P,
+    ) -> Result<Lookahead<O, P>, ConfigError> {
         self.validate()?;
-        if matches!(
-            self.inner_state,
-            InnerStatePolicy::Pullback | InnerStatePolicy::ZeroMoments
-        ) {
-            inner.check_first_moment()?;
-        }
+        policy.check(&inner)?;
         Ok(Lookahead {
             inner,
             k: self.k,
             alpha: self.alpha,
-            policy: self.inner_state,
+            policy,
             slow_start: self.slow_start.unwrap_or(SlowStart::Initial),
         })
     }
 
-    /// The ready module optimizer: `Lookahead(inner)` adapted with Burn's [`OptimizerAdaptor`],
-    /// usable with `Optimizer::step` or burn-train's `Learner`.
+    /// The ready module optimizer: `Lookahead(inner)` with the run-time policy `inner_state`,
+    /// adapted with Burn's [`OptimizerAdaptor`], usable with `Optimizer::step` or burn-train's
+    /// `Learner`.
     pub fn init<B, M, O>(
         &self,
         inner: O,
@@ -142,7 +128,38 @@ impl LookaheadConfig {
         M: AutodiffModule<B>,
         O: FirstMoment<B::InnerBackend>,
     {
-        let mut optim = OptimizerAdaptor::from(self.build::<B::InnerBackend, O>(inner)?);
+        self.init_with(inner, self.inner_state)
+    }
+
+    /// [`init`](Self::init) with a policy fixed at compile time, over any inner optimizer the
+    /// policy allows (see [`build_with`](Self::build_with)).
+    ///
+    /// ```
+    /// use burn::backend::{Autodiff, NdArray};
+    /// use burn::nn::Linear;
+    /// use burn::optim::AdaGradConfig;
+    /// use lookahead_optim::{LookaheadConfig, Reset};
+    ///
+    /// type B = Autodiff<NdArray>;
+    /// // AdaGrad has no first moment, and needs none for Keep or Reset.
+    /// let optim = LookaheadConfig::new()
+    ///     .with_k(6)
+    ///     .init_with::<B, Linear<B>, _, _>(AdaGradConfig::new().build(), Reset)
+    ///     .expect("valid config");
+    /// # let _ = optim;
+    /// ```
+    pub fn init_with<B, M, O, P>(
+        &self,
+        inner: O,
+        policy: P,
+    ) -> Result<OptimizerAdaptor<Lookahead<O, P>, M, B>, ConfigError>
+    where
+        B: AutodiffBackend,
+        M: AutodiffModule<B>,
+        O: SimpleOptimizer<B::InnerBackend>,
+        P: SyncPolicy<B::InnerBackend, O>,
+    {
+        let mut optim = OptimizerAdaptor::from(self.build_with(inner, policy)?);
         if let Some(clipping) = &self.grad_clipping {
             optim = optim.with_grad_clipping(clipping.init());
         }
@@ -150,21 +167,31 @@ impl LookaheadConfig {
     }
 }
 
-/// Lookahead (Zhang, Lucas, Hinton & Ba, 2019) over any per-tensor inner optimizer `O`.
+/// Lookahead (Zhang, Lucas, Hinton & Ba, 2019) over any per-tensor inner optimizer `O`, with
+/// the inner-state policy `P` at each sync (by default the run-time [`InnerStatePolicy`]; see
+/// [`SyncPolicy`] for the typed ones).
 ///
-/// Built with [`LookaheadConfig::build`] (per-tensor) or [`LookaheadConfig::init`] (module
+/// Built with [`LookaheadConfig::build`]/[`build_with`](LookaheadConfig::build_with)
+/// (per-tensor) or [`LookaheadConfig::init`]/[`init_with`](LookaheadConfig::init_with) (module
 /// optimizer). Each parameter carries its own slow copy and step counter (see
 /// [`LookaheadState`]).
 #[derive(Clone, Debug)]
-pub struct Lookahead<O> {
+pub struct Lookahead<O, P = InnerStatePolicy> {
     inner: O,
     k: usize,
     alpha: f64,
-    policy: InnerStatePolicy,
+    policy: P,
     slow_start: SlowStart,
 }
 
-impl<O> Lookahead<O> {
+impl<O, P: Copy + Into<InnerStatePolicy>> Lookahead<O, P> {
+    /// The inner-state policy applied at each sync.
+    pub fn policy(&self) -> InnerStatePolicy {
+        self.policy.into()
+    }
+}
+
+impl<O, P> Lookahead<O, P> {
     /// The inner (fast) optimizer.
     pub fn inner(&self) -> &O {
         &self.inner
@@ -176,10 +203,6 @@ impl<O> Lookahead<O> {
     /// Slow-weight step size.
     pub fn alpha(&self) -> f64 {
         self.alpha
-    }
-    /// The inner-state policy applied at each sync.
-    pub fn policy(&self) -> InnerStatePolicy {
-        self.policy
     }
     /// Where the slow weights start.
     pub fn slow_start(&self) -> SlowStart {
@@ -200,7 +223,7 @@ pub struct LookaheadState<B: Backend, I: Record<B>, const D: usize> {
     pub pullback_cache: Option<Tensor<B, D>>,
 }
 
-impl<B: Backend, O: FirstMoment<B>> SimpleOptimizer<B> for Lookahead<O> {
+impl<B: Backend, O: SimpleOptimizer<B>, P: SyncPolicy<B, O>> SimpleOptimizer<B> for Lookahead<O, P> {
     type State<const D: usize> = LookaheadState<B, O::State<D>, D>;
 
     /// Algorithm 1 of the paper is two nested loops: for each outer step, θ ← φ, run k inner
@@ -250,22 +273,19 @@ impl<B: Backend, O: FirstMoment<B>> SimpleOptimizer<B> for Lookahead<O> {
             return (fast, Some(state));
         }
 
-        // Outer step: φ ← φ + α(θ_k − φ); θ ← φ.
+        // Outer step: φ ← φ + α(θ_k − φ); θ ← φ; then the policy acts on the inner state.
         let slow = interpolate(slow, fast, self.alpha);
-        let (inner, pullback_cache) = match (self.policy, inner) {
-            (InnerStatePolicy::Keep, inner) => (inner, pullback_cache),
-            (InnerStatePolicy::Reset, _) => (None, None),
-            (InnerStatePolicy::Pullback, Some(inner)) => {
-                let (inner, cache) =
-                    pull_back::<B, O, D>(inner, pullback_cache, self.alpha, &slow.device());
-                (Some(inner), cache)
-            }
-            (InnerStatePolicy::Pullback, None) => (None, pullback_cache),
-            (InnerStatePolicy::ZeroMoments, inner) => (
-                inner.map(|inner| O::zero_moments(inner, &slow.device())),
-                pullback_cache,
-            ),
-        };
+        let AtSync {
+            inner,
+            cache: pullback_cache,
+        } = self.policy.sync(
+            AtSync {
+                inner,
+                cache: pullback_cache,
+            },
+            self.alpha,
+            &slow.device(),
+        );
         let state = LookaheadState {
             inner,
             slow: slow.clone(),

@@ -6,7 +6,9 @@ use burn::optim::adaptor::OptimizerAdaptor;
 use burn::tensor::Tensor;
 use burn::tensor::backend::AutodiffBackend;
 
-use crate::{FirstMoment, Lookahead};
+use burn::optim::SimpleOptimizer;
+
+use crate::{Lookahead, SyncPolicy};
 
 /// Returns a copy of `model` whose parameters hold Lookahead's slow weights φ.
 ///
@@ -14,34 +16,37 @@ use crate::{FirstMoment, Lookahead};
 /// slow weights for testing and inference (timm instead forces a sync at each epoch end, which
 /// changes training). Parameters that have not been stepped yet keep their value (their φ is
 /// θ0). Neither `optim` nor `model` is modified, so training continues exactly as it would have.
-pub fn slow_weights<B, M, O>(optim: &OptimizerAdaptor<Lookahead<O>, M, B>, model: &M) -> M
+pub fn slow_weights<B, M, O, P>(optim: &OptimizerAdaptor<Lookahead<O, P>, M, B>, model: &M) -> M
 where
     B: AutodiffBackend,
     M: AutodiffModule<B>,
-    O: FirstMoment<B::InnerBackend>,
+    O: SimpleOptimizer<B::InnerBackend>,
+    P: SyncPolicy<B::InnerBackend, O>,
 {
     let records = optim.to_record();
     model
         .clone()
-        .map(&mut SlowWeightMapper::<O, M, B> { records })
+        .map(&mut SlowWeightMapper::<O, P, M, B> { records })
 }
 
-type Records<O, M, B> = <OptimizerAdaptor<Lookahead<O>, M, B> as Optimizer<M, B>>::Record;
+type Records<O, P, M, B> = <OptimizerAdaptor<Lookahead<O, P>, M, B> as Optimizer<M, B>>::Record;
 
-struct SlowWeightMapper<O, M, B>
+struct SlowWeightMapper<O, P, M, B>
 where
     B: AutodiffBackend,
     M: AutodiffModule<B>,
-    O: FirstMoment<B::InnerBackend>,
+    O: SimpleOptimizer<B::InnerBackend>,
+    P: SyncPolicy<B::InnerBackend, O>,
 {
-    records: Records<O, M, B>,
+    records: Records<O, P, M, B>,
 }
 
-impl<O, M, B> ModuleMapper<B> for SlowWeightMapper<O, M, B>
+impl<O, P, M, B> ModuleMapper<B> for SlowWeightMapper<O, P, M, B>
 where
     B: AutodiffBackend,
     M: AutodiffModule<B>,
-    O: FirstMoment<B::InnerBackend>,
+    O: SimpleOptimizer<B::InnerBackend>,
+    P: SyncPolicy<B::InnerBackend, O>,
 {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
         let (id, tensor, mapper) = param.consume();

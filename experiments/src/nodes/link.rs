@@ -14,9 +14,9 @@ use burn_collective::{
     CollectiveConfig, PeerId, ReduceOperation, all_reduce, finish_collective, register,
 };
 use burn_communication::Address;
-use serde::{Deserialize, Serialize};
 
-use super::NodeSpec;
+use super::spec::NodeSpec;
+use study::run_dir::AllReduceStats;
 use super::agree::{self, Item};
 use super::stop::Exchanged;
 use super::watchdog::Watchdog;
@@ -60,36 +60,6 @@ pub enum NodeError {
     /// This process already belongs to another multi-node run.
     #[error("this process already joined a multi-node run as {0}")]
     AlreadyJoined(String),
-}
-
-/// What the all-reduces of a run cost: measured wall time, and the gradient size.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct AllReduceStats {
-    /// Gradient all-reduces (optimizer steps).
-    pub steps: usize,
-    /// Their total wall time, seconds (waiting for the slower node included).
-    pub seconds: f64,
-    /// Values per all-reduce (f32 gradients and running statistics).
-    pub values: usize,
-}
-
-impl AllReduceStats {
-    /// Mean wall time per step, milliseconds.
-    pub fn ms_per_step(&self) -> f64 {
-        1e3 * self.seconds / self.steps.max(1) as f64
-    }
-
-    /// Bytes exchanged per step (f32 gradients and running statistics).
-    pub fn bytes(&self) -> usize {
-        4 * self.values
-    }
-
-    /// Bytes each node sends per step in a ring all-reduce of `nodes` nodes: 2(N − 1)/N of the
-    /// gradient (reduce-scatter, then all-gather).
-    pub fn ring_bytes_sent(&self, nodes: u32) -> f64 {
-        let n = f64::from(nodes);
-        2.0 * (n - 1.0) / n * self.bytes() as f64
-    }
 }
 
 /// This process's place in a multi-node run (see [`super`]): obtained by [`NodeLink::join`],

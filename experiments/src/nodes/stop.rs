@@ -22,7 +22,7 @@ use std::sync::Mutex;
 
 use burn::train::Interrupter;
 
-use crate::monitor::Divergence;
+use study::run_dir::Divergence;
 
 /// What one step's all-reduce told every node (the same on all of them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub struct Exchanged {
 }
 
 /// The collective stop of one run on one node: created per run, given to the run's
-/// [`EpochEndSlow`](crate::slow_eval::EpochEndSlow), which calls [`Self::decide`] after each
+/// [`RunOptimizer`](crate::optim::RunOptimizer), which calls [`Self::decide`] after each
 /// step's exchange.
 pub struct StopVote {
     request: Interrupter,

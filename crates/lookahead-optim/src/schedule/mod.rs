@@ -30,10 +30,12 @@ macro_rules! iteration_scheduler {
 }
 use iteration_scheduler;
 
+mod any;
 mod flat_cos;
 mod one_cycle;
 mod step_decay;
 
+pub use any::{AnySchedule, Curve, MomentumHook};
 pub use flat_cos::{FlatCos, FlatCosConfig};
 pub use one_cycle::{OneCycle, OneCycleConfig, PhaseSplit};
 pub use step_decay::{StepDecay, StepDecayConfig};

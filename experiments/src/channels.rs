@@ -1,14 +1,25 @@
-//! Hyper-parameters a schedule sets for each optimizer step besides the learning rate.
+//! The two values that reach a run's optimizer and its validation outside burn-train's
+//! interfaces, in one place.
 //!
-//! Burn's `LrScheduler` yields one number per step and `SimpleOptimizer::step` receives only
-//! that, so fastai's momentum cycling (`moms`) needs a channel of its own: a
-//! [`ScheduledMomentum`] handle, shared by the run's schedule (which writes the momentum of each
-//! iteration before the step, computed from the iteration alone, so a resumed run gets the same
-//! values) and the inner optimizer ([`AnyInner`](crate::any_optim::AnyInner), which reads it in
-//! every step, under Lookahead or not).
+//! * [`ScheduledMomentum`]: Burn's `LrScheduler` yields one number per step and
+//!   `SimpleOptimizer::step` receives only that, so fastai's momentum cycling (`moms`) needs a
+//!   channel of its own. The run's schedule (`run::schedule`) writes the momentum of each
+//!   iteration before the step, computed from the iteration alone (so a resumed run gets the
+//!   same values); the inner optimizer ([`crate::optim::Inner`]) reads it in every step, under
+//!   Lookahead or not.
+//! * [`SlowSlot`] (`lookahead-optim`'s): burn-train validates `learner.model().valid()` and
+//!   offers no hook between an epoch's last optimizer step and its validation. So the run's
+//!   optimizer ([`crate::optim::RunOptimizer`], through `lookahead-optim`'s `SlowValidation`)
+//!   leaves Lookahead's slow weights here after each epoch's last step, and the validation step
+//!   of [`crate::model::Classifier`] (which holds the slot as a skipped field) runs itself with
+//!   them instead of its own weights.
+//!
+//! Both are created by the run's setup (`run::setup`) and handed to both sides explicitly.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use lookahead_optim::SlowSlot;
 
 /// The momentum of the coming optimizer steps, shared between a schedule and an optimizer.
 ///
@@ -16,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// uses the momentum it was built with.
 ///
 /// ```
-/// use experiments::hyper::ScheduledMomentum;
+/// use experiments::channels::ScheduledMomentum;
 /// let handle = ScheduledMomentum::default();
 /// let reader = handle.clone();
 /// assert_eq!(reader.get(), None);
@@ -53,7 +64,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn clones_share_the_value_and_nan_is_unset() {
+    fn clones_share_the_momentum_and_nan_is_unset() {
         let a = ScheduledMomentum::default();
         let b = a.clone();
         assert_eq!(b.get(), None);

@@ -127,19 +127,7 @@ pub fn holm(ps: &[Option<f64>]) -> Vec<Option<f64>> {
     adjusted
 }
 
-/// Exponential moving average with bias correction (fastai's smoothed loss, β = 0.98).
-pub fn smooth(values: &[f64]) -> Vec<f64> {
-    let beta = 0.98;
-    let mut avg = 0.0;
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            avg = beta * avg + (1.0 - beta) * v;
-            avg / (1.0 - beta.powi(i as i32 + 1))
-        })
-        .collect()
-}
+pub use crate::run_dir::metrics::smooth;
 
 /// Mean and std per position over series (positions missing from some series use the others;
 /// non-finite values are left out).

@@ -1,5 +1,5 @@
-//! Comparison suites: a grid of runs (datasets × optimizer specs × seeds) sharing one recipe,
-//! run in sequence by [`compare`], resumable, and robust to runs that diverge or fail.
+//! Comparison suites: a grid of runs (datasets × optimizer specs × seeds) sharing one recipe
+//! (`experiments compare` runs them in sequence, resumable, robust to runs that diverge or fail).
 //!
 //! A suite file (TOML):
 //!
@@ -35,8 +35,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::claim::{Claim, Published};
 use crate::config::{DatasetKind, TrainConfig};
-use crate::lock::DirLock;
-use crate::run::{RunStatus, read_summary};
 use crate::spec::OptimizerSpec;
 
 /// One optimizer of a suite.
@@ -105,7 +103,7 @@ pub struct SuiteRun {
     pub dir: PathBuf,
 }
 
-/// The suites shipped in `experiments/suites/`, by name.
+/// The suites shipped in `crates/study/suites/`, by name.
 pub const SHIPPED: &[(&str, &str)] = &[
     ("quick", include_str!("../suites/quick.toml")),
     ("cifar10", include_str!("../suites/cifar10.toml")),
@@ -145,7 +143,7 @@ impl Suite {
     /// A shipped suite by name, or a suite file by path.
     pub fn load(name_or_path: &str) -> anyhow::Result<Self> {
         if let Some((name, text)) = SHIPPED.iter().find(|(n, _)| *n == name_or_path) {
-            return Self::parse(text, &format!("`{name}` (experiments/suites/{name}.toml)"));
+            return Self::parse(text, &format!("`{name}` (crates/study/suites/{name}.toml)"));
         }
         let path = Path::new(name_or_path);
         if !path.exists() {
@@ -267,55 +265,21 @@ impl Suite {
     }
 }
 
-/// What happened to one run of `compare`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RunOutcome {
-    /// Already finished before this invocation.
-    Skipped(RunStatus),
-    /// Ran (or resumed) to an end.
-    Finished(RunStatus),
-    /// Failed with an error (the suite went on).
-    Failed(String),
+/// Reads `suite.json` of a suite's output directory (written by `compare`).
+pub fn read_suite_json(dir: &Path) -> anyhow::Result<Suite> {
+    let path = dir.join(SUITE_JSON);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "cannot read {}: is {} a suite's output directory (from `compare`)?",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("corrupt {}", path.display()))
 }
 
-/// Creates and locks `out` (see [`crate::lock`]; the lock is held as long as the returned
-/// value lives), then writes `suite.json` into it (refusing a directory that holds a different
-/// suite).
-pub fn prepare_out(suite: &Suite, out: &Path) -> anyhow::Result<DirLock> {
-    let lock = DirLock::create(out)?;
-    let path = out.join("suite.json");
-    if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let existing: Suite =
-            serde_json::from_str(&text).with_context(|| format!("corrupt {}", path.display()))?;
-        if existing.name != suite.name {
-            bail!(
-                "{} holds suite `{}`, not `{}`; choose another --out",
-                out.display(),
-                existing.name,
-                suite.name
-            );
-        }
-    }
-    data::write_atomic(&path, serde_json::to_string_pretty(suite)?.as_bytes())?;
-    Ok(lock)
-}
-
-/// Checks that every dataset of the suite is on disk (before any training).
-pub fn check_data(suite: &Suite) -> anyhow::Result<()> {
-    for dataset in &suite.datasets {
-        data::locate(dataset, &suite.recipe.data_dir())?;
-    }
-    Ok(())
-}
-
-/// Whether a run directory needs `--resume` (it has checkpoints) or is finished.
-pub fn run_state(dir: &Path) -> anyhow::Result<(Option<RunStatus>, bool)> {
-    let finished = read_summary(dir)?.map(|s| s.status);
-    let has_checkpoints = !crate::run::checkpoint_epochs(dir).is_empty();
-    Ok((finished, has_checkpoints))
-}
+/// `suite.json`: the resolved suite in its output directory.
+pub const SUITE_JSON: &str = "suite.json";
 
 #[cfg(test)]
 mod tests {
@@ -331,29 +295,6 @@ mod tests {
                 runs.len(),
                 suite.datasets.len() * suite.optimizers.len() * suite.seeds.len()
             );
-        }
-    }
-
-    /// Every run of every shipped suite builds its optimizer as a run would (with the schedule's
-    /// momentum handle and true weight decay when the recipe asks for them).
-    #[test]
-    fn every_shipped_spec_builds() {
-        use crate::hyper::ScheduledMomentum;
-        use crate::spec::StepExtras;
-        type AB = burn::backend::Autodiff<burn::backend::NdArray>;
-        for (name, text) in SHIPPED {
-            let suite = Suite::parse(text, name).unwrap();
-            for run in suite.runs(Path::new("runs")) {
-                let extras = StepExtras {
-                    momentum: run.config.moms.map(|_| ScheduledMomentum::default()),
-                    true_weight_decay: run.config.true_weight_decay,
-                };
-                let built = run
-                    .config
-                    .optimizer_spec()
-                    .build_with::<AB, burn::nn::Linear<AB>>(&extras);
-                assert!(built.is_ok(), "{name}/{}: {:?}", run.label, built.err());
-            }
         }
     }
 

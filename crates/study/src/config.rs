@@ -1,14 +1,13 @@
-//! One training run's recipe: [`TrainConfig`] (a Burn `Config`, every field defaulted, read from
-//! JSON or TOML), checked by [`TrainConfig::check`] before anything is trained.
+//! One training run's recipe: [`TrainConfig`] (every field defaulted, read from JSON or TOML),
+//! checked by [`TrainConfig::check`] before anything is trained.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use burn::config::Config;
 pub use data::DatasetKind;
 use serde::{Deserialize, Serialize};
 
-pub use crate::model::ModelKind;
+pub use crate::model_kind::ModelKind;
 use crate::spec::OptimizerSpec;
 
 /// The learning-rate schedule of a run.
@@ -207,18 +206,6 @@ pub enum Precision {
     F16,
 }
 
-impl Precision {
-    /// The dtype of the forward and backward passes.
-    pub fn dtype(self) -> burn::tensor::FloatDType {
-        use burn::tensor::FloatDType;
-        match self {
-            Precision::F32 => FloatDType::F32,
-            Precision::Bf16 => FloatDType::BF16,
-            Precision::F16 => FloatDType::F16,
-        }
-    }
-}
-
 impl std::str::FromStr for Precision {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -234,21 +221,43 @@ impl std::str::FromStr for Precision {
 /// Declares [`TrainConfig`] and its command-line overrides [`TrainFlags`] from one list of
 /// fields: each field's doc (also its `--help`), name, type and default are written once.
 /// `flag T` is the type a flag parses (a field `Option<T>` has flag `T`: the flag sets it).
-/// A default is one token: a literal, or a string holding an expression (Burn's `Config`).
+/// Each field also gets a builder `with_<field>` (as Burn's `Config` derive gives).
 macro_rules! train_config {
     ($(
         $(#[doc = $doc:literal])*
-        $name:ident: $ty:ty, flag $flag:ty = $default:tt;
+        $name:ident: $ty:ty, flag $flag:ty = $default:expr;
     )*) => {
         /// The recipe of one training run. Every field has a default, so a config file names
         /// only what it changes (`{"dataset": "cifar10", "epochs": 30}`).
-        #[derive(Config, Debug, PartialEq)]
+        #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
         pub struct TrainConfig {
             $(
                 $(#[doc = $doc])*
-                #[config(default = $default)]
                 pub $name: $ty,
             )*
+        }
+
+        impl TrainConfig {
+            /// Every field at its default.
+            pub fn new() -> Self {
+                Self { $($name: $default,)* }
+            }
+
+            $(
+                pastey::paste! {
+                    #[doc = "This config with `" $name "` set."]
+                    pub fn [<with_ $name>](mut self, value: $ty) -> Self {
+                        self.$name = value;
+                        self
+                    }
+                }
+            )*
+        }
+
+        impl Default for TrainConfig {
+            fn default() -> Self {
+                Self::new()
+            }
         }
 
         /// The command-line overrides of a [`TrainConfig`]: one optional `--field-name` flag per
@@ -271,14 +280,14 @@ train_config! {
     /// `cifar100`, `imagenette` (imagenette2-160/-320/full, whichever is on disk), an exact
     /// Imagenette/Imagewoof folder name (`imagenette2-320`, `imagewoof2-160`, …). Default
     /// `fashion-mnist-embedded`.
-    dataset: DatasetKind, flag DatasetKind = "DatasetKind::FashionMnistEmbedded";
+    dataset: DatasetKind, flag DatasetKind = DatasetKind::FashionMnistEmbedded;
     /// Where datasets live; default `$LOOKAHEAD_DATA_DIR`, else `datasets/`.
-    data_dir: Option<String>, flag String = "None";
+    data_dir: Option<String>, flag String = None;
     /// Model: `tiny-resnet`, `micro-resnet`, `tiny-xresnet`, `resnet18-cifar`, `resnet18`, `resnet34`,
     /// `resnet50`, `xresnet18`, `xresnet34`, `xresnet50` (append `-mish` to an XResNet for
     /// Mish); fastai v1's `cnn_learner` models `resnet18-fastai`, `resnet34-fastai`,
     /// `resnet50-fastai` and `micro-resnet-fastai`. Default `tiny-resnet`.
-    model: ModelKind, flag ModelKind = "ModelKind::TinyResNet";
+    model: ModelKind, flag ModelKind = ModelKind::TinyResNet;
     /// Training/validation image side for Imagenette (random-resized crop / center crop).
     /// Default 128, the study's size. CIFAR and Fashion-MNIST keep their native size.
     image_size: usize, flag usize = 128;
@@ -290,33 +299,33 @@ train_config! {
     /// reset)`; inner-state policies keep, reset, pullback, zero-moments (the seed study's:
     /// moments zeroed, step counts kept); `theta1` starts the slow weights after the first
     /// inner step (the seed's). Default `sgd(momentum=0.9)`.
-    optimizer: OptimizerSpec, flag OptimizerSpec = "OptimizerSpec::sgd_momentum()";
+    optimizer: OptimizerSpec, flag OptimizerSpec = OptimizerSpec::sgd_momentum();
     /// Learning-rate schedule. Default one-cycle.
-    schedule: Schedule, flag Schedule = "Schedule::OneCycle";
+    schedule: Schedule, flag Schedule = Schedule::OneCycle;
     /// Peak (one-cycle, flat-cos), constant or initial (step-decay) learning rate. Default 0.05.
     lr_max: f64, flag f64 = 0.05;
     /// `step-decay` only: the 0-based epochs after which the lr is divided by
     /// `lr_decay_factor`. Default `60,120,160` (the seed study's).
-    lr_decay_epochs: EpochList, flag EpochList = "EpochList::seed()";
+    lr_decay_epochs: EpochList, flag EpochList = EpochList::seed();
     /// `step-decay` only: the divisor. Default 5.
     lr_decay_factor: f64, flag f64 = 5.0;
     /// One-cycle only: cycle the momentum `high,low` with the lr (fastai's `moms`, e.g.
     /// `0.95,0.85`): it replaces SGD's and RMSProp's momentum (RMSProp becomes heavy-ball
     /// RMSProp, as under fastai v1) and Adam's, AdamW's and RAdam's β1 at every step. Default
     /// none (the spec's momentum throughout).
-    moms: Option<Moms>, flag Moms = "None";
+    moms: Option<Moms>, flag Moms = None;
     /// Overrides the optimizer spec's weight decay when set. Default none (the spec's).
-    weight_decay: Option<f64>, flag f64 = "None";
+    weight_decay: Option<f64>, flag f64 = None;
     /// fastai v1's true weight decay (`wd` with `true_wd=True, bn_wd=True`): before every step
     /// each parameter, BatchNorm and biases included, is multiplied by `1 − wd·lr`, and the
     /// spec's own weight decay is set to 0 (as fastai did). Default none.
-    true_weight_decay: Option<f64>, flag f64 = "None";
+    true_weight_decay: Option<f64>, flag f64 = None;
     /// Validate the `fast` weights or Lookahead's `slow` weights (at each epoch's end, whatever
     /// the position in the k-cycle). Default `fast`.
-    eval_weights: EvalWeights, flag EvalWeights = "EvalWeights::Fast";
+    eval_weights: EvalWeights, flag EvalWeights = EvalWeights::Fast;
     /// Data transforms: `study` (this project's, normalised inputs) or `fastai-v1` (the seed
     /// study's fastai v1 transforms, inputs in [0, 1]). Default `study`.
-    transforms: Transforms, flag Transforms = "Transforms::Study";
+    transforms: Transforms, flag Transforms = Transforms::Study;
     /// `fastai-v1` transforms only: flip training images horizontally with p = ½ (the seed's
     /// "with reset" CIFAR runs and its Imagenette run did, its other CIFAR runs did not).
     /// Default true.
@@ -328,15 +337,15 @@ train_config! {
     /// Seed of the model initialisation, the data order, augmentation and mixup. Default 42.
     seed: u64, flag u64 = 42;
     /// Train on the first N training images only (after a seeded shuffle); default all.
-    train_limit: Option<usize>, flag usize = "None";
+    train_limit: Option<usize>, flag usize = None;
     /// Validate on the first N validation images only; default all.
-    valid_limit: Option<usize>, flag usize = "None";
+    valid_limit: Option<usize>, flag usize = None;
     /// Precision of the forward and backward passes: `f32`, `bf16` or `f16` (mixed precision
     /// over f32 master weights, on backends that support the type). Default `f32`.
-    precision: Precision, flag Precision = "Precision::F32";
+    precision: Precision, flag Precision = Precision::F32;
     /// Static loss scale: the loss is multiplied by it before the backward pass and the
     /// gradients divided by it. Default: 1024 with `f16`, 1 otherwise.
-    loss_scale: Option<f64>, flag f64 = "None";
+    loss_scale: Option<f64>, flag f64 = None;
 }
 
 impl TrainConfig {

@@ -13,7 +13,6 @@ use super::published::placement;
 use super::stats::{Sample, Stats};
 use super::verdict::{Outcome, TestKind};
 use crate::claim::{Metric, Relation};
-use crate::run::fmt_opt as opt;
 use crate::suite::Suite;
 
 fn pm(sample: &Sample, digits: usize) -> String {
@@ -739,4 +738,9 @@ where
         area.draw(&Text::new("published (seed)", (44, y - 8), font))?;
     }
     Ok(())
+}
+
+/// An optional number as a CSV cell: its shortest round-tripping form, or empty.
+fn opt(v: Option<f64>) -> String {
+    v.map_or(String::new(), |v| v.to_string())
 }

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use super::aggregate::{At, DatasetRuns, PValue, Tests};
+use super::runs::{At, DatasetRuns, PValue, Tests};
 use super::stats::Sample;
 use crate::claim::{Claim, Condition, Relation};
 use crate::suite::Suite;

@@ -10,12 +10,13 @@ mod aggregate;
 mod load;
 mod published;
 mod render;
-pub(crate) mod stats;
+mod runs;
+pub mod stats;
+#[cfg(test)]
+mod tests;
 mod verdict;
 
 use std::path::{Path, PathBuf};
-
-use anyhow::Context;
 
 pub use aggregate::{
     At, DatasetTable, Findings, OptimizerRow, PValue, PairRow, Tests, aggregate, metric_value,
@@ -25,7 +26,7 @@ pub use published::{Placement, PublishedRow, placement};
 pub use stats::{Sample, Stats, holm, paired_p, welch_p};
 pub use verdict::{ConditionResult, Outcome, TestKind, Verdict};
 
-use crate::suite::Suite;
+use crate::suite::read_suite_json;
 
 /// The files a report wrote.
 #[derive(Debug, Clone)]
@@ -38,22 +39,20 @@ pub struct ReportFiles {
     pub plots: Vec<PathBuf>,
 }
 
-/// Reads `suite.json` of a suite's output directory.
-fn read_suite(dir: &Path) -> anyhow::Result<Suite> {
-    let path = dir.join("suite.json");
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "cannot read {}: is {} a suite's output directory (from `compare`)?",
-            path.display(),
-            dir.display()
-        )
-    })?;
-    serde_json::from_str(&text).with_context(|| format!("corrupt {}", path.display()))
+/// The files, one per line: `report: <markdown>`, then every CSV and plot.
+impl std::fmt::Display for ReportFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "report: {}", self.markdown.display())?;
+        for path in self.csv.iter().chain(&self.plots) {
+            writeln!(f, "        {}", path.display())?;
+        }
+        Ok(())
+    }
 }
 
 /// Writes the report of the suite run in `dir` (which holds `suite.json`) into `dir`.
 pub fn report(dir: &Path) -> anyhow::Result<ReportFiles> {
-    let suite = read_suite(dir)?;
+    let suite = read_suite_json(dir)?;
     let records = suite
         .runs(dir)
         .iter()

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use super::aggregate::{At, DatasetRuns};
+use super::runs::{At, DatasetRuns};
 use super::stats::Sample;
 use crate::claim::Metric;
 use crate::suite::Suite;

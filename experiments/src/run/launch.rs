@@ -1,0 +1,132 @@
+//! Launch: the prepared run through burn-train's `SupervisedTraining`/`Learner`, then its final
+//! weights and summary.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use burn::module::Module;
+use burn::train::checkpoint::{CheckpointingAction, CheckpointingStrategy, KeepLastNCheckpoints};
+use burn::train::logger::FileMetricLogger;
+use burn::train::metric::store::EventStoreClient;
+use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric, TopKAccuracyMetric};
+use burn::train::{
+    ExecutionStrategy, Interrupter, Learner, MultiDeviceOptim, SupervisedTraining, TrainingStrategy,
+};
+use burn::tensor::backend::AutodiffBackend;
+use study::config::TrainConfig;
+use study::run_dir::{BackendInfo, NodesSummary, Summary, checkpoint_epochs, epoch_dirs};
+
+use super::finish::{Session, finish};
+use super::logger::ResumedMetricLogger;
+use super::options::RunOptions;
+use super::prepare::Prepared;
+use super::resume::CheckpointRecorder;
+use crate::monitor::{DivergenceGuard, LineRenderer};
+use crate::nodes::NodeLink;
+use crate::nodes::stop::{self, StopVote};
+
+/// burn-train's checkpointing for nodes other than 0: none (node 0 writes the run's).
+struct NoCheckpoints;
+
+impl CheckpointingStrategy for NoCheckpoints {
+    fn checkpointing(&mut self, _epoch: usize, _: &EventStoreClient) -> Vec<CheckpointingAction> {
+        Vec::new()
+    }
+}
+
+/// Trains the prepared run through burn-train's `SupervisedTraining`, then writes its final
+/// weights and summary in the working directory.
+pub fn launch<B: AutodiffBackend>(
+    config: &TrainConfig,
+    prepared: Prepared<B>,
+    options: &RunOptions,
+    devices: &[B::Device],
+    backend: BackendInfo,
+    link: Option<&NodeLink>,
+) -> anyhow::Result<Summary> {
+    let Prepared {
+        setup,
+        work_dir,
+        resumed_from,
+        writer,
+        lock: _lock,
+        ..
+    } = prepared;
+    let dir = work_dir.as_path();
+    let interrupter = Interrupter::new();
+    // Over nodes, the guard's stop is a request that the next step's exchange carries, and
+    // burn-train's loop stops on every node after the same step (nodes::stop).
+    let vote = link.map(|_| {
+        Arc::new(StopVote::new(
+            interrupter.clone(),
+            resumed_from + 1,
+            setup.per_epoch,
+        ))
+    });
+    let guard_stops = vote.as_ref().map_or(interrupter.clone(), |v| v.request());
+    let (guard, divergence) = DivergenceGuard::new(guard_stops);
+    let optim = setup.optim.with_vote(vote.clone());
+    let mut training = SupervisedTraining::new(
+        dir,
+        Arc::new(setup.train_loader),
+        Arc::new(setup.valid_loader),
+    )
+    .metrics((AccuracyMetric::new(), LossMetric::new()))
+    .metric_valid_numeric(TopKAccuracyMetric::new(5))
+    .metric_train_numeric(LearningRateMetric::new())
+    .metric_valid(guard.for_validation())
+    .metric_train(guard)
+    .with_application_logger(None)
+    .with_metric_logger(ResumedMetricLogger {
+        inner: FileMetricLogger::new(dir),
+        first_epoch: resumed_from + 1,
+    })
+    .with_file_checkpointer(CheckpointRecorder::new())
+    .with_interrupter(interrupter)
+    .num_epochs(config.epochs);
+    training = match writer {
+        true => training.with_checkpointing_strategy(KeepLastNCheckpoints::new(2)),
+        false => training.with_checkpointing_strategy(NoCheckpoints),
+    };
+    if resumed_from > 0 {
+        training = training.checkpoint(resumed_from);
+    }
+    if devices.len() > 1 {
+        training = training.with_training_strategy(TrainingStrategy::Default(
+            ExecutionStrategy::MultiDevice(devices.to_vec(), MultiDeviceOptim::OptimMainDevice),
+        ));
+    }
+    if !(options.dashboard && std::io::stdout().is_terminal()) {
+        training = training.renderer(LineRenderer::new(options.label.clone()));
+    }
+    let start = Instant::now();
+    let result = training.launch(Learner::new(setup.model, optim, setup.schedule));
+    let wall_time_s = start.elapsed().as_secs_f64();
+    drop(result.renderer);
+    result
+        .model
+        .save_file(dir.join("model"), &CheckpointRecorder::new())
+        .with_context(|| format!("cannot write {}", dir.join("model.mpk").display()))?;
+    let own = divergence.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let divergence = stop::recorded(own, vote.and_then(|v| v.divergence()));
+    // Node 0 counts its checkpoints; another node the epochs it validated.
+    let completed = match writer {
+        true => checkpoint_epochs(dir).first().copied().unwrap_or(0),
+        false => epoch_dirs(dir, "valid").last().map_or(0, |(e, _)| *e),
+    };
+    let session = Session {
+        config,
+        data: &setup.data,
+        parameters: setup.parameters,
+        per_epoch: setup.per_epoch,
+        devices: devices.len(),
+        resumed_from,
+        completed: completed.max(resumed_from),
+        wall_time_s,
+        backend,
+        nodes: link.map(|l| NodesSummary::new(l.spec().nodes, l.spec().rank, l.stats())),
+    };
+    finish(dir, session, divergence)
+}

@@ -1,0 +1,31 @@
+//! One training run through burn-train's `SupervisedTraining`/`Learner`, in named stages:
+//!
+//! | stage | file | what |
+//! | --- | --- | --- |
+//! | entry | `train.rs` | [`train`]: the stages below, in order |
+//! | prepare | `prepare.rs` | every local check, the directory lock, [`setup`](setup::RunSetup), the resume point; over nodes, their agreement |
+//! | setup | `setup.rs` | data, model, optimizer, loaders and schedule, built before the directory is touched |
+//! | schedule | `schedule.rs` | the config's schedule as `lookahead-optim`'s `AnySchedule` |
+//! | resume | `resume.rs` | the newest checkpoint that loads, refused directory states, the directory made ready |
+//! | launch | `launch.rs` | burn-train's training loop, with the divergence guard and the progress lines |
+//! | finish | `finish.rs` | `metrics.csv`, `train_loss.csv` and `summary.json` from the session's logs |
+//! | logger | `logger.rs` | burn-train's metric logger with a resumed run's epoch numbers corrected |
+//!
+//! The files a run directory holds, and which are written atomically, are described in
+//! `study::run_dir`.
+
+mod finish;
+mod launch;
+mod logger;
+mod options;
+mod prepare;
+mod resume;
+mod schedule;
+mod setup;
+mod train;
+
+pub use finish::read_metrics;
+pub use options::RunOptions;
+pub use resume::CheckpointRecorder;
+pub use schedule::run_schedule;
+pub use train::train;

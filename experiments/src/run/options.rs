@@ -1,0 +1,17 @@
+//! How a run is launched (beside its config): resume or not, dashboard, label, nodes.
+
+use crate::nodes::NodeSpec;
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Continue from the run directory's last checkpoint.
+    pub resume: bool,
+    /// Use Burn's TUI dashboard when stdout is a terminal (otherwise plain lines).
+    pub dashboard: bool,
+    /// Prefix of the plain progress lines.
+    pub label: String,
+    /// This process's place in a multi-node run (`--nodes`, `--node-rank`, …); `None` for one
+    /// process.
+    pub nodes: Option<NodeSpec>,
+}

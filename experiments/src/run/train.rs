@@ -1,0 +1,79 @@
+//! The entry of one run: [`train`] runs the stages in order: prepare (checks, lock, setup,
+//! resume point; nodes agree) → the directory made ready → launch (burn-train) → finish.
+
+use std::path::Path;
+
+use anyhow::bail;
+use burn::tensor::backend::AutodiffBackend;
+use study::config::TrainConfig;
+use study::run_dir::{BackendInfo, Summary, write_backend};
+
+use super::launch::launch;
+use super::options::RunOptions;
+use super::prepare::{Prepared, join_and_agree};
+use super::resume::{copy_checkpoint, prepare_dir};
+
+/// Trains one run in `dir` (created if needed, and locked for the run's life: a second writer
+/// is refused, see [`crate::lock`]) and returns its summary (also written to
+/// `dir/summary.json`). Every check (config, optimizer spec, data on disk, directory state)
+/// happens before training; a NaN/inf loss ends the run as `RunStatus::Diverged`.
+///
+/// With `options.nodes`, this process is one node of a multi-node run ([`crate::nodes`]): the
+/// nodes join, compare their configs, then train their shards with averaged gradients; node 0
+/// writes `dir`, node `R > 0` works in `dir/node-R/` (its shard's logs and final weights).
+pub fn train<B: AutodiffBackend>(
+    config: &TrainConfig,
+    dir: &Path,
+    options: &RunOptions,
+    devices: Vec<B::Device>,
+    backend: BackendInfo,
+) -> anyhow::Result<Summary> {
+    let Some(device) = devices.first().cloned() else {
+        bail!("no device to train on");
+    };
+    config.check()?;
+    if let Some(spec) = &options.nodes
+        && !config.batch_size.is_multiple_of(spec.nodes as usize)
+    {
+        bail!(
+            "field `batch_size`: {} is the global batch of the {} nodes and must divide by it",
+            config.batch_size,
+            spec.nodes
+        );
+    }
+    // Every local check first; the nodes of a multi-node run then compare their configs and
+    // whether each passed its checks, so that one node's refusal stops them all at once.
+    let local = Prepared::<B>::new(config, dir, options, &devices);
+    let link = match &options.nodes {
+        Some(spec) => {
+            let agreed = join_and_agree::<B>(spec, config, &backend, &device, &local);
+            let link = local
+                .as_ref()
+                .map_err(|e| anyhow::anyhow!("{e:#}"))
+                .and(agreed)?;
+            Some(link)
+        }
+        None => None,
+    };
+    let mut prepared = local?;
+    if let Some(summary) = prepared.ended.take() {
+        return Ok(summary);
+    }
+    let resumed_from = prepared.resumed_from;
+    prepare_dir(config, &prepared.work_dir, resumed_from)?;
+    if prepared.writer {
+        write_backend(dir, &backend)?;
+    } else if resumed_from > 0 {
+        copy_checkpoint(dir, &prepared.work_dir, resumed_from)?;
+    }
+    prepared.setup.train_loader.set_epochs_done(resumed_from);
+    prepared.setup.optim = prepared.setup.optim.with_link(link.clone());
+    launch(
+        config,
+        prepared,
+        options,
+        &devices,
+        backend,
+        link.as_deref(),
+    )
+}
