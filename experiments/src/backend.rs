@@ -124,38 +124,8 @@ pub fn dispatch<T: BackendTask>(
     task: T,
 ) -> Result<T::Output, BackendError> {
     check_backend(name)?;
-    let Some(&first) = indices.first() else {
-        return Err(BackendError::Device {
-            name: name.to_string(),
-            index: 0,
-            reason: "no device given".into(),
-        });
-    };
-    let mut seen = indices.to_vec();
-    seen.sort_unstable();
-    seen.dedup();
-    // CPU backends: indices 0..n name n workers on the one CPU device.
-    let cpu = || -> Result<usize, BackendError> {
-        match indices.iter().find(|&&i| i >= indices.len()) {
-            Some(&index) => Err(BackendError::Device {
-                name: name.to_string(),
-                index,
-                reason: format!(
-                    "CPU backends number their workers 0..{} for {} device(s)",
-                    indices.len(),
-                    indices.len()
-                ),
-            }),
-            None => Ok(indices.len()),
-        }
-    };
-    if seen.len() != indices.len() {
-        return Err(BackendError::Device {
-            name: name.to_string(),
-            index: first,
-            reason: "a device appears twice".into(),
-        });
-    }
+    check_indices(name, indices)?;
+    let cpu = || cpu_workers(name, indices);
     let info = |devices: &dyn fmt::Debug| BackendInfo {
         backend: name.to_string(),
         device: format!("{devices:?}"),
@@ -210,6 +180,44 @@ pub fn dispatch<T: BackendTask>(
             Ok(task.run::<burn::backend::Autodiff<burn::backend::Cuda>>(devices, info))
         }
         other => Err(BackendError::Unknown(other.to_string())),
+    }
+}
+
+/// Refuses an empty or repeated device list.
+fn check_indices(name: &str, indices: &[usize]) -> Result<(), BackendError> {
+    let Some(&first) = indices.first() else {
+        return Err(BackendError::Device {
+            name: name.to_string(),
+            index: 0,
+            reason: "no device given".into(),
+        });
+    };
+    let mut seen = indices.to_vec();
+    seen.sort_unstable();
+    seen.dedup();
+    if seen.len() != indices.len() {
+        return Err(BackendError::Device {
+            name: name.to_string(),
+            index: first,
+            reason: "a device appears twice".into(),
+        });
+    }
+    Ok(())
+}
+
+/// CPU backends: indices 0..n name n workers on the one CPU device.
+fn cpu_workers(name: &str, indices: &[usize]) -> Result<usize, BackendError> {
+    match indices.iter().find(|&&i| i >= indices.len()) {
+        Some(&index) => Err(BackendError::Device {
+            name: name.to_string(),
+            index,
+            reason: format!(
+                "CPU backends number their workers 0..{} for {} device(s)",
+                indices.len(),
+                indices.len()
+            ),
+        }),
+        None => Ok(indices.len()),
     }
 }
 

@@ -78,6 +78,34 @@ type StepFn<B> = Box<dyn FnMut(Classifier<B>, GradientsParams) -> Classifier<B>>
 /// A measured row: its model (taken out during its steps), its optimizer step, its round times.
 type Measured<B> = (Option<Classifier<B>>, StepFn<B>, Vec<f64>);
 
+/// The rows of a measurement, (name, seconds per step of each round) per optimizer, the bare
+/// inner optimizer first: images/s from the median round, ratios to the first spec and to the
+/// bare optimizer.
+fn rows(
+    batch_size: usize,
+    measured: impl Iterator<Item = (String, Vec<f64>)>,
+) -> (Vec<Throughput>, Throughput) {
+    let mut rows: Vec<Throughput> = measured
+        .map(|(optimizer, times)| {
+            let s = median(times);
+            Throughput {
+                optimizer,
+                images_per_s: batch_size as f64 / s,
+                ms_per_step: 1000.0 * s,
+                ratio: 1.0,
+                ratio_to_bare: 1.0,
+            }
+        })
+        .collect();
+    let bare = rows.remove(0);
+    let reference = rows.first().map_or(1.0, |r| r.images_per_s);
+    for row in &mut rows {
+        row.ratio = row.images_per_s / reference;
+        row.ratio_to_bare = row.images_per_s / bare.images_per_s;
+    }
+    (rows, bare)
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
@@ -151,25 +179,8 @@ impl BackendTask for ThroughputTask {
         }
         let names = std::iter::once(format!("bare {} (Burn's, no wrapper)", first.inner()))
             .chain(self.optimizers.iter().map(ToString::to_string));
-        let mut rows: Vec<Throughput> = names
-            .zip(states)
-            .map(|(optimizer, (_, _, times))| {
-                let s = median(times);
-                Throughput {
-                    optimizer,
-                    images_per_s: self.batch_size as f64 / s,
-                    ms_per_step: 1000.0 * s,
-                    ratio: 1.0,
-                    ratio_to_bare: 1.0,
-                }
-            })
-            .collect();
-        let bare = rows.remove(0);
-        let reference = rows.first().map_or(1.0, |r| r.images_per_s);
-        for row in &mut rows {
-            row.ratio = row.images_per_s / reference;
-            row.ratio_to_bare = row.images_per_s / bare.images_per_s;
-        }
+        let times = states.into_iter().map(|(_, _, times)| times);
+        let (rows, bare) = rows(self.batch_size, names.zip(times));
         Ok(ThroughputReport {
             backend: info,
             model: self.model.to_string(),

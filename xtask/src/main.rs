@@ -20,8 +20,11 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use cargo::{cargo, cargo_with, lint_features, test_features, wgpu_environment};
 use libtorch::LibTorch;
 
+mod bench;
+mod cargo;
 mod libtorch;
 
 /// Tasks for lookahead-burn.
@@ -157,114 +160,6 @@ enum Task {
     },
 }
 
-/// `cargo`, as the one running xtask, in the environment of a plain `cargo` command: without
-/// the package variables `cargo run` set for xtask (`CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, …).
-/// ring's build script reruns when they change, so a build through xtask and a build by hand
-/// would otherwise rebuild, in turn, everything above ring (LibTorch's bindings, Burn).
-fn cargo_command() -> Command {
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        let set_by_cargo_run = name.starts_with("CARGO_PKG_")
-            || name.starts_with("CARGO_MANIFEST_")
-            || [
-                "CARGO_CRATE_NAME",
-                "CARGO_BIN_NAME",
-                "CARGO_PRIMARY_PACKAGE",
-            ]
-            .contains(&name.as_ref());
-        if set_by_cargo_run {
-            command.env_remove(name.as_ref());
-        }
-    }
-    command
-}
-
-/// `cargo` with LibTorch's environment when it is set up (building the `tch` feature needs it,
-/// running its binaries too).
-fn cargo_with(libtorch: Option<&LibTorch>) -> Command {
-    let mut command = cargo_command();
-    if let Some(libtorch) = libtorch {
-        libtorch.apply(&mut command);
-    }
-    command
-}
-
-/// Builds the test build (as `cargo xtask test` does) and returns its bench executables: path,
-/// package directory, bench name.
-fn test_build_benches(libtorch: Option<&LibTorch>) -> Result<Vec<(PathBuf, PathBuf, String)>> {
-    let output = cargo_with(libtorch)
-        .args([
-            "test",
-            "--workspace",
-            "--features",
-            &test_features(libtorch),
-            "--all-targets",
-        ])
-        .args(["--no-run", "--message-format=json-render-diagnostics"])
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .context("cannot run cargo")?;
-    if !output.status.success() {
-        bail!("the test build failed ({})", output.status);
-    }
-    let mut benches = Vec::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        let target = &message["target"];
-        let is_bench = target["kind"]
-            .as_array()
-            .is_some_and(|kinds| kinds.iter().any(|k| k == "bench"));
-        if let (true, Some(exe), Some(name), Some(manifest)) = (
-            is_bench,
-            message["executable"].as_str(),
-            target["name"].as_str(),
-            message["manifest_path"].as_str(),
-        ) {
-            let dir = Path::new(manifest).parent().unwrap_or(Path::new("."));
-            benches.push((PathBuf::from(exe), dir.to_path_buf(), name.to_string()));
-        }
-    }
-    Ok(benches)
-}
-
-fn cargo(args: &[&str]) -> Result<()> {
-    let mut command = cargo_command();
-    let status = command
-        .args(args)
-        .status()
-        .with_context(|| format!("cannot run `{}`", command.get_program().display()))?;
-    if !status.success() {
-        bail!("`cargo {}` failed ({status})", args.join(" "));
-    }
-    Ok(())
-}
-
-/// The features of the test build: `experiments` with every backend that runs here: flex and
-/// ndarray (its defaults), wgpu (on a Vulkan driver), and tch when LibTorch is set up. CUDA's
-/// code compiles without a GPU or a toolkit but cannot run here: `lint` checks it.
-fn test_features(libtorch: Option<&LibTorch>) -> String {
-    with_tch("experiments/wgpu", libtorch)
-}
-
-/// The features `lint` checks: every backend that compiles here.
-fn lint_features(libtorch: Option<&LibTorch>) -> String {
-    with_tch(
-        "experiments/ndarray,experiments/wgpu,experiments/cuda",
-        libtorch,
-    )
-}
-
-/// `features`, and `experiments/tch` when LibTorch is set up.
-fn with_tch(features: &str, libtorch: Option<&LibTorch>) -> String {
-    match libtorch {
-        Some(_) => format!("{features},experiments/tch"),
-        None => features.to_string(),
-    }
-}
-
 /// `auto` → tch when LibTorch is set up, else flex; any other name as given (checked).
 fn resolve_backend(backend: &str, libtorch: Option<&LibTorch>) -> Result<String> {
     let name = match (backend, libtorch) {
@@ -281,49 +176,6 @@ fn resolve_backend(backend: &str, libtorch: Option<&LibTorch>) -> Result<String>
         );
     }
     Ok(name.to_string())
-}
-
-/// Checks that wgpu can find a Vulkan driver (Linux), and returns XDG_RUNTIME_DIR to set when
-/// it is unset (wgpu's Vulkan loader warns without one).
-fn wgpu_environment() -> Result<Option<PathBuf>> {
-    if cfg!(target_os = "linux") {
-        let from_env = ["VK_ICD_FILENAMES", "VK_DRIVER_FILES"]
-            .iter()
-            .any(|v| std::env::var_os(v).is_some());
-        let folders = [
-            "/usr/share/vulkan/icd.d",
-            "/etc/vulkan/icd.d",
-            "/usr/local/share/vulkan/icd.d",
-        ];
-        let installed = folders.iter().any(|folder| {
-            std::fs::read_dir(folder).is_ok_and(|entries| {
-                entries
-                    .flatten()
-                    .any(|e| e.path().extension().is_some_and(|x| x == "json"))
-            })
-        });
-        if !from_env && !installed {
-            bail!(
-                "no Vulkan driver found (no ICD file in {}), and the wgpu tests need one. \
-                 Without a GPU, install Mesa's software driver: `sudo apt-get install -y \
-                 mesa-vulkan-drivers`. Or run the CPU backends' tests only: `cargo test \
-                 --workspace`",
-                folders.join(", ")
-            );
-        }
-    }
-    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
-        return Ok(None);
-    }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/xdg-runtime");
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("cannot restrict {}", dir.display()))?;
-    }
-    Ok(Some(dir))
 }
 
 /// Backends `experiments` can be built with: its cargo features (but `default`), read from its
@@ -394,71 +246,6 @@ fn experiments(backend: &str, libtorch: Option<&LibTorch>, args: &[String]) -> R
     Ok(())
 }
 
-/// Runs cargo (with LibTorch's environment when set up), echoing its stderr, and returns its
-/// stdout.
-fn cargo_output(libtorch: Option<&LibTorch>, args: &[&str]) -> Result<String> {
-    let mut command = cargo_with(libtorch);
-    let output = command
-        .args(args)
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .with_context(|| format!("cannot run `{}`", command.get_program().display()))?;
-    if !output.status.success() {
-        bail!("`cargo {}` failed ({})", args.join(" "), output.status);
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-/// The figures users look for in one bench's output: training images/s per backend, the
-/// Lookahead/inner step ratios, the data pipeline's images/s.
-fn bench_summary(bench: &str, output: &str) -> Vec<(String, String)> {
-    let last = |line: &str| line.split_whitespace().last().unwrap_or("").to_string();
-    let second = |line: &str| line.split_whitespace().nth(1).unwrap_or("").to_string();
-    output
-        .lines()
-        .filter_map(|line| match bench {
-            "throughput" => ["tch", "flex", "ndarray", "pytorch"]
-                .into_iter()
-                .find(|b| line.starts_with(&format!("{b} ")))
-                .map(|b| {
-                    (
-                        format!("CIFAR ResNet-18 training, images/s, {b}"),
-                        second(line),
-                    )
-                }),
-            "profile" => line.starts_with("whole step").then(|| {
-                (
-                    "CIFAR ResNet-18 step, ms per step (columns as in the profile table)"
-                        .to_string(),
-                    line.split_whitespace()
-                        .skip(2)
-                        .step_by(2)
-                        .collect::<Vec<_>>()
-                        .join(" / "),
-                )
-            }),
-            "step" => line.starts_with("Lookahead").then(|| {
-                (
-                    format!(
-                        "optimizer step ratio, {} / inner",
-                        line[..26.min(line.len())].trim()
-                    ),
-                    last(line),
-                )
-            }),
-            "pipeline" => {
-                (line.starts_with("CIFAR") || line.starts_with("Imagenette")).then(|| {
-                    (
-                        format!("data: {}, images/s", line[..58.min(line.len())].trim()),
-                        last(line),
-                    )
-                })
-            }
-            _ => None,
-        })
-        .collect()
-}
-
 fn main() -> std::process::ExitCode {
     // Errors are printed as one clear message (with their causes), never as a backtrace.
     match run(Cli::parse().task) {
@@ -501,7 +288,7 @@ fn run(task: Task) -> Result<()> {
             Ok(())
         }
         Task::GpuCheck { features, run } => gpu_check(&features, run),
-        Task::Bench { quick, dev } => bench(quick, dev),
+        Task::Bench { quick, dev } => bench::bench(quick, dev),
         Task::Download { dataset, data_dir } => {
             let dir = data::data_dir(data_dir.as_deref());
             let folder = data::download(&dataset, &dir, true)?;
@@ -641,6 +428,26 @@ fn compare(suite: String, backend: String, flags: Vec<String>) -> Result<()> {
     experiments(&backend, libtorch.as_ref(), &args)
 }
 
+/// `cargo xtask datasets`: the catalogue, and where each dataset is on disk.
+fn datasets(data_dir: Option<&Path>) -> Result<()> {
+    let dir = data::data_dir(data_dir);
+    println!("data directory: {}", dir.display());
+    for spec in data::DATASETS {
+        let found = spec
+            .name
+            .parse::<data::DatasetKind>()
+            .ok()
+            .and_then(|kind| data::locate(&kind, &dir).ok());
+        let state = if found.is_some() { "on disk" } else { "-" };
+        println!("{:<16} {:<8} {}", spec.name, state, spec.files[0].url);
+    }
+    println!(
+        "embedded: Fashion-MNIST test set (10,000 images, {})",
+        data::EMBEDDED_FASHION_MNIST_DIR
+    );
+    Ok(())
+}
+
 /// `cargo xtask gpu-check`: the stripped release binary, the script and the PyTorch reference
 /// in target/gpu-check/, run there if asked.
 fn gpu_check(features: &str, run: bool) -> Result<()> {
@@ -699,99 +506,5 @@ fn gpu_check(features: &str, run: bool) -> Result<()> {
             bail!("gpu-check.sh failed ({status})");
         }
     }
-    Ok(())
-}
-
-/// `cargo xtask bench`: the three benches one after the other, then a summary of their figures.
-fn bench(quick: bool, dev: bool) -> Result<()> {
-    let libtorch = LibTorch::find()?;
-    let benches = if dev {
-        test_build_benches(libtorch.as_ref())?
-    } else {
-        Vec::new()
-    };
-    // Release benches: the default backends, and tch (the throughput bench's LibTorch row).
-    let features = if libtorch.is_some() {
-        "experiments/tch"
-    } else {
-        ""
-    };
-    let mut summary = Vec::new();
-    // lookahead-optim's optimizer step, models' training throughput and its profile by op
-    // family, data's pipeline.
-    for bench in ["step", "throughput", "profile", "pipeline"] {
-        let output = if dev {
-            run_test_build_bench(&benches, bench, quick, libtorch.as_ref())?
-        } else {
-            // `--workspace` resolves features as for the whole workspace, so the three
-            // benches share one release build of the dependencies.
-            let mut args = vec!["bench", "--workspace", "--bench", bench];
-            if !features.is_empty() {
-                args.extend(["--features", features]);
-            }
-            if quick {
-                args.extend(["--", "--quick"]);
-            }
-            cargo_output(libtorch.as_ref(), &args)?
-        };
-        print!("{output}");
-        summary.extend(bench_summary(bench, &output));
-    }
-    println!("\n== summary: this machine, one run (ratios are measured side by side)");
-    for (what, figure) in summary {
-        println!("{what:<64} {figure:>14}");
-    }
-    Ok(())
-}
-
-/// Runs bench `bench` of the test build as `cargo bench` would, returning its stdout.
-fn run_test_build_bench(
-    benches: &[(PathBuf, PathBuf, String)],
-    bench: &str,
-    quick: bool,
-    libtorch: Option<&LibTorch>,
-) -> Result<String> {
-    let Some((exe, dir)) = benches
-        .iter()
-        .find(|(_, _, n)| n == bench)
-        .map(|(e, d, _)| (e, d))
-    else {
-        bail!("the test build has no bench `{bench}`");
-    };
-    let mut command = Command::new(exe);
-    if let Some(libtorch) = libtorch {
-        libtorch.apply(&mut command);
-    }
-    command.arg("--bench").current_dir(dir);
-    if quick {
-        command.arg("--quick");
-    }
-    let output = command
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .with_context(|| format!("cannot run {}", exe.display()))?;
-    if !output.status.success() {
-        bail!("bench `{bench}` failed ({})", output.status);
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-/// `cargo xtask datasets`: the catalogue, and where each dataset is on disk.
-fn datasets(data_dir: Option<&Path>) -> Result<()> {
-    let dir = data::data_dir(data_dir);
-    println!("data directory: {}", dir.display());
-    for spec in data::DATASETS {
-        let found = spec
-            .name
-            .parse::<data::DatasetKind>()
-            .ok()
-            .and_then(|kind| data::locate(&kind, &dir).ok());
-        let state = if found.is_some() { "on disk" } else { "-" };
-        println!("{:<16} {:<8} {}", spec.name, state, spec.files[0].url);
-    }
-    println!(
-        "embedded: Fashion-MNIST test set (10,000 images, {})",
-        data::EMBEDDED_FASHION_MNIST_DIR
-    );
     Ok(())
 }

@@ -2,52 +2,7 @@
 
 use rand::Rng;
 
-/// Per-channel mean and standard deviation (of pixel values scaled to [0, 1]).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Normalize {
-    /// Channel means.
-    pub mean: Vec<f32>,
-    /// Channel standard deviations.
-    pub std: Vec<f32>,
-}
-
-impl Normalize {
-    /// CIFAR-10 (the Lookahead paper's recipe, kuangliu/pytorch-cifar).
-    pub fn cifar10() -> Self {
-        Self {
-            mean: vec![0.4914, 0.4822, 0.4465],
-            std: vec![0.2023, 0.1994, 0.2010],
-        }
-    }
-    /// CIFAR-100.
-    pub fn cifar100() -> Self {
-        Self {
-            mean: vec![0.5071, 0.4865, 0.4409],
-            std: vec![0.2673, 0.2564, 0.2762],
-        }
-    }
-    /// ImageNet statistics, used for Imagenette and Imagewoof.
-    pub fn imagenet() -> Self {
-        Self {
-            mean: vec![0.485, 0.456, 0.406],
-            std: vec![0.229, 0.224, 0.225],
-        }
-    }
-    /// Fashion-MNIST.
-    pub fn fashion_mnist() -> Self {
-        Self {
-            mean: vec![0.2860],
-            std: vec![0.3530],
-        }
-    }
-    /// No normalisation beyond scaling to [0, 1].
-    pub fn identity(channels: usize) -> Self {
-        Self {
-            mean: vec![0.0; channels],
-            std: vec![1.0; channels],
-        }
-    }
-}
+use crate::normalize::Normalize;
 
 /// The augmentation of a training or validation image.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -134,6 +89,51 @@ pub(crate) struct Crop {
     pub flip: bool,
 }
 
+/// torchvision's RandomResizedCrop of an `h`×`w` image: 10 tries at a random area and aspect
+/// ratio, then a center crop of the clamped ratio.
+#[cfg_attr(not(feature = "burn"), allow(dead_code))]
+fn random_resized_crop<R: Rng>(
+    (h, w): (f32, f32),
+    scale: (f32, f32),
+    ratio: (f32, f32),
+    rng: &mut R,
+) -> Crop {
+    let area = h * w;
+    let (log_lo, log_hi) = (ratio.0.ln(), ratio.1.ln());
+    for _ in 0..10 {
+        let target = area * rng.random_range(scale.0..=scale.1);
+        let aspect = rng.random_range(log_lo..=log_hi).exp();
+        let cw = (target * aspect).sqrt().round();
+        let ch = (target / aspect).sqrt().round();
+        if cw >= 1.0 && ch >= 1.0 && cw <= w && ch <= h {
+            let top = rng.random_range(0..=(h - ch) as usize) as f32;
+            let left = rng.random_range(0..=(w - cw) as usize) as f32;
+            return Crop {
+                top,
+                left,
+                height: ch,
+                width: cw,
+                flip: rng.random_bool(0.5),
+            };
+        }
+    }
+    let (cw, ch) = if w / h < ratio.0 {
+        (w, (w / ratio.0).round())
+    } else if w / h > ratio.1 {
+        ((h * ratio.1).round(), h)
+    } else {
+        (w, h)
+    };
+    let (top, left) = (((h - ch) / 2.0).floor(), ((w - cw) / 2.0).floor());
+    Crop {
+        top,
+        left,
+        height: ch,
+        width: cw,
+        flip: rng.random_bool(0.5),
+    }
+}
+
 /// Draws the crop for an image of `height`×`width`.
 #[cfg_attr(not(feature = "burn"), allow(dead_code))]
 fn draw_crop<R: Rng>(augment: &Augment, height: usize, width: usize, rng: &mut R) -> Crop {
@@ -171,41 +171,7 @@ fn draw_crop<R: Rng>(augment: &Augment, height: usize, width: usize, rng: &mut R
             }
         }
         Augment::RandomResizedCropFlip { scale, ratio, .. } => {
-            // torchvision's RandomResizedCrop: 10 tries, then a center crop of the clamped ratio.
-            let area = h * w;
-            let (log_lo, log_hi) = (ratio.0.ln(), ratio.1.ln());
-            for _ in 0..10 {
-                let target = area * rng.random_range(scale.0..=scale.1);
-                let aspect = rng.random_range(log_lo..=log_hi).exp();
-                let cw = (target * aspect).sqrt().round();
-                let ch = (target / aspect).sqrt().round();
-                if cw >= 1.0 && ch >= 1.0 && cw <= w && ch <= h {
-                    let top = rng.random_range(0..=(h - ch) as usize) as f32;
-                    let left = rng.random_range(0..=(w - cw) as usize) as f32;
-                    return Crop {
-                        top,
-                        left,
-                        height: ch,
-                        width: cw,
-                        flip: rng.random_bool(0.5),
-                    };
-                }
-            }
-            let (cw, ch) = if w / h < ratio.0 {
-                (w, (w / ratio.0).round())
-            } else if w / h > ratio.1 {
-                ((h * ratio.1).round(), h)
-            } else {
-                (w, h)
-            };
-            let (top, left) = (((h - ch) / 2.0).floor(), ((w - cw) / 2.0).floor());
-            Crop {
-                top,
-                left,
-                height: ch,
-                width: cw,
-                flip: rng.random_bool(0.5),
-            }
+            random_resized_crop((h, w), *scale, *ratio, rng)
         }
         Augment::CenterCrop { size } => {
             let s = *size as f32;

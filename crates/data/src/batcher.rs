@@ -11,7 +11,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rayon::prelude::*;
 
-use crate::augment::{Augment, Normalize, transform_into};
+use crate::augment::{Augment, transform_into};
+use crate::normalize::Normalize;
 use crate::images::{Image, ImageSet, VarImageSet};
 use crate::mixup::{Mix, apply_mix};
 use crate::seed::splitmix64;

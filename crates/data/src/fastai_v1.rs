@@ -25,7 +25,7 @@
 use imageproc::geometric_transformations::Projection;
 use rand::Rng;
 
-use crate::augment::Normalize;
+use crate::normalize::Normalize;
 
 /// fastai v1's `get_transforms()` defaults.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -60,11 +60,13 @@ mod imagenette;
 mod images;
 #[cfg(feature = "burn")]
 mod mixup;
+mod normalize;
 mod seed;
 mod source;
 
 pub use atomic::{AtomicFile, write_atomic, write_atomic_with};
-pub use augment::{Augment, Normalize};
+pub use augment::Augment;
+pub use normalize::Normalize;
 #[cfg(feature = "burn")]
 pub use batcher::{HostBatch, ImageBatch, ImageBatcher, ImageDataset, ImageItem, MixTargets};
 pub use catalog::{

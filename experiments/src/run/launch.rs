@@ -2,6 +2,7 @@
 //! weights and summary.
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,7 +13,8 @@ use burn::train::logger::FileMetricLogger;
 use burn::train::metric::store::EventStoreClient;
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric, TopKAccuracyMetric};
 use burn::train::{
-    ExecutionStrategy, Interrupter, Learner, MultiDeviceOptim, SupervisedTraining, TrainingStrategy,
+    ExecutionStrategy, Interrupter, Learner, LearningComponentsTypes, MultiDeviceOptim,
+    SupervisedTraining, TrainingStrategy,
 };
 use burn::tensor::backend::AutodiffBackend;
 use study::config::TrainConfig;
@@ -56,8 +58,6 @@ pub fn launch<B: AutodiffBackend>(
     } = prepared;
     let dir = work_dir.as_path();
     let interrupter = Interrupter::new();
-    // Over nodes, the guard's stop is a request that the next step's exchange carries, and
-    // burn-train's loop stops on every node after the same step (nodes::stop).
     let vote = link.map(|_| {
         Arc::new(StopVote::new(
             interrupter.clone(),
@@ -65,8 +65,10 @@ pub fn launch<B: AutodiffBackend>(
             setup.per_epoch,
         ))
     });
-    let guard_stops = vote.as_ref().map_or(interrupter.clone(), |v| v.request());
-    let (guard, divergence) = DivergenceGuard::new(guard_stops);
+    // Over nodes, the guard's stop is a request that the next step's exchange carries, and
+    // burn-train's loop stops on every node after the same step (nodes::stop).
+    let (guard, divergence) =
+        DivergenceGuard::new(vote.as_ref().map_or(interrupter.clone(), |v| v.request()));
     let optim = setup.optim.with_vote(vote.clone());
     let mut training = SupervisedTraining::new(
         dir,
@@ -86,20 +88,11 @@ pub fn launch<B: AutodiffBackend>(
     .with_file_checkpointer(CheckpointRecorder::new())
     .with_interrupter(interrupter)
     .num_epochs(config.epochs);
-    training = match writer {
-        true => training.with_checkpointing_strategy(KeepLastNCheckpoints::new(2)),
-        false => training.with_checkpointing_strategy(NoCheckpoints),
-    };
-    if resumed_from > 0 {
-        training = training.checkpoint(resumed_from);
-    }
+    training = for_session(training, writer, resumed_from, options);
     if devices.len() > 1 {
         training = training.with_training_strategy(TrainingStrategy::Default(
             ExecutionStrategy::MultiDevice(devices.to_vec(), MultiDeviceOptim::OptimMainDevice),
         ));
-    }
-    if !(options.dashboard && std::io::stdout().is_terminal()) {
-        training = training.renderer(LineRenderer::new(options.label.clone()));
     }
     let start = Instant::now();
     let result = training.launch(Learner::new(setup.model, optim, setup.schedule));
@@ -111,11 +104,7 @@ pub fn launch<B: AutodiffBackend>(
         .with_context(|| format!("cannot write {}", dir.join("model.mpk").display()))?;
     let own = divergence.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let divergence = stop::recorded(own, vote.and_then(|v| v.divergence()));
-    // Node 0 counts its checkpoints; another node the epochs it validated.
-    let completed = match writer {
-        true => checkpoint_epochs(dir).first().copied().unwrap_or(0),
-        false => epoch_dirs(dir, "valid").last().map_or(0, |(e, _)| *e),
-    };
+    let completed = completed_epochs(dir, writer);
     let session = Session {
         config,
         data: &setup.data,
@@ -129,4 +118,35 @@ pub fn launch<B: AutodiffBackend>(
         nodes: link.map(|l| NodesSummary::new(l.spec().nodes, l.spec().rank, l.stats())),
     };
     finish(dir, session, divergence)
+}
+
+/// What differs from session to session: checkpoints (written by node 0 or one process only),
+/// the epoch to resume from, and plain progress lines unless the dashboard is asked for and
+/// stdout is a terminal.
+fn for_session<LC: LearningComponentsTypes>(
+    training: SupervisedTraining<LC>,
+    writer: bool,
+    resumed_from: usize,
+    options: &RunOptions,
+) -> SupervisedTraining<LC> {
+    let mut training = match writer {
+        true => training.with_checkpointing_strategy(KeepLastNCheckpoints::new(2)),
+        false => training.with_checkpointing_strategy(NoCheckpoints),
+    };
+    if resumed_from > 0 {
+        training = training.checkpoint(resumed_from);
+    }
+    if !(options.dashboard && std::io::stdout().is_terminal()) {
+        training = training.renderer(LineRenderer::new(options.label.clone()));
+    }
+    training
+}
+
+/// The epochs a session completed: node 0 (or one process) counts its checkpoints, another
+/// node the epochs it validated.
+fn completed_epochs(dir: &Path, writer: bool) -> usize {
+    match writer {
+        true => checkpoint_epochs(dir).first().copied().unwrap_or(0),
+        false => epoch_dirs(dir, "valid").last().map_or(0, |(e, _)| *e),
+    }
 }

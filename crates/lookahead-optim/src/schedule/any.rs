@@ -7,7 +7,9 @@ use burn::optim::LearningRate;
 use burn::optim::lr_scheduler::LrScheduler;
 use burn::tensor::backend::Backend;
 
-use super::{FlatCos, OneCycle, StepDecay};
+use super::flat_cos::FlatCos;
+use super::one_cycle::OneCycle;
+use super::step_decay::StepDecay;
 
 /// The learning-rate curve of an [`AnySchedule`].
 #[derive(Clone, Debug)]

@@ -3,7 +3,7 @@
 use burn::config::Config;
 use burn::optim::LearningRate;
 
-use super::{check_common, position, sched_cos, two_phases};
+use super::shape::{check_common, position, sched_cos, two_phases};
 use crate::ConfigError;
 
 /// Configuration of [`FlatCos`], with fastai's `fit_flat_cos` defaults.
@@ -59,4 +59,4 @@ impl FlatCos {
     }
 }
 
-super::iteration_scheduler!(FlatCos);
+super::shape::iteration_scheduler!(FlatCos);

@@ -4,7 +4,7 @@
 use burn::config::Config;
 use burn::optim::LearningRate;
 
-use super::{check_common, position, sched_cos, two_phases};
+use super::shape::{check_common, position, sched_cos, two_phases};
 use crate::ConfigError;
 
 /// Configuration of [`OneCycle`], with fastai's `fit_one_cycle` defaults.
@@ -150,7 +150,7 @@ impl OneCycle {
     }
 }
 
-super::iteration_scheduler!(OneCycle);
+super::shape::iteration_scheduler!(OneCycle);
 
 /// fastai v1's `annealing_cos(start, end, pct)`, written as fastai computes it (so that f64
 /// results match its to the last bit): `end + (start − end)/2 · (cos(π·pct) + 1)`.

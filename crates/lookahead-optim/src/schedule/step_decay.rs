@@ -84,7 +84,7 @@ impl StepDecay {
     }
 }
 
-super::iteration_scheduler!(StepDecay);
+super::shape::iteration_scheduler!(StepDecay);
 
 #[cfg(test)]
 mod tests {

@@ -32,6 +32,11 @@ pub struct EpochMetrics {
     pub valid_top5_accuracy: Option<f64>,
 }
 
+/// `metrics.csv`: one row per epoch.
+pub const METRICS: &str = "metrics.csv";
+/// `train_loss.csv`: one row per iteration.
+pub const TRAIN_LOSS: &str = "train_loss.csv";
+
 /// One training iteration's loss: (iteration over the run, epoch, loss).
 pub type IterationLoss = (usize, usize, f64);
 
@@ -154,9 +159,9 @@ pub fn write_metrics(
     epochs: &[EpochMetrics],
     iterations: &[IterationLoss],
 ) -> anyhow::Result<()> {
-    let path = dir.join(super::METRICS);
+    let path = dir.join(METRICS);
     data::write_atomic(&path, &csv_bytes(&path, epochs.iter().map(MetricsRow::from))?)?;
-    let path = dir.join(super::TRAIN_LOSS);
+    let path = dir.join(TRAIN_LOSS);
     let rows = iterations.iter().map(|&(iteration, epoch, loss)| IterationRow {
         iteration,
         epoch,
@@ -168,13 +173,13 @@ pub fn write_metrics(
 
 /// The epochs of `dir/metrics.csv` (none when the file does not exist).
 pub fn read_epochs(dir: &Path) -> anyhow::Result<Vec<EpochMetrics>> {
-    let rows: Vec<MetricsRow> = read_csv(&dir.join(super::METRICS))?;
+    let rows: Vec<MetricsRow> = read_csv(&dir.join(METRICS))?;
     Ok(rows.into_iter().map(EpochMetrics::from).collect())
 }
 
 /// The iterations of `dir/train_loss.csv` (none when the file does not exist).
 pub fn read_iterations(dir: &Path) -> anyhow::Result<Vec<IterationLoss>> {
-    let rows: Vec<IterationRow> = read_csv(&dir.join(super::TRAIN_LOSS))?;
+    let rows: Vec<IterationRow> = read_csv(&dir.join(TRAIN_LOSS))?;
     Ok(rows
         .into_iter()
         .map(|r| (r.iteration, r.epoch, r.train_loss.0))

@@ -23,8 +23,8 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 
 pub use metrics::{
-    EpochMetrics, IterationLoss, IterationRow, MetricsRow, best_valid_loss_epoch, read_epochs,
-    read_iterations, set_smoothed_losses, write_metrics,
+    EpochMetrics, IterationLoss, IterationRow, METRICS, MetricsRow, TRAIN_LOSS,
+    best_valid_loss_epoch, read_epochs, read_iterations, set_smoothed_losses, write_metrics,
 };
 pub use summary::{AllReduceStats, BackendInfo, Divergence, NodesSummary, RunStatus, Summary};
 
@@ -36,10 +36,6 @@ pub const CONFIG: &str = "config.json";
 pub const BACKEND: &str = "backend.json";
 /// `summary.json`: how the run ended.
 pub const SUMMARY: &str = "summary.json";
-/// `metrics.csv`: one row per epoch.
-pub const METRICS: &str = "metrics.csv";
-/// `train_loss.csv`: one row per iteration.
-pub const TRAIN_LOSS: &str = "train_loss.csv";
 
 /// Writes `value` as pretty JSON to `dir/name`, atomically.
 fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> anyhow::Result<()> {

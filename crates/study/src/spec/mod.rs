@@ -288,11 +288,11 @@ impl LookaheadSpec {
     /// Checks `k ≥ 1` and `0 < α ≤ 1` (`lookahead-optim`'s rule), naming the field.
     pub fn check(&self) -> Result<(), String> {
         if self.k == 0 {
-            return Err("`k` = 0: must be at least 1".into());
+            return Err("invalid `k` = 0: must be at least 1".into());
         }
         if !(self.alpha > 0.0 && self.alpha <= 1.0) {
             return Err(format!(
-                "`alpha` = {}: must satisfy 0 < alpha <= 1",
+                "invalid `alpha` = {}: must satisfy 0 < alpha <= 1",
                 self.alpha
             ));
         }

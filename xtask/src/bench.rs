@@ -1,0 +1,173 @@
+//! `cargo xtask bench`: every benchmark, one after the other, and the figures users look for.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cargo::{cargo_output, cargo_with, test_features};
+use crate::libtorch::LibTorch;
+
+/// Builds the test build (as `cargo xtask test` does) and returns its bench executables: path,
+/// package directory, bench name.
+fn test_build_benches(libtorch: Option<&LibTorch>) -> Result<Vec<(PathBuf, PathBuf, String)>> {
+    let output = cargo_with(libtorch)
+        .args([
+            "test",
+            "--workspace",
+            "--features",
+            &test_features(libtorch),
+            "--all-targets",
+        ])
+        .args(["--no-run", "--message-format=json-render-diagnostics"])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot run cargo")?;
+    if !output.status.success() {
+        bail!("the test build failed ({})", output.status);
+    }
+    let mut benches = Vec::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let target = &message["target"];
+        let is_bench = target["kind"]
+            .as_array()
+            .is_some_and(|kinds| kinds.iter().any(|k| k == "bench"));
+        if let (true, Some(exe), Some(name), Some(manifest)) = (
+            is_bench,
+            message["executable"].as_str(),
+            target["name"].as_str(),
+            message["manifest_path"].as_str(),
+        ) {
+            let dir = Path::new(manifest).parent().unwrap_or(Path::new("."));
+            benches.push((PathBuf::from(exe), dir.to_path_buf(), name.to_string()));
+        }
+    }
+    Ok(benches)
+}
+
+/// The figures users look for in one bench's output: training images/s per backend, the
+/// Lookahead/inner step ratios, the data pipeline's images/s.
+fn bench_summary(bench: &str, output: &str) -> Vec<(String, String)> {
+    let last = |line: &str| line.split_whitespace().last().unwrap_or("").to_string();
+    let second = |line: &str| line.split_whitespace().nth(1).unwrap_or("").to_string();
+    output
+        .lines()
+        .filter_map(|line| match bench {
+            "throughput" => ["tch", "flex", "ndarray", "pytorch"]
+                .into_iter()
+                .find(|b| line.starts_with(&format!("{b} ")))
+                .map(|b| {
+                    (
+                        format!("CIFAR ResNet-18 training, images/s, {b}"),
+                        second(line),
+                    )
+                }),
+            "profile" => line.starts_with("whole step").then(|| {
+                (
+                    "CIFAR ResNet-18 step, ms per step (columns as in the profile table)"
+                        .to_string(),
+                    line.split_whitespace()
+                        .skip(2)
+                        .step_by(2)
+                        .collect::<Vec<_>>()
+                        .join(" / "),
+                )
+            }),
+            "step" => line.starts_with("Lookahead").then(|| {
+                (
+                    format!(
+                        "optimizer step ratio, {} / inner",
+                        line[..26.min(line.len())].trim()
+                    ),
+                    last(line),
+                )
+            }),
+            "pipeline" => {
+                (line.starts_with("CIFAR") || line.starts_with("Imagenette")).then(|| {
+                    (
+                        format!("data: {}, images/s", line[..58.min(line.len())].trim()),
+                        last(line),
+                    )
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// `cargo xtask bench`: the three benches one after the other, then a summary of their figures.
+pub fn bench(quick: bool, dev: bool) -> Result<()> {
+    let libtorch = LibTorch::find()?;
+    let benches = if dev {
+        test_build_benches(libtorch.as_ref())?
+    } else {
+        Vec::new()
+    };
+    // Release benches: the default backends, and tch (the throughput bench's LibTorch row).
+    let features = if libtorch.is_some() {
+        "experiments/tch"
+    } else {
+        ""
+    };
+    let mut summary = Vec::new();
+    // lookahead-optim's optimizer step, models' training throughput and its profile by op
+    // family, data's pipeline.
+    for bench in ["step", "throughput", "profile", "pipeline"] {
+        let output = if dev {
+            run_test_build_bench(&benches, bench, quick, libtorch.as_ref())?
+        } else {
+            // `--workspace` resolves features as for the whole workspace, so the three
+            // benches share one release build of the dependencies.
+            let mut args = vec!["bench", "--workspace", "--bench", bench];
+            if !features.is_empty() {
+                args.extend(["--features", features]);
+            }
+            if quick {
+                args.extend(["--", "--quick"]);
+            }
+            cargo_output(libtorch.as_ref(), &args)?
+        };
+        print!("{output}");
+        summary.extend(bench_summary(bench, &output));
+    }
+    println!("\n== summary: this machine, one run (ratios are measured side by side)");
+    for (what, figure) in summary {
+        println!("{what:<64} {figure:>14}");
+    }
+    Ok(())
+}
+
+/// Runs bench `bench` of the test build as `cargo bench` would, returning its stdout.
+fn run_test_build_bench(
+    benches: &[(PathBuf, PathBuf, String)],
+    bench: &str,
+    quick: bool,
+    libtorch: Option<&LibTorch>,
+) -> Result<String> {
+    let Some((exe, dir)) = benches
+        .iter()
+        .find(|(_, _, n)| n == bench)
+        .map(|(e, d, _)| (e, d))
+    else {
+        bail!("the test build has no bench `{bench}`");
+    };
+    let mut command = Command::new(exe);
+    if let Some(libtorch) = libtorch {
+        libtorch.apply(&mut command);
+    }
+    command.arg("--bench").current_dir(dir);
+    if quick {
+        command.arg("--quick");
+    }
+    let output = command
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot run {}", exe.display()))?;
+    if !output.status.success() {
+        bail!("bench `{bench}` failed ({})", output.status);
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
