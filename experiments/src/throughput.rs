@@ -10,9 +10,9 @@ use burn::tensor::{Distribution, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{BackendInfo, BackendTask};
-use study::config::{ModelKind, Precision};
 use crate::model::{BuildModel, Classifier};
 use crate::optim::BuildOptimizer;
+use study::config::{ModelKind, Precision};
 use study::spec::OptimizerSpec;
 
 /// What to measure.

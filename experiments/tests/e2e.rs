@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use experiments::lock::DirLock;
 use experiments::compare::RunOutcome;
+use experiments::lock::DirLock;
 use study::run_dir::{RunStatus, Summary, read_summary};
 use study::suite::Suite;
 
@@ -675,8 +675,8 @@ fn saved_weights(path: &Path) -> Vec<f32> {
     use burn::module::{Module, ModuleVisitor, Param};
     use burn::tensor::Tensor;
     use experiments::model::BuildModel;
-    use study::config::{ModelKind, Precision};
     use experiments::model::Classifier;
+    use study::config::{ModelKind, Precision};
 
     struct Values(Vec<f32>);
     impl ModuleVisitor<NdArray> for Values {

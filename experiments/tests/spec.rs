@@ -9,8 +9,8 @@ use burn::optim::{AdamConfig, GradientsParams, Optimizer, RmsPropConfig, SgdConf
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use experiments::optim::{BuildOptimizer, lookahead_config};
-use study::spec::{InnerSpec, OptimizerSpec};
 use lookahead_optim::{InnerStatePolicy, LookaheadConfig, RAdamConfig};
+use study::spec::{InnerSpec, OptimizerSpec};
 use study::spec::{SlowStart, StatePolicy};
 
 type AB = Autodiff<NdArray>;

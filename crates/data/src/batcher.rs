@@ -12,9 +12,9 @@ use rand::rngs::StdRng;
 use rayon::prelude::*;
 
 use crate::augment::{Augment, transform_into};
-use crate::normalize::Normalize;
 use crate::images::{Image, ImageSet, VarImageSet};
 use crate::mixup::{Mix, apply_mix};
+use crate::normalize::Normalize;
 use crate::seed::splitmix64;
 
 /// One image and its label, as a [`Dataset`] item.

@@ -66,7 +66,6 @@ mod source;
 
 pub use atomic::{AtomicFile, write_atomic, write_atomic_with};
 pub use augment::Augment;
-pub use normalize::Normalize;
 #[cfg(feature = "burn")]
 pub use batcher::{HostBatch, ImageBatch, ImageBatcher, ImageDataset, ImageItem, MixTargets};
 pub use catalog::{
@@ -88,6 +87,7 @@ pub use imagenette::{Imagenette, ImagenetteOptions, LabelNoise, decode_resized, 
 pub use images::{Image, ImageSet, VarImageSet};
 #[cfg(feature = "burn")]
 pub use mixup::{Mix, MixPlan, mixed_cross_entropy, smoothed_cross_entropy};
+pub use normalize::Normalize;
 pub use seed::{GOLDEN_GAMMA, mix64, splitmix64};
 
 /// Which part of a dataset.

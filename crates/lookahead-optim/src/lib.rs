@@ -58,7 +58,8 @@ pub use policy::{AtSync, InnerStatePolicy, Keep, Pullback, Reset, SyncPolicy, Ze
 pub use radam::{RAdam, RAdamConfig, RAdamState};
 pub use ranger::{RangerConfig, ranger};
 pub use schedule::{
-    AnySchedule, Curve, FlatCos, FlatCosConfig, OneCycle, OneCycleConfig, PhaseSplit, StepDecay, StepDecayConfig, MomentumHook,
+    AnySchedule, Curve, FlatCos, FlatCosConfig, MomentumHook, OneCycle, OneCycleConfig, PhaseSplit,
+    StepDecay, StepDecayConfig,
 };
 pub use slow_validation::{SlowSlot, SlowValidation};
 pub use slow_weights::slow_weights;

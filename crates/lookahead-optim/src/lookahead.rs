@@ -223,7 +223,9 @@ pub struct LookaheadState<B: Backend, I: Record<B>, const D: usize> {
     pub pullback_cache: Option<Tensor<B, D>>,
 }
 
-impl<B: Backend, O: SimpleOptimizer<B>, P: SyncPolicy<B, O>> SimpleOptimizer<B> for Lookahead<O, P> {
+impl<B: Backend, O: SimpleOptimizer<B>, P: SyncPolicy<B, O>> SimpleOptimizer<B>
+    for Lookahead<O, P>
+{
     type State<const D: usize> = LookaheadState<B, O::State<D>, D>;
 
     /// Algorithm 1 of the paper is two nested loops: for each outer step, θ ← φ, run k inner

@@ -171,9 +171,7 @@ impl<B: Backend, O: FirstMoment<B>> SyncPolicy<B, O> for InnerStatePolicy {
         match self {
             InnerStatePolicy::Keep => SyncPolicy::<B, O>::sync(&Keep, state, alpha, device),
             InnerStatePolicy::Reset => SyncPolicy::<B, O>::sync(&Reset, state, alpha, device),
-            InnerStatePolicy::Pullback => {
-                SyncPolicy::<B, O>::sync(&Pullback, state, alpha, device)
-            }
+            InnerStatePolicy::Pullback => SyncPolicy::<B, O>::sync(&Pullback, state, alpha, device),
             InnerStatePolicy::ZeroMoments => {
                 SyncPolicy::<B, O>::sync(&ZeroMoments, state, alpha, device)
             }
@@ -229,4 +227,3 @@ pub enum InnerStatePolicy {
     /// `Pullback`, for an inner optimizer without a first moment (see [`FirstMoment`]).
     ZeroMoments,
 }
-

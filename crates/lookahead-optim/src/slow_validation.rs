@@ -164,7 +164,11 @@ where
 {
     /// Wraps `optim`; every `per_epoch` steps (counted from this value's creation: start it at
     /// an epoch's beginning, also when resuming) the slow-weight model goes to `slot`.
-    pub fn new(optim: OptimizerAdaptor<Lookahead<O, P>, M, B>, per_epoch: usize, slot: SlowSlot) -> Self {
+    pub fn new(
+        optim: OptimizerAdaptor<Lookahead<O, P>, M, B>,
+        per_epoch: usize,
+        slot: SlowSlot,
+    ) -> Self {
         Self {
             optim,
             per_epoch: per_epoch.max(1),

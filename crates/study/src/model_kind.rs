@@ -66,7 +66,10 @@ fn model_names() -> Vec<(String, ModelKind)> {
     names.push(("micro-resnet-fastai".into(), ModelKind::MicroFastai));
     for (n, depth) in depths {
         names.push((format!("xresnet{n}"), ModelKind::XResNet(depth, Act::Relu)));
-        names.push((format!("xresnet{n}-mish"), ModelKind::XResNet(depth, Act::Mish)));
+        names.push((
+            format!("xresnet{n}-mish"),
+            ModelKind::XResNet(depth, Act::Mish),
+        ));
     }
     names
 }

@@ -15,12 +15,12 @@ use burn_collective::{
 };
 use burn_communication::Address;
 
-use super::spec::NodeSpec;
-use study::run_dir::AllReduceStats;
 use super::agree::{self, Item};
+use super::spec::NodeSpec;
 use super::stop::Exchanged;
 use super::watchdog::Watchdog;
 use crate::console;
+use study::run_dir::AllReduceStats;
 
 /// A multi-node step that failed.
 #[derive(Debug, thiserror::Error)]

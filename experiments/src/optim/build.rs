@@ -141,7 +141,10 @@ mod tests {
     #[test]
     fn the_grammar_defaults_are_lookahead_optims() {
         let la = LookaheadConfig::new();
-        assert_eq!((la.k, la.alpha), (study::spec::LOOKAHEAD_K, study::spec::LOOKAHEAD_ALPHA));
+        assert_eq!(
+            (la.k, la.alpha),
+            (study::spec::LOOKAHEAD_K, study::spec::LOOKAHEAD_ALPHA)
+        );
         let r = RangerConfig::new();
         let ours = study::spec::RANGER;
         assert_eq!((r.k, r.alpha), (ours.k, ours.alpha));
@@ -162,8 +165,15 @@ mod tests {
                 policy: StatePolicy::Keep,
                 slow_start: study::spec::SlowStart::Initial,
             };
-            let burn_side = LookaheadConfig::new().with_k(k).with_alpha(alpha).validate();
-            assert_eq!(spec.check().is_ok(), burn_side.is_ok(), "k {k}, alpha {alpha}");
+            let burn_side = LookaheadConfig::new()
+                .with_k(k)
+                .with_alpha(alpha)
+                .validate();
+            assert_eq!(
+                spec.check().is_ok(),
+                burn_side.is_ok(),
+                "k {k}, alpha {alpha}"
+            );
         }
     }
 
@@ -171,7 +181,6 @@ mod tests {
     /// scheduled momentum act on the fast weights inside each inner step.
     #[test]
     fn extras_act_inside_lookahead() {
-        
         use burn::backend::Autodiff;
         use burn::module::{Module, Param};
         use burn::optim::{GradientsParams, Optimizer};

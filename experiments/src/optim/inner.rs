@@ -70,7 +70,7 @@ macro_rules! burn_inners {
         }
 
         impl<B: Backend, const D: usize> InnerState<B, D> {
-            fn to_device(self, device: &B::Device) -> Self {
+            fn moved_to(self, device: &B::Device) -> Self {
                 match self {
                     $(InnerState::$variant(s) => InnerState::$variant(
                         <$optim as SimpleOptimizer<B>>::to_device(s, device),
@@ -191,6 +191,9 @@ fn burn_inner<B: Backend>(spec: &InnerSpec) -> Result<BurnInner<B>, String> {
     })
 }
 
+/// The Burn optimizer built for the last scheduled momentum (the value's bits), shared.
+type Cycled<B> = Arc<Mutex<Option<(u64, Arc<BurnInner<B>>)>>>;
+
 /// The inner optimizer of a spec, with what a schedule may change at each step.
 ///
 /// A step is the Burn optimizer's step, except that:
@@ -212,7 +215,7 @@ pub struct Inner<B: Backend> {
     momentum: Option<ScheduledMomentum>,
     true_weight_decay: Option<f64>,
     /// The Burn optimizer of the last scheduled momentum seen (its bits), shared by clones.
-    cycled: Arc<Mutex<Option<(u64, BurnInner<B>)>>>,
+    cycled: Cycled<B>,
 }
 
 impl<B: Backend> Inner<B> {
@@ -233,7 +236,7 @@ impl<B: Backend> Inner<B> {
     }
 
     /// The Burn optimizer of momentum μ (from the one-entry cache, or built and cached).
-    fn with_momentum(&self, momentum: f64) -> BurnInner<B> {
+    fn with_momentum(&self, momentum: f64) -> Arc<BurnInner<B>> {
         let mut cycled = self.cycled.lock().unwrap_or_else(|e| e.into_inner());
         match &*cycled {
             Some((bits, optim)) if *bits == momentum.to_bits() => optim.clone(),
@@ -242,6 +245,7 @@ impl<B: Backend> Inner<B> {
                 // where every spec builds.
                 let optim = burn_inner(&self.spec.with_momentum(momentum))
                     .unwrap_or_else(|e| panic!("momentum {momentum} from the schedule: {e}"));
+                let optim = Arc::new(optim);
                 *cycled = Some((momentum.to_bits(), optim.clone()));
                 optim
             }
@@ -270,7 +274,7 @@ impl<B: Backend> SimpleOptimizer<B> for Inner<B> {
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &B::Device) -> Self::State<D> {
-        state.to_device(device)
+        state.moved_to(device)
     }
 }
 
@@ -295,7 +299,10 @@ impl<B: Backend> FirstMoment<B> for Inner<B> {
         state.map_first_moment(device, f)
     }
 
-    fn zero_moments<const D: usize>(state: InnerState<B, D>, device: &B::Device) -> InnerState<B, D> {
+    fn zero_moments<const D: usize>(
+        state: InnerState<B, D>,
+        device: &B::Device,
+    ) -> InnerState<B, D> {
         state.zero_moments(device)
     }
 }
@@ -303,8 +310,8 @@ impl<B: Backend> FirstMoment<B> for Inner<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use study::spec::OptimizerSpec;
     use burn::backend::Flex;
+    use study::spec::OptimizerSpec;
 
     type TB = Flex;
 
@@ -433,19 +440,17 @@ mod tests {
         assert_close(&got, &want);
     }
 
-    /// A one-cycle schedule's momentum builds the Burn optimizer once per value, not once
-    /// per tensor.
+    /// A one-cycle schedule's momentum builds the Burn optimizer once per value: every tensor
+    /// of a step gets the same one, a new value a new one.
     #[test]
     fn the_cycled_optimizer_is_built_once_per_momentum() {
         let handle = ScheduledMomentum::default();
         let optim = inner("sgd(momentum=0)", Some(&handle), None);
-        handle.set(0.9);
         let first = optim.with_momentum(0.9);
-        let cached = optim.cycled.lock().unwrap().as_ref().map(|(bits, _)| *bits);
-        assert_eq!(cached, Some(0.9_f64.to_bits()));
-        drop(first);
-        let _ = optim.with_momentum(0.85);
-        let cached = optim.cycled.lock().unwrap().as_ref().map(|(bits, _)| *bits);
-        assert_eq!(cached, Some(0.85_f64.to_bits()));
+        assert!(Arc::ptr_eq(&first, &optim.with_momentum(0.9)));
+        assert!(Arc::ptr_eq(&first, &optim.clone().with_momentum(0.9)));
+        let next = optim.with_momentum(0.85);
+        assert!(!Arc::ptr_eq(&first, &next));
+        assert!(Arc::ptr_eq(&next, &optim.with_momentum(0.85)));
     }
 }

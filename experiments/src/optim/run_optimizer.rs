@@ -13,12 +13,8 @@ use crate::model::Classifier;
 use crate::nodes::{LocalGrads, NodeLink, StopVote};
 
 /// The spec's optimizer with `lookahead-optim`'s slow-weight validation around it.
-type WithSlowValidation<B> = SlowValidation<
-    Inner<<B as AutodiffBackend>::InnerBackend>,
-    InnerStatePolicy,
-    Classifier<B>,
-    B,
->;
+type WithSlowValidation<B> =
+    SlowValidation<Inner<<B as AutodiffBackend>::InnerBackend>, InnerStatePolicy, Classifier<B>, B>;
 
 /// The spec's optimizer, validating on its fast weights or (with a slot) its slow weights.
 #[derive(Clone)]

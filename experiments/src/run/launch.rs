@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use burn::module::Module;
+use burn::tensor::backend::AutodiffBackend;
 use burn::train::checkpoint::{CheckpointingAction, CheckpointingStrategy, KeepLastNCheckpoints};
 use burn::train::logger::FileMetricLogger;
 use burn::train::metric::store::EventStoreClient;
@@ -16,7 +17,6 @@ use burn::train::{
     ExecutionStrategy, Interrupter, Learner, LearningComponentsTypes, MultiDeviceOptim,
     SupervisedTraining, TrainingStrategy,
 };
-use burn::tensor::backend::AutodiffBackend;
 use study::config::TrainConfig;
 use study::run_dir::{BackendInfo, NodesSummary, Summary, checkpoint_epochs, epoch_dirs};
 

@@ -4,9 +4,7 @@
 
 use std::sync::Arc;
 
-use lookahead_optim::{
-    AnySchedule, Curve, FlatCosConfig, OneCycleConfig, StepDecayConfig,
-};
+use lookahead_optim::{AnySchedule, Curve, FlatCosConfig, OneCycleConfig, StepDecayConfig};
 use study::config::{Schedule, TrainConfig};
 
 use crate::channels::ScheduledMomentum;
@@ -39,9 +37,7 @@ pub fn run_schedule(
     };
     let schedule = AnySchedule::new(curve);
     Ok(match (config.moms, momentum) {
-        (Some(_), Some(handle)) => {
-            schedule.with_momentum_hook(Arc::new(move |m| handle.set(m)))
-        }
+        (Some(_), Some(handle)) => schedule.with_momentum_hook(Arc::new(move |m| handle.set(m))),
         _ => schedule,
     })
 }
@@ -71,8 +67,13 @@ mod tests {
         assert!((values[0].0 - 0.1 / 25.0).abs() < 1e-15 && values[0].1 == 0.95);
         assert!((values[30].0 - 0.1).abs() < 1e-15 && (values[30].1 - 0.85).abs() < 1e-15);
         let plain = ScheduledMomentum::default();
-        let mut schedule =
-            run_schedule(&config.clone().with_moms(None), 100, 10, Some(plain.clone())).unwrap();
+        let mut schedule = run_schedule(
+            &config.clone().with_moms(None),
+            100,
+            10,
+            Some(plain.clone()),
+        )
+        .unwrap();
         schedule.step();
         assert_eq!(plain.get(), None);
     }

@@ -166,7 +166,9 @@ mod tests {
     fn other_curves_set_no_momentum() {
         let called = Arc::new(Mutex::new(false));
         let sink = called.clone();
-        let decay = StepDecayConfig::on_epoch_ends(0.1, &[1], 10).init().unwrap();
+        let decay = StepDecayConfig::on_epoch_ends(0.1, &[1], 10)
+            .init()
+            .unwrap();
         let mut schedule = AnySchedule::new(Curve::StepDecay(decay))
             .with_momentum_hook(Arc::new(move |_| *sink.lock().unwrap() = true));
         let lrs: Vec<f64> = (0..30).map(|_| schedule.step()).collect();

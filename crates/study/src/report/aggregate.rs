@@ -10,8 +10,8 @@
 
 use super::load::{EpochRow, RunRecord};
 use super::published::{PublishedRow, published_rows};
-use super::runs::{DatasetRuns, is};
 pub use super::runs::{At, PValue, Tests, metric_value};
+use super::runs::{DatasetRuns, is};
 use super::stats::{Sample, band, holm, smooth};
 use super::verdict::{Verdict, verdicts};
 use crate::claim::Metric;

@@ -129,4 +129,3 @@ impl<'a> DatasetRuns<'a> {
 pub(super) fn is(run: &RunRecord, status: RunStatus) -> bool {
     run.summary.as_ref().is_some_and(|s| s.status == status)
 }
-

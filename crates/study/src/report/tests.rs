@@ -243,8 +243,7 @@ fn published_numbers_sit_beside_the_replica() {
     // Accuracy: final mean 52, std 1.5 (z = +2); best-loss epoch mean 53 (z = +1.33).
     let acc = &rows[1];
     assert_eq!(acc.best_loss_epoch.values(), vec![53.0, 54.5, 51.5]);
-    let md =
-        super::render::published_section(&tables[0], suite.published_source.as_deref());
+    let md = super::render::published_section(&tables[0], suite.published_source.as_deref());
     assert!(md.contains("Published: p. 7."), "{md}");
     assert!(
         md.contains("| la-keep | accuracy (%) | 55 | 52.00 ± 1.50 | above all (z = +2.0) | 53.00 ± 1.50 | above all (z = +1.3) |"),

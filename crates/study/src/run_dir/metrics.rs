@@ -127,7 +127,10 @@ pub struct IterationRow {
 }
 
 /// `rows` as CSV bytes, with the header of `T`'s fields.
-fn csv_bytes<T: Serialize>(path: &Path, rows: impl IntoIterator<Item = T>) -> anyhow::Result<Vec<u8>> {
+fn csv_bytes<T: Serialize>(
+    path: &Path,
+    rows: impl IntoIterator<Item = T>,
+) -> anyhow::Result<Vec<u8>> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     for row in rows {
         writer
@@ -160,13 +163,18 @@ pub fn write_metrics(
     iterations: &[IterationLoss],
 ) -> anyhow::Result<()> {
     let path = dir.join(METRICS);
-    data::write_atomic(&path, &csv_bytes(&path, epochs.iter().map(MetricsRow::from))?)?;
+    data::write_atomic(
+        &path,
+        &csv_bytes(&path, epochs.iter().map(MetricsRow::from))?,
+    )?;
     let path = dir.join(TRAIN_LOSS);
-    let rows = iterations.iter().map(|&(iteration, epoch, loss)| IterationRow {
-        iteration,
-        epoch,
-        train_loss: Num(loss),
-    });
+    let rows = iterations
+        .iter()
+        .map(|&(iteration, epoch, loss)| IterationRow {
+            iteration,
+            epoch,
+            train_loss: Num(loss),
+        });
     data::write_atomic(&path, &csv_bytes(&path, rows)?)?;
     Ok(())
 }
@@ -273,7 +281,12 @@ mod tests {
         let mut e = epoch(1, None);
         e.lr = 1e-5;
         e.train_loss_smoothed = Some(f64::NAN);
-        write_metrics(dir.path(), &[e.clone()], &[(1, 1, 2.5), (2, 1, f64::INFINITY)]).unwrap();
+        write_metrics(
+            dir.path(),
+            &[e.clone()],
+            &[(1, 1, 2.5), (2, 1, f64::INFINITY)],
+        )
+        .unwrap();
         let text = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
         assert_eq!(
             text,
@@ -297,13 +310,19 @@ mod tests {
         )
         .unwrap();
         let epochs = read_epochs(dir.path()).unwrap();
-        assert_eq!((epochs[0].train_loss, epochs[0].valid_top5_accuracy), (2.5, None));
+        assert_eq!(
+            (epochs[0].train_loss, epochs[0].valid_top5_accuracy),
+            (2.5, None)
+        );
         std::fs::write(
             dir.path().join("train_loss.csv"),
             "iteration,epoch,train_loss\n1,1,x\n",
         )
         .unwrap();
         let err = format!("{:#}", read_iterations(dir.path()).unwrap_err());
-        assert!(err.contains("train_loss.csv") && err.contains("`x`"), "{err}");
+        assert!(
+            err.contains("train_loss.csv") && err.contains("`x`"),
+            "{err}"
+        );
     }
 }

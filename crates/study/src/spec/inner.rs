@@ -229,8 +229,12 @@ impl InnerSpec {
                 .find(|(k, _)| *k == key)
                 .map_or(Value::Num(0.0), |(_, v)| *v)
         };
-        let (beta_1, beta_2, epsilon, weight_decay) =
-            (get("beta1").num(), get("beta2").num(), get("eps").num(), get("wd").num());
+        let (beta_1, beta_2, epsilon, weight_decay) = (
+            get("beta1").num(),
+            get("beta2").num(),
+            get("eps").num(),
+            get("wd").num(),
+        );
         match decl.word {
             "sgd" => InnerSpec::Sgd {
                 momentum: get("momentum").num(),
@@ -238,8 +242,18 @@ impl InnerSpec {
                 nesterov: get("nesterov").flag(),
                 weight_decay,
             },
-            "adam" => InnerSpec::Adam { beta_1, beta_2, epsilon, weight_decay },
-            "adamw" => InnerSpec::AdamW { beta_1, beta_2, epsilon, weight_decay },
+            "adam" => InnerSpec::Adam {
+                beta_1,
+                beta_2,
+                epsilon,
+                weight_decay,
+            },
+            "adamw" => InnerSpec::AdamW {
+                beta_1,
+                beta_2,
+                epsilon,
+                weight_decay,
+            },
             "rmsprop" => InnerSpec::RmsProp {
                 alpha: get("alpha").num(),
                 momentum: get("momentum").num(),
@@ -247,7 +261,12 @@ impl InnerSpec {
                 centered: get("centered").flag(),
                 weight_decay,
             },
-            _ => InnerSpec::RAdam { beta_1, beta_2, epsilon, weight_decay },
+            _ => InnerSpec::RAdam {
+                beta_1,
+                beta_2,
+                epsilon,
+                weight_decay,
+            },
         }
     }
 
@@ -255,7 +274,12 @@ impl InnerSpec {
     /// words.
     fn values(&self) -> (&'static InnerDecl, Values) {
         let (word, values): (&str, Values) = match *self {
-            InnerSpec::Sgd { momentum, dampening, nesterov, weight_decay } => (
+            InnerSpec::Sgd {
+                momentum,
+                dampening,
+                nesterov,
+                weight_decay,
+            } => (
                 "sgd",
                 vec![
                     ("momentum", Num(momentum)),
@@ -264,9 +288,24 @@ impl InnerSpec {
                     ("wd", Num(weight_decay)),
                 ],
             ),
-            InnerSpec::Adam { beta_1, beta_2, epsilon, weight_decay }
-            | InnerSpec::AdamW { beta_1, beta_2, epsilon, weight_decay }
-            | InnerSpec::RAdam { beta_1, beta_2, epsilon, weight_decay } => (
+            InnerSpec::Adam {
+                beta_1,
+                beta_2,
+                epsilon,
+                weight_decay,
+            }
+            | InnerSpec::AdamW {
+                beta_1,
+                beta_2,
+                epsilon,
+                weight_decay,
+            }
+            | InnerSpec::RAdam {
+                beta_1,
+                beta_2,
+                epsilon,
+                weight_decay,
+            } => (
                 match self {
                     InnerSpec::Adam { .. } => "adam",
                     InnerSpec::AdamW { .. } => "adamw",
@@ -279,7 +318,13 @@ impl InnerSpec {
                     ("wd", Num(weight_decay)),
                 ],
             ),
-            InnerSpec::RmsProp { alpha, momentum, epsilon, centered, weight_decay } => (
+            InnerSpec::RmsProp {
+                alpha,
+                momentum,
+                epsilon,
+                centered,
+                weight_decay,
+            } => (
                 "rmsprop",
                 vec![
                     ("alpha", Num(alpha)),
@@ -362,10 +407,12 @@ impl InnerSpec {
         let values = decl
             .params
             .iter()
-            .map(|&(key, default)| match a.values.iter().find(|(k, _)| k == key) {
-                None => Ok((key, default)),
-                Some((_, text)) => Ok((key, default.parse_like(key, text)?)),
-            })
+            .map(
+                |&(key, default)| match a.values.iter().find(|(k, _)| k == key) {
+                    None => Ok((key, default)),
+                    Some((_, text)) => Ok((key, default.parse_like(key, text)?)),
+                },
+            )
             .collect::<Result<Values, String>>()?;
         Ok(Self::from_values(decl, &values))
     }

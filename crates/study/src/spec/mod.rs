@@ -11,7 +11,9 @@ use std::fmt;
 use thiserror::Error;
 
 use grammar::{Args, Call, Parser};
-pub use inner::{INNER_OPTIMIZERS, InnerDecl, InnerSpec, MomentBuffer, Value, declaration, inner_words};
+pub use inner::{
+    INNER_OPTIMIZERS, InnerDecl, InnerSpec, MomentBuffer, Value, declaration, inner_words,
+};
 
 /// A spec that cannot be parsed or built.
 #[derive(Debug, Error, Clone, PartialEq)]

@@ -1,7 +1,5 @@
 //! The report's CSV files (with the `csv` crate).
 
-
-
 use super::super::aggregate::DatasetTable;
 use super::super::load::RunRecord;
 use super::super::published::placement;

@@ -2,7 +2,6 @@
 
 use std::fmt::Write as _;
 
-
 use super::super::aggregate::{DatasetTable, Findings, PValue, Tests, p_text};
 use super::super::load::RunRecord;
 use super::super::published::placement;
