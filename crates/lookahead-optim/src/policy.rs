@@ -227,3 +227,63 @@ pub enum InnerStatePolicy {
     /// `Pullback`, for an inner optimizer without a first moment (see [`FirstMoment`]).
     ZeroMoments,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LookaheadConfig;
+    use crate::test_util::{TB, run_quadratic, sgd_momentum};
+    use burn::optim::AdaGradConfig;
+
+    const X0: [f32; 3] = [1.0, -2.0, 0.5];
+    const A: [f32; 3] = [1.0, 0.5, 2.0];
+
+    /// Each typed policy steps exactly as the run-time enum naming it.
+    #[test]
+    fn typed_policies_step_as_the_run_time_enum() {
+        let config = LookaheadConfig::new().with_k(3).with_alpha(0.5);
+        let run_enum = |p: InnerStatePolicy| {
+            let optim = config
+                .build_with::<TB, _, _>(sgd_momentum(false), p)
+                .unwrap();
+            run_quadratic(&optim, &X0, &A, 0.1, 10).0
+        };
+        macro_rules! run_typed {
+            ($p:expr) => {{
+                let optim = config
+                    .build_with::<TB, _, _>(sgd_momentum(false), $p)
+                    .unwrap();
+                run_quadratic(&optim, &X0, &A, 0.1, 10).0
+            }};
+        }
+        assert_eq!(run_typed!(Keep), run_enum(InnerStatePolicy::Keep));
+        assert_eq!(run_typed!(Reset), run_enum(InnerStatePolicy::Reset));
+        assert_eq!(run_typed!(Pullback), run_enum(InnerStatePolicy::Pullback));
+        assert_eq!(
+            run_typed!(ZeroMoments),
+            run_enum(InnerStatePolicy::ZeroMoments)
+        );
+        assert_ne!(
+            run_enum(InnerStatePolicy::Keep),
+            run_enum(InnerStatePolicy::Reset)
+        );
+    }
+
+    /// Keep and Reset over AdaGrad, which has no first moment: no wrapper, and Reset restarts
+    /// AdaGrad's accumulator at every sync (so the two differ after the first sync).
+    #[test]
+    fn keep_and_reset_work_over_any_optimizer() {
+        let config = LookaheadConfig::new().with_k(2).with_alpha(0.5);
+        let keep = config
+            .build_with::<TB, _, _>(AdaGradConfig::new().build(), Keep)
+            .unwrap();
+        let reset = config
+            .build_with::<TB, _, _>(AdaGradConfig::new().build(), Reset)
+            .unwrap();
+        let (keep, _) = run_quadratic(&keep, &X0, &A, 0.1, 6);
+        let (reset, _) = run_quadratic(&reset, &X0, &A, 0.1, 6);
+        assert_eq!(keep[..2], reset[..2]);
+        assert_ne!(keep[2..], reset[2..]);
+        assert_eq!(InnerStatePolicy::from(Reset), InnerStatePolicy::Reset);
+    }
+}
