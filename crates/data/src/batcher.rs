@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use crate::augment::{Augment, transform_into};
 use crate::images::{Image, ImageSet, VarImageSet};
-use crate::mixup::{Mix, apply_mix};
+use crate::mixup::{Mix, MixTargets, apply_mix};
 use crate::normalize::Normalize;
 use crate::seed::splitmix64;
 
@@ -93,15 +93,6 @@ impl Dataset<ImageItem> for ImageDataset {
             Store::Var(set) => set.images.len(),
         }
     }
-}
-
-/// Targets of a mixed batch.
-#[derive(Debug, Clone)]
-pub struct MixTargets<B: Backend> {
-    /// The partner's class of each sample.
-    pub partner_targets: Tensor<B, 1, Int>,
-    /// λ per sample: the weight of the sample's own target.
-    pub lambda: Tensor<B, 1>,
 }
 
 /// A batch of images `[n, c, h, w]`, their classes, and the mixing targets (training with mixup

@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::Split;
 use crate::error::{DataError, Result};
 use crate::images::ImageSet;
 use crate::source::read_named;
+use crate::split::Split;
 
 const PIXELS: usize = 3 * 32 * 32;
 

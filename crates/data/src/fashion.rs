@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::Split;
 use crate::error::{DataError, Result};
 use crate::idx::{FASHION_MNIST_CLASSES, idx_image_set, read_idx_dataset};
 use crate::images::ImageSet;
+use crate::split::Split;
 
 const IMAGES: &[u8] =
     include_bytes!("../../../datasets/fashion-mnist-t10k/t10k-images-idx3-ubyte.gz");

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use flate2::read::GzDecoder;
 
-use crate::Split;
 use crate::error::{DataError, Result};
 use crate::images::ImageSet;
+use crate::split::Split;
 
 /// IDX magic number of unsigned-byte, 3-dimensional arrays (images).
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;

@@ -11,10 +11,10 @@ use image::imageops::FilterType;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::Split;
 use crate::atomic::write_atomic_with;
 use crate::error::{DataError, Result};
 use crate::images::{Image, VarImageSet};
+use crate::split::Split;
 
 /// Human-readable names of the Imagenette and Imagewoof classes, by WordNet id.
 const CLASS_NAMES: [(&str, &str); 20] = [

@@ -63,11 +63,12 @@ mod mixup;
 mod normalize;
 mod seed;
 mod source;
+mod split;
 
 pub use atomic::{AtomicFile, write_atomic, write_atomic_with};
 pub use augment::Augment;
 #[cfg(feature = "burn")]
-pub use batcher::{HostBatch, ImageBatch, ImageBatcher, ImageDataset, ImageItem, MixTargets};
+pub use batcher::{HostBatch, ImageBatch, ImageBatcher, ImageDataset, ImageItem};
 pub use catalog::{
     Check, DATA_DIR_ENV, DATASETS, DatasetKind, DatasetSpec, EMBEDDED_FASHION_MNIST_DIR,
     IMAGENETTE_DEFAULT, Located, RemoteFile, data_dir, dataset_spec, locate,
@@ -86,15 +87,7 @@ pub use idx::{
 pub use imagenette::{Imagenette, ImagenetteOptions, LabelNoise, decode_resized, read_imagenette};
 pub use images::{Image, ImageSet, VarImageSet};
 #[cfg(feature = "burn")]
-pub use mixup::{Mix, MixPlan, mixed_cross_entropy, smoothed_cross_entropy};
+pub use mixup::{Mix, MixPlan, MixTargets, mixed_cross_entropy, smoothed_cross_entropy};
 pub use normalize::Normalize;
 pub use seed::{GOLDEN_GAMMA, mix64, splitmix64};
-
-/// Which part of a dataset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Split {
-    /// The training set.
-    Train,
-    /// The test / validation set (`val/` for Imagenette).
-    Test,
-}
+pub use split::Split;

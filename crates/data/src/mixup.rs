@@ -7,6 +7,15 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 use rand_distr::{Beta, Distribution};
 
+/// Targets of a mixed batch.
+#[derive(Debug, Clone)]
+pub struct MixTargets<B: Backend> {
+    /// The partner's class of each sample.
+    pub partner_targets: Tensor<B, 1, Int>,
+    /// λ per sample: the weight of the sample's own target.
+    pub lambda: Tensor<B, 1>,
+}
+
 /// Batch mixing, applied to training batches only.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Mix {
@@ -134,7 +143,7 @@ pub fn smoothed_cross_entropy<B: Backend>(
 pub fn mixed_cross_entropy<B: Backend>(
     logits: Tensor<B, 2>,
     targets: Tensor<B, 1, Int>,
-    mix: Option<&crate::MixTargets<B>>,
+    mix: Option<&MixTargets<B>>,
     smoothing: f64,
 ) -> Tensor<B, 1> {
     let log_probs = log_softmax(logits, 1);
