@@ -50,6 +50,8 @@ pub mod monitor;
 pub mod nodes;
 pub mod optim;
 pub mod run;
+#[cfg(test)]
+mod test_util;
 pub mod throughput;
 
 use std::path::PathBuf;

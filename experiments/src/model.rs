@@ -282,29 +282,9 @@ impl<B: Backend> InferenceStep for Classifier<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::backend::{Autodiff, Flex};
-    use burn::tensor::{DType, Int};
-
-    type B = Autodiff<Flex>;
-
-    /// Fixed images (not the backend's global generator, which parallel tests share).
-    fn batch(device: &burn::tensor::Device<B>) -> ImageBatch<B> {
-        let pixels: Vec<f32> = (0..8 * 28 * 28)
-            .map(|i| ((i as f32) * 0.7548).sin() + 0.3 * ((i as f32) * 0.0131).cos())
-            .collect();
-        ImageBatch {
-            images: Tensor::<B, 1>::from_floats(pixels.as_slice(), device).reshape([8, 1, 28, 28]),
-            targets: Tensor::<B, 1, Int>::from_ints([0, 1, 2, 3, 4, 5, 6, 7], device),
-            mix: None,
-        }
-    }
-
-    fn classifier(precision: Precision, loss_scale: f64) -> Classifier<B> {
-        let net = ModelKind::MicroResNet
-            .build_seeded::<B>(10, 1, 7, &Default::default())
-            .unwrap();
-        Classifier::new(net, 0.0, precision, loss_scale)
-    }
+    use crate::test_util::{B, batch, classifier};
+    use burn::backend::Flex;
+    use burn::tensor::DType;
 
     /// Every gradient of a step, flattened, in parameter order.
     struct Flatten<'a>(&'a GradientsParams, Vec<f32>);

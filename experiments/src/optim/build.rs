@@ -119,23 +119,13 @@ impl BuildOptimizer for OptimizerSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::assert_close;
     use burn::backend::Flex;
     use burn::tensor::Tensor;
     use burn::tensor::backend::Backend;
     use lookahead_optim::RangerConfig;
 
     const MOMS: [f64; 4] = [0.95, 0.9, 0.85, 0.9];
-
-    /// Burn steps in f32: agreement to 1e-5 relative.
-    fn assert_close(got: &[f64], want: &[f64]) {
-        assert_eq!(got.len(), want.len());
-        for (g, w) in got.iter().zip(want) {
-            assert!(
-                (g - w).abs() < 1e-5 * w.abs().max(1.0),
-                "{got:?} vs {want:?}"
-            );
-        }
-    }
 
     /// The grammar's defaults (in `study`) are `lookahead-optim`'s.
     #[test]

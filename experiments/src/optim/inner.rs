@@ -310,6 +310,7 @@ impl<B: Backend> FirstMoment<B> for Inner<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::assert_close;
     use burn::backend::Flex;
     use study::spec::OptimizerSpec;
 
@@ -345,18 +346,6 @@ mod tests {
     fn cycled(spec: &str) -> Vec<f64> {
         let handle = ScheduledMomentum::default();
         run(&inner(spec, Some(&handle), None), Some(&handle), &MOMS)
-    }
-
-    /// Burn steps in f32 (β1 = 0.85 is 0.85000002 there): agreement to 1e-5 relative, while
-    /// a momentum left at the spec's value misses by 1e-2 or more.
-    fn assert_close(got: &[f64], want: &[f64]) {
-        assert_eq!(got.len(), want.len());
-        for (g, w) in got.iter().zip(want) {
-            assert!(
-                (g - w).abs() < 1e-5 * w.abs().max(1.0),
-                "{got:?} vs {want:?}"
-            );
-        }
     }
 
     /// PyTorch's SGD with the momentum fastai sets before each step: buf = μ_t·buf + g

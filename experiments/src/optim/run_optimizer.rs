@@ -156,36 +156,15 @@ impl<B: AutodiffBackend> Optimizer<Classifier<B>, B> for RunOptimizer<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::BuildModel;
     use crate::optim::BuildOptimizer;
-    use burn::backend::{Autodiff, Flex};
+    use crate::test_util::{B, batch, classifier};
+    use burn::backend::Flex;
     use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
     use burn::tensor::{DType, Int, Tensor};
     use burn::train::{ClassificationOutput, InferenceStep, TrainStep};
     use data::ImageBatch;
-    use study::config::{ModelKind, Precision};
+    use study::config::Precision;
     use study::spec::OptimizerSpec;
-
-    type B = Autodiff<Flex>;
-
-    /// Fixed images (not the backend's global generator, which parallel tests share).
-    fn batch(device: &burn::tensor::Device<B>) -> ImageBatch<B> {
-        let pixels: Vec<f32> = (0..8 * 28 * 28)
-            .map(|i| ((i as f32) * 0.7548).sin() + 0.3 * ((i as f32) * 0.0131).cos())
-            .collect();
-        ImageBatch {
-            images: Tensor::<B, 1>::from_floats(pixels.as_slice(), device).reshape([8, 1, 28, 28]),
-            targets: Tensor::<B, 1, Int>::from_ints([0, 1, 2, 3, 4, 5, 6, 7], device),
-            mix: None,
-        }
-    }
-
-    fn classifier(precision: Precision, loss_scale: f64) -> Classifier<B> {
-        let net = ModelKind::MicroResNet
-            .build_seeded::<B>(10, 1, 7, &Default::default())
-            .unwrap();
-        Classifier::new(net, 0.0, precision, loss_scale)
-    }
 
     /// `eval_weights = "slow"`: after each epoch's last step the validation model runs
     /// Lookahead's slow weights (here mid-cycle: 4 steps with k = 3, so φ ≠ θ), training keeps
