@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use study::run_dir::{RunStatus, run_state};
-use study::suite::{SUITE_JSON, Suite, SuiteRun};
+use study::suite::{SUITE_JSON, Suite, SuiteRun, read_suite_json};
 
 use crate::lock::DirLock;
 use crate::run::RunOptions;
@@ -29,10 +29,7 @@ pub fn prepare_out(suite: &Suite, out: &Path) -> anyhow::Result<DirLock> {
     let lock = DirLock::create(out)?;
     let path = out.join(SUITE_JSON);
     if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let existing: Suite =
-            serde_json::from_str(&text).with_context(|| format!("corrupt {}", path.display()))?;
+        let existing = read_suite_json(out)?;
         if existing.name != suite.name {
             bail!(
                 "{} holds suite `{}`, not `{}`; choose another --out",
