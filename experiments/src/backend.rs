@@ -115,6 +115,13 @@ pub fn check_backend(name: &str) -> Result<(), BackendError> {
     Ok(())
 }
 
+/// The widest SIMD level this CPU offers, as Flex's kernels (through `macerator`) dispatch on
+/// it: `<arch>-<level>`, e.g. `x86_64-v4` (AVX-512) or `x86_64-v3` (AVX2).
+pub fn cpu_simd_level() -> String {
+    let level = format!("{:?}", macerator::Arch::new()).to_lowercase();
+    format!("{}-{level}", std::env::consts::ARCH)
+}
+
 /// Runs `task` on backend `name`, devices `indices` (the first is the main device; 0 = the
 /// default device). CPU backends have one device, which several indices may name: each index is
 /// then one data-parallel worker on the CPU (burn-train's multi-device strategy).
@@ -129,6 +136,7 @@ pub fn dispatch<T: BackendTask>(
     let info = |devices: &dyn fmt::Debug| BackendInfo {
         backend: name.to_string(),
         device: format!("{devices:?}"),
+        cpu_simd: Some(cpu_simd_level()),
     };
     // Each arm exists only when its feature is compiled; `check_backend` refused the others.
     match name {

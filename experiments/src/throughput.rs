@@ -248,6 +248,7 @@ mod tests {
         let info = BackendInfo {
             backend: "flex".into(),
             device: "Cpu".into(),
+            cpu_simd: None,
         };
         let device = burn::backend::flex::FlexDevice;
         let report = task

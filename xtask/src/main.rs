@@ -8,6 +8,7 @@
 //! cargo xtask train <dataset> --backend <b> [flags passed on to `experiments train`]
 //! cargo xtask compare <suite> --backend <b> [flags passed on to `experiments compare`]
 //! cargo xtask report <dir>                 # report of a suite's output directory
+//! cargo xtask seed-fit                     # the smoothing behind the seed's published numbers
 //! cargo xtask bench [--quick]              # every benchmark, one after the other
 //! cargo xtask download <dataset>           # official URL, checksum, progress bar, extraction
 //! cargo xtask import <dataset> <archive>   # an archive you already have
@@ -26,6 +27,7 @@ use libtorch::LibTorch;
 mod bench;
 mod cargo;
 mod libtorch;
+mod seed_fit;
 
 /// Tasks for lookahead-burn.
 #[derive(Parser)]
@@ -105,6 +107,10 @@ enum Task {
         /// The directory `compare` wrote (default for a shipped suite: runs/<suite>).
         dir: PathBuf,
     },
+    /// Fits the smoothing behind the seed study's published numbers (a debiased moving average
+    /// over epochs) on its logged per-epoch tables, and prints each published value beside the
+    /// smoothed log and the final epoch (no training build).
+    SeedFit,
     /// Prepares the GPU check: builds `experiments` in release with the cuda and vulkan
     /// features, strips it, and puts it in target/gpu-check/ with scripts/gpu-check.sh and the
     /// PyTorch reference. Copy that folder to a machine with an NVIDIA GPU and run
@@ -287,6 +293,7 @@ fn run(task: Task) -> Result<()> {
             print!("{}", study::report::report(&dir)?);
             Ok(())
         }
+        Task::SeedFit => seed_fit::seed_fit(),
         Task::GpuCheck { features, run } => gpu_check(&features, run),
         Task::Bench { quick, dev } => bench::bench(quick, dev),
         Task::Download { dataset, data_dir } => {

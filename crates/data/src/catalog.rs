@@ -187,6 +187,24 @@ pub enum DatasetKind {
 const KNOWN: &str = "fashion-mnist-embedded, fashion-mnist, cifar10, cifar100, imagenette, \
                      imagenette2[-160|-320], imagewoof2[-160|-320], imagenette-320 (2019)";
 
+impl DatasetKind {
+    /// The number of classes: 100 for CIFAR-100, 10 for every other dataset of the catalogue.
+    ///
+    /// ```
+    /// assert_eq!(data::DatasetKind::Cifar100.num_classes(), 100);
+    /// assert_eq!(data::DatasetKind::Imagenette(None).num_classes(), 10);
+    /// ```
+    pub fn num_classes(&self) -> usize {
+        match self {
+            DatasetKind::Cifar100 => 100,
+            DatasetKind::FashionMnistEmbedded
+            | DatasetKind::FashionMnist
+            | DatasetKind::Cifar10
+            | DatasetKind::Imagenette(_) => 10,
+        }
+    }
+}
+
 impl FromStr for DatasetKind {
     type Err = DataError;
 

@@ -22,7 +22,8 @@ use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
 /// A row's numbers as the seed study published them (each optional: the seed's tables differ).
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+/// They are smoothed curves' last points, not one epoch's values: see [`crate::suite::Smoothing`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Published {
     /// fastai's smoothed training loss (EMA, β = 0.98).
@@ -37,11 +38,27 @@ pub struct Published {
     /// Validation top-5 accuracy, percent.
     #[serde(default)]
     pub top5: Option<f64>,
+    /// Printed values that the seed's own logs show to be wrong (a copy error, a swap): each
+    /// is compared through the logged value instead, and the report says so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errata: Vec<Erratum>,
+}
+
+/// A published value that the seed's logged per-epoch table contradicts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Erratum {
+    /// The metric whose printed value is wrong.
+    pub metric: Metric,
+    /// What the seed's log gives, smoothed as the published values were.
+    pub logged: f64,
+    /// What went wrong, in a few words.
+    pub note: String,
 }
 
 impl Published {
-    /// The published value of `metric`.
-    pub fn get(&self, metric: Metric) -> Option<f64> {
+    /// The value as printed in the seed's table.
+    pub fn printed(&self, metric: Metric) -> Option<f64> {
         match metric {
             Metric::TrainLoss => self.train_loss,
             Metric::ValidLoss => self.valid_loss,
@@ -50,13 +67,45 @@ impl Published {
         }
     }
 
-    /// Checks that every value is finite; `label` names the row in errors.
+    /// The erratum on `metric`, if the printed value is known to be wrong.
+    pub fn erratum(&self, metric: Metric) -> Option<&Erratum> {
+        self.errata.iter().find(|e| e.metric == metric)
+    }
+
+    /// The value to compare with: the logged one where an erratum corrects the printed one.
+    pub fn get(&self, metric: Metric) -> Option<f64> {
+        match self.erratum(metric) {
+            Some(e) => Some(e.logged),
+            None => self.printed(metric),
+        }
+    }
+
+    /// Checks that every value is finite and each erratum corrects a printed value once;
+    /// `label` names the row in errors.
     pub fn check(&self, label: &str) -> anyhow::Result<()> {
         for metric in Metric::ALL {
-            if let Some(v) = self.get(metric)
+            if let Some(v) = self.printed(metric)
                 && !v.is_finite()
             {
                 bail!("optimizer `{label}`: field `published.{metric}` must be a finite number");
+            }
+        }
+        for (i, e) in self.errata.iter().enumerate() {
+            if !e.logged.is_finite() {
+                bail!("optimizer `{label}`: field `published.errata[{i}].logged` must be finite");
+            }
+            if self.printed(e.metric).is_none() {
+                bail!(
+                    "optimizer `{label}`: `published.errata[{i}]` corrects `{}`, which has no \
+                     printed value",
+                    e.metric
+                );
+            }
+            if self.errata[..i].iter().any(|x| x.metric == e.metric) {
+                bail!(
+                    "optimizer `{label}`: two errata correct `published.{}`",
+                    e.metric
+                );
             }
         }
         Ok(())
@@ -111,13 +160,14 @@ impl fmt::Display for Metric {
     }
 }
 
-/// How a condition places one optimizer's mean.
+/// How a condition places one optimizer's values (their mean; the median where a diverged
+/// run's infinite loss is among them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Relation {
-    /// The smallest mean of all the suite's optimizers (tested against the runner-up).
+    /// Below every other optimizer's (of `among`, or all the suite's): tested against each.
     Lowest,
-    /// The largest mean of all (tested against the runner-up).
+    /// Above every other optimizer's: tested against each.
     Highest,
     /// Below `other`'s mean.
     Below,

@@ -51,5 +51,6 @@ pub mod config;
 pub mod model_kind;
 pub mod report;
 pub mod run_dir;
+pub mod seed;
 pub mod spec;
 pub mod suite;

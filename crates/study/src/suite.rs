@@ -51,6 +51,10 @@ pub struct SuiteOptimizer {
     /// This optimizer's weight decay (default: the spec's / the recipe's).
     #[serde(default)]
     pub weight_decay: Option<f64>,
+    /// This optimizer's horizontal flip (default: the recipe's); e.g. the seed's reset table,
+    /// whose runs flipped, beside its no-reset table, whose runs did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flip: Option<bool>,
     /// The seed study's published numbers for this row (replica suites), shown beside ours.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published: Option<Published>,
@@ -83,9 +87,63 @@ pub struct Suite {
     /// Where the optimizers' `published` numbers come from (page and table of the seed study).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published_source: Option<String>,
+    /// How the seed's charts smoothed the published numbers (replica suites): the report then
+    /// extracts the same smoothed value from our runs, compares it with the published one, and
+    /// reruns the verdicts on it as a sensitivity check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_smoothing: Option<Smoothing>,
     /// The seed study's conclusions this suite can test; the report gives each a verdict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub claims: Vec<Claim>,
+}
+
+/// The smoothing behind the seed study's published numbers. They were read off Weights &
+/// Biases charts, which show a debiased exponential moving average over the logged points (one
+/// per epoch): a ← w·a + (1 − w)·x, reported as a / (1 − wⁿ) after n epochs. The weight was
+/// fitted from the seed's own logged per-epoch tables (`cargo xtask seed-fit`; the tables and
+/// the fit are in [`crate::seed`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smoothing {
+    /// The weight w per epoch, in [0, 1).
+    pub weight: f64,
+    /// The length of the seed's runs, in epochs, that the weight applies to.
+    pub epochs: usize,
+    /// Where the weight comes from (the table it was fitted on).
+    pub source: String,
+}
+
+impl Smoothing {
+    /// The weight for a run of `run_epochs` epochs: w^(epochs / run_epochs), so that the average
+    /// spans the same fraction of training as the seed's did (the weight itself when the run is
+    /// as long as the seed's).
+    ///
+    /// ```
+    /// let s = study::suite::Smoothing { weight: 0.882, epochs: 200, source: String::new() };
+    /// assert_eq!(s.weight_for(200), 0.882);
+    /// assert!(s.weight_for(4) < 0.01); // four epochs: almost the final epoch alone
+    /// ```
+    pub fn weight_for(&self, run_epochs: usize) -> f64 {
+        if run_epochs == self.epochs {
+            self.weight
+        } else {
+            self.weight
+                .powf(self.epochs as f64 / run_epochs.max(1) as f64)
+        }
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if !(0.0..1.0).contains(&self.weight) {
+            bail!(
+                "field `published_smoothing.weight`: must be in [0, 1), not {}",
+                self.weight
+            );
+        }
+        if self.epochs == 0 {
+            bail!("field `published_smoothing.epochs`: must be at least 1");
+        }
+        Ok(())
+    }
 }
 
 /// One run of a suite.
@@ -200,6 +258,9 @@ impl Suite {
                 published.check(&o.label)?;
             }
         }
+        if let Some(smoothing) = &self.published_smoothing {
+            smoothing.check()?;
+        }
         let names: Vec<&str> = self.optimizers.iter().map(|o| o.label.as_str()).collect();
         for claim in &self.claims {
             claim.check(&names)?;
@@ -239,6 +300,9 @@ impl Suite {
                     }
                     if o.weight_decay.is_some() {
                         config.weight_decay = o.weight_decay;
+                    }
+                    if let Some(flip) = o.flip {
+                        config.flip = flip;
                     }
                     runs.push(SuiteRun {
                         dataset: dataset.to_string(),
@@ -318,7 +382,7 @@ mod tests {
         }
         let la = Suite::load("seed-cifar10").unwrap();
         let row = la.optimizers.iter().find(|o| o.label == "la-sgd").unwrap();
-        assert_eq!(row.published.unwrap().accuracy, Some(82.33));
+        assert_eq!(row.published.as_ref().unwrap().accuracy, Some(82.33));
     }
 
     #[test]

@@ -8,14 +8,14 @@
 //! one family across the whole report, adjusted by Holm–Bonferroni; the verdicts' tests are a
 //! third family.
 
-use super::load::{EpochRow, RunRecord};
+use super::load::RunRecord;
 use super::published::{PublishedRow, published_rows};
 pub use super::runs::{At, PValue, Tests, metric_value};
 use super::runs::{DatasetRuns, is};
 use super::stats::{Sample, band, holm, smooth};
 use super::verdict::{Verdict, verdicts};
 use crate::claim::Metric;
-use crate::run_dir::RunStatus;
+use crate::run_dir::{EpochMetrics, RunStatus};
 use crate::spec::{OptimizerSpec, StatePolicy};
 use crate::suite::Suite;
 
@@ -75,8 +75,13 @@ pub struct DatasetTable {
     pub pairs: Vec<PairRow>,
     /// The seed's published numbers beside the replica's, one row per optimizer and metric.
     pub published: Vec<PublishedRow>,
-    /// A verdict per claim of the suite.
+    /// A verdict per claim of the suite, on the final epoch.
     pub verdicts: Vec<Verdict>,
+    /// The same verdicts on the smoothed curve the seed published (the sensitivity check;
+    /// empty when the suite gives no smoothing).
+    pub smoothed_verdicts: Vec<Verdict>,
+    /// The smoothing weight per epoch used for this dataset's runs, if any.
+    pub smoothing_weight: Option<f64>,
     /// Smoothed training loss per iteration.
     pub train_curves: Curves,
     /// Validation loss per epoch.
@@ -129,7 +134,7 @@ pub fn reset_keep_pair(a: &OptimizerSpec, b: &OptimizerSpec) -> bool {
 }
 
 fn diff(x: &Sample, y: &Sample) -> Option<f64> {
-    Some(x.mean()? - y.mean()?)
+    Some(x.center()? - y.center()?)
 }
 
 /// Aggregates the runs of `suite` (loaded in `records`) into tables and findings.
@@ -138,17 +143,28 @@ pub fn aggregate(suite: &Suite, records: &[RunRecord]) -> (Vec<DatasetTable>, Fi
         .datasets
         .iter()
         .map(|dataset| {
+            let classes = dataset.num_classes();
             let dataset = dataset.to_string();
             let runs = DatasetRuns {
                 records: records.iter().filter(|r| r.dataset == dataset).collect(),
+                classes,
+                epochs: suite.recipe.epochs,
             };
+            let weight = suite
+                .published_smoothing
+                .as_ref()
+                .map(|s| s.weight_for(suite.recipe.epochs));
             let (train_curves, valid_loss_curves, valid_accuracy_curves) = curves(suite, &runs);
             DatasetTable {
                 dataset: dataset.clone(),
                 rows: optimizer_rows(suite, &runs),
                 pairs: pair_rows(suite, &runs),
-                published: published_rows(suite, &runs),
-                verdicts: verdicts(suite, &runs),
+                published: published_rows(suite, &runs, weight),
+                verdicts: verdicts(suite, &runs, At::Final),
+                smoothed_verdicts: weight
+                    .map(|w| verdicts(suite, &runs, At::Smoothed(w)))
+                    .unwrap_or_default(),
+                smoothing_weight: weight,
                 train_curves,
                 valid_loss_curves,
                 valid_accuracy_curves,
@@ -160,8 +176,10 @@ pub fn aggregate(suite: &Suite, records: &[RunRecord]) -> (Vec<DatasetTable>, Fi
     (tables, findings)
 }
 
-/// Holm–Bonferroni within each family: every Welch test of the report, every paired test, and
-/// every verdict's test.
+/// Holm–Bonferroni within each family, one per question: every Welch test of the tables (does
+/// an optimizer differ from the baseline, does reset differ from keep), every paired test of
+/// them, every verdict's test on the final epoch (which of the seed's conclusions hold), and
+/// every verdict's test on the smoothed curve (do they hold as the seed measured them).
 fn adjust(tables: &mut [DatasetTable]) {
     fn family(slots: Vec<&mut PValue>) {
         let raw: Vec<Option<f64>> = slots.iter().map(|p| p.raw).collect();
@@ -172,6 +190,7 @@ fn adjust(tables: &mut [DatasetTable]) {
     let mut welch = Vec::new();
     let mut paired = Vec::new();
     let mut claims = Vec::new();
+    let mut smoothed = Vec::new();
     for t in tables.iter_mut() {
         let comparisons = t
             .rows
@@ -187,15 +206,21 @@ fn adjust(tables: &mut [DatasetTable]) {
             welch.push(&mut tests.welch);
             paired.push(&mut tests.paired);
         }
-        claims.extend(
-            t.verdicts
-                .iter_mut()
-                .flat_map(|v| v.conditions.iter_mut().map(|c| &mut c.p)),
-        );
+        claims.extend(verdict_tests(&mut t.verdicts));
+        smoothed.extend(verdict_tests(&mut t.smoothed_verdicts));
     }
     family(welch);
     family(paired);
     family(claims);
+    family(smoothed);
+}
+
+/// Every comparison's p of a set of verdicts.
+fn verdict_tests(verdicts: &mut [Verdict]) -> impl Iterator<Item = &mut PValue> {
+    verdicts
+        .iter_mut()
+        .flat_map(|v| v.conditions.iter_mut())
+        .flat_map(|c| c.comparisons.iter_mut().map(|c| &mut c.p))
 }
 
 /// The significant comparisons, in the tables' order.
@@ -270,12 +295,12 @@ fn optimizer_rows(suite: &Suite, runs: &DatasetRuns<'_>) -> Vec<OptimizerRow> {
                 label: label.to_string(),
                 spec: o.spec.to_string(),
                 baseline: is_baseline,
-                diverged: all.iter().filter(|r| is(r, RunStatus::Diverged)).count(),
+                diverged: runs.diverged(label),
                 unfinished: all
                     .iter()
                     .filter(|r| r.summary.is_none() || is(r, RunStatus::Interrupted))
                     .count(),
-                train_loss: runs.sample(label, |s| s.final_train_loss),
+                train_loss: runs.final_train_loss_mean(label),
                 valid_loss: vloss,
                 valid_accuracy: acc,
                 accuracy_tests,
@@ -295,6 +320,7 @@ fn pair_rows(suite: &Suite, runs: &DatasetRuns<'_>) -> Vec<PairRow> {
         .filter(|(a, b)| {
             a.lr_max == b.lr_max
                 && a.weight_decay == b.weight_decay
+                && a.flip == b.flip
                 && reset_keep_pair(&a.spec, &b.spec)
         });
     let accuracy = |label: &str| runs.metric(label, Metric::Accuracy, At::Final);
@@ -329,7 +355,7 @@ fn curves(suite: &Suite, runs: &DatasetRuns<'_>) -> (Curves, Curves, Curves) {
             continue;
         }
         let smoothed: Vec<Vec<f64>> = done.iter().map(|r| smooth(&r.iterations)).collect();
-        let per_epoch = |f: fn(&EpochRow) -> Option<f64>| {
+        let per_epoch = |f: fn(&EpochMetrics) -> Option<f64>| {
             let series: Vec<Vec<f64>> = done
                 .iter()
                 .map(|r| r.epochs.iter().map(|e| f(e).unwrap_or(f64::NAN)).collect())
@@ -337,8 +363,8 @@ fn curves(suite: &Suite, runs: &DatasetRuns<'_>) -> (Curves, Curves, Curves) {
             from_one(band(&series))
         };
         train.push((o.label.clone(), from_one(band(&smoothed))));
-        vloss.push((o.label.clone(), per_epoch(|e| e.2)));
-        vacc.push((o.label.clone(), per_epoch(|e| e.3)));
+        vloss.push((o.label.clone(), per_epoch(|e| e.valid_loss)));
+        vacc.push((o.label.clone(), per_epoch(|e| e.valid_accuracy)));
     }
     (train, vloss, vacc)
 }

@@ -4,10 +4,7 @@
 
 use std::path::Path;
 
-use crate::run_dir::{Summary, read_epochs, read_iterations, read_summary};
-
-/// (epoch, train loss, valid loss, valid accuracy) of one epoch.
-pub type EpochRow = (usize, f64, Option<f64>, Option<f64>);
+use crate::run_dir::{EpochMetrics, Summary, read_epochs, read_iterations, read_summary};
 
 /// One run as the report sees it.
 #[derive(Debug, Clone)]
@@ -21,7 +18,7 @@ pub struct RunRecord {
     /// The summary, once the run has ended.
     pub summary: Option<Summary>,
     /// One row per epoch.
-    pub epochs: Vec<EpochRow>,
+    pub epochs: Vec<EpochMetrics>,
     /// Per-iteration training loss.
     pub iterations: Vec<f64>,
 }
@@ -29,10 +26,7 @@ pub struct RunRecord {
 /// Loads one run of a suite from its directory.
 pub fn load_run(dir: &Path, dataset: &str, label: &str, seed: u64) -> anyhow::Result<RunRecord> {
     let summary = read_summary(dir)?;
-    let epochs = read_epochs(dir)?
-        .into_iter()
-        .map(|e| (e.epoch, e.train_loss, e.valid_loss, e.valid_accuracy))
-        .collect();
+    let epochs = read_epochs(dir)?;
     let iterations = read_iterations(dir)?
         .into_iter()
         .map(|(_, _, loss)| loss)
@@ -65,7 +59,9 @@ mod tests {
         )
         .unwrap();
         let run = load_run(dir.path(), "d", "sgd", 1).unwrap();
-        assert_eq!(run.epochs, vec![(1, 2.5, None, None)]);
+        assert_eq!(run.epochs.len(), 1);
+        assert_eq!(run.epochs[0].train_loss, 2.5);
+        assert_eq!(run.epochs[0].valid_loss, None);
         assert_eq!(run.iterations[0], 2.75);
         assert!(run.iterations[1].is_nan() && run.summary.is_none());
         std::fs::write(

@@ -8,7 +8,9 @@
 
 mod aggregate;
 mod load;
+pub mod power;
 mod published;
+pub mod rank;
 mod render;
 mod runs;
 pub mod stats;
@@ -23,8 +25,9 @@ pub use aggregate::{
 };
 pub use load::{RunRecord, load_run};
 pub use published::{Placement, PublishedRow, placement};
+pub use runs::{diverged_value, epoch_value};
 pub use stats::{Sample, Stats, holm, paired_p, welch_p};
-pub use verdict::{ConditionResult, Outcome, TestKind, Verdict};
+pub use verdict::{Comparison, ConditionResult, Outcome, Power, TestKind, Verdict};
 
 use crate::suite::read_suite_json;
 
@@ -85,6 +88,7 @@ pub fn report(dir: &Path) -> anyhow::Result<ReportFiles> {
         write("summary.csv", &render::summary_csv(&tables)?)?,
         write("epochs.csv", &render::epochs_csv(&records)?)?,
         write("published.csv", &render::published_csv(&tables)?)?,
+        write("verdicts.csv", &render::verdicts_csv(&tables)?)?,
     ];
     let markdown = write("report.md", md.as_bytes())?;
     Ok(ReportFiles {

@@ -1,7 +1,10 @@
 //! The seed study's published numbers beside the replica's: one row per optimizer and metric
-//! that the suite gives a published value for, with the replica's values at the final epoch and
-//! at the epoch of the lowest validation loss (the model the seed reported, chosen on its test
-//! split), and where the published value falls in the replica's spread.
+//! that the suite gives a published value for, with the replica's values extracted as the seed
+//! extracted its own (the smoothed curve's last point, [`At::Smoothed`]: like with like), at the
+//! final epoch, and at the epoch of the lowest validation loss (the checkpoint fastai saved,
+//! chosen on the test split; not what was published), and where the published value falls in
+//! the replica's spread. A printed value that the seed's logs contradict (an erratum) is
+//! compared through the logged value, and the row says so.
 
 use std::fmt;
 
@@ -17,8 +20,14 @@ pub struct PublishedRow {
     pub label: String,
     /// The metric.
     pub metric: Metric,
-    /// The seed's published value.
+    /// The value compared with: the seed's published value, or the logged one where an
+    /// erratum corrects it.
     pub published: f64,
+    /// The value as printed, and the erratum's note, where the two differ.
+    pub erratum: Option<(f64, String)>,
+    /// The replica's values extracted as the seed's were (smoothed over epochs), when the suite
+    /// gives the smoothing.
+    pub smoothed: Option<Sample>,
     /// The replica's values at the final epoch.
     pub final_epoch: Sample,
     /// The replica's values at each run's lowest-validation-loss epoch.
@@ -85,7 +94,11 @@ impl fmt::Display for Placement {
 }
 
 /// The published rows of a dataset, in the suite's order of optimizers and [`Metric::ALL`].
-pub(super) fn published_rows(suite: &Suite, runs: &DatasetRuns<'_>) -> Vec<PublishedRow> {
+pub(super) fn published_rows(
+    suite: &Suite,
+    runs: &DatasetRuns<'_>,
+    smoothing: Option<f64>,
+) -> Vec<PublishedRow> {
     let mut rows = Vec::new();
     for o in &suite.optimizers {
         let Some(published) = &o.published else {
@@ -97,6 +110,11 @@ pub(super) fn published_rows(suite: &Suite, runs: &DatasetRuns<'_>) -> Vec<Publi
                     label: o.label.clone(),
                     metric,
                     published: value,
+                    erratum: published
+                        .erratum(metric)
+                        .zip(published.printed(metric))
+                        .map(|(e, printed)| (printed, e.note.clone())),
+                    smoothed: smoothing.map(|w| runs.metric(&o.label, metric, At::Smoothed(w))),
                     final_epoch: runs.metric(&o.label, metric, At::Final),
                     best_loss_epoch: runs.metric(&o.label, metric, At::BestValidLoss),
                 });

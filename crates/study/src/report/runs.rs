@@ -1,11 +1,14 @@
-//! A dataset's runs as samples over seeds: which epoch a number comes from ([`At`]), a
-//! metric's value in a summary, and the two tests of one comparison ([`Tests`], each p-value
-//! with its Holm adjustment). Shared by the aggregation, the published rows and the verdicts.
+//! A dataset's runs as samples over seeds: which epoch a number comes from ([`At`]: final,
+//! best-valid-loss checkpoint, or the smoothed curve the seed published), what a diverged run
+//! counts as ([`diverged_value`]: every run stays in the sample), and the two tests of one
+//! comparison ([`Tests`], each p-value with its Holm adjustment). Shared by the aggregation, the
+//! published rows and the verdicts.
 
 use super::load::RunRecord;
+use super::rank::{rank_sum_p, signed_rank_p};
 use super::stats::{Sample, paired_p, welch_p};
 use crate::claim::Metric;
-use crate::run_dir::{RunStatus, Summary};
+use crate::run_dir::{EpochMetrics, RunStatus, Summary, debiased_ema};
 
 /// A p-value and its Holm–Bonferroni adjustment within its family.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -28,21 +31,34 @@ impl PValue {
     }
 }
 
-/// One comparison, tested on independent samples and on the pairs of shared seeds.
+/// One comparison, tested on independent samples and on the pairs of shared seeds: with t-tests
+/// (Welch's, paired) when every value is finite, else with their rank-based counterparts
+/// (rank-sum, signed-rank; a diverged run's loss is +∞).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Tests {
-    /// Welch's unequal-variances t-test.
+    /// Welch's unequal-variances t-test (the rank-sum test when `rank_based`).
     pub welch: PValue,
-    /// The paired t-test over shared seeds.
+    /// The paired t-test over shared seeds (the signed-rank test when `rank_based`).
     pub paired: PValue,
+    /// Whether a value was infinite, so the rank-based tests ran.
+    pub rank_based: bool,
 }
 
 impl Tests {
     /// Both tests of `a` against `b`.
     pub fn of(a: &Sample, b: &Sample) -> Self {
-        Tests {
-            welch: PValue::new(welch_p(&a.values(), &b.values())),
-            paired: PValue::new(paired_p(&a.0, &b.0)),
+        if a.all_finite() && b.all_finite() {
+            Tests {
+                welch: PValue::new(welch_p(&a.values(), &b.values())),
+                paired: PValue::new(paired_p(&a.0, &b.0)),
+                rank_based: false,
+            }
+        } else {
+            Tests {
+                welch: PValue::new(rank_sum_p(&a.values(), &b.values())),
+                paired: PValue::new(signed_rank_p(&a.0, &b.0)),
+                rank_based: true,
+            }
         }
     }
 
@@ -58,17 +74,48 @@ impl Tests {
 }
 
 /// Which epoch of a run a number comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum At {
     /// The last epoch.
     Final,
-    /// The epoch of the lowest validation loss (the seed's reported model: chosen on its test
-    /// split).
+    /// The epoch of the lowest validation loss: the checkpoint fastai's callback saved and
+    /// reloaded, chosen on the validation split (the test split for CIFAR and Imagenette). Not
+    /// what the seed published.
     BestValidLoss,
+    /// The debiased exponential moving average over the run's epochs with this weight per
+    /// epoch: how the seed's charts smoothed the numbers it published (see
+    /// [`crate::suite::Smoothing`]).
+    Smoothed(f64),
 }
 
-/// The value of `metric` in a run's summary, at the epoch `at` (the train loss is fastai's
-/// smoothed one where the run recorded it, else the epoch mean).
+/// What a diverged run counts as, at every epoch from the one it diverged in: what fastai
+/// 1.0.59, which trained on through a non-finite loss, would have reported. Its weights are then
+/// NaN, so every loss is NaN (counted as +∞: worse than any finite loss, ties with other
+/// diverged runs) and every prediction is the first class (PyTorch's `argmax` over NaN logits),
+/// which on these balanced validation sets is chance: 100/C % top-1, 100·min(5, C)/C % top-5.
+pub fn diverged_value(metric: Metric, classes: usize) -> f64 {
+    let c = classes.max(1) as f64;
+    match metric {
+        Metric::TrainLoss | Metric::ValidLoss => f64::INFINITY,
+        Metric::Accuracy => 100.0 / c,
+        Metric::Top5 => 100.0 * c.min(5.0) / c,
+    }
+}
+
+/// `metric` of one epoch (the train loss is fastai's smoothed one where recorded, else the
+/// epoch mean).
+pub fn epoch_value(e: &EpochMetrics, metric: Metric) -> Option<f64> {
+    match metric {
+        Metric::TrainLoss => e.train_loss_smoothed.or(Some(e.train_loss)),
+        Metric::ValidLoss => e.valid_loss,
+        Metric::Accuracy => e.valid_accuracy,
+        Metric::Top5 => e.valid_top5_accuracy,
+    }
+}
+
+/// The value of `metric` in a completed run's summary, at the final epoch or the lowest
+/// validation loss's (the train loss is fastai's smoothed one where the run recorded it, else
+/// the epoch mean). `None` for [`At::Smoothed`], which needs every epoch.
 pub fn metric_value(s: &Summary, metric: Metric, at: At) -> Option<f64> {
     match at {
         At::Final => match metric {
@@ -77,21 +124,18 @@ pub fn metric_value(s: &Summary, metric: Metric, at: At) -> Option<f64> {
             Metric::Accuracy => s.final_valid_accuracy,
             Metric::Top5 => s.final_valid_top5_accuracy,
         },
-        At::BestValidLoss => {
-            let e = s.best_valid_loss_epoch.as_ref()?;
-            match metric {
-                Metric::TrainLoss => e.train_loss_smoothed.or(Some(e.train_loss)),
-                Metric::ValidLoss => e.valid_loss,
-                Metric::Accuracy => e.valid_accuracy,
-                Metric::Top5 => e.valid_top5_accuracy,
-            }
-        }
+        At::BestValidLoss => epoch_value(s.best_valid_loss_epoch.as_ref()?, metric),
+        At::Smoothed(_) => None,
     }
 }
 
-/// The runs of one dataset, by label.
+/// The runs of one dataset, by label, and what their numbers mean.
 pub(super) struct DatasetRuns<'a> {
     pub(super) records: Vec<&'a RunRecord>,
+    /// The dataset's classes (for a diverged run's chance accuracy).
+    pub(super) classes: usize,
+    /// The epochs each run was asked for (a diverged run's curve is filled up to them).
+    pub(super) epochs: usize,
 }
 
 impl<'a> DatasetRuns<'a> {
@@ -110,19 +154,70 @@ impl<'a> DatasetRuns<'a> {
             .collect()
     }
 
-    /// (seed, value) of every completed run of `label` that has the value.
-    pub(super) fn sample(&self, label: &str, f: impl Fn(&Summary) -> Option<f64>) -> Sample {
+    /// The runs that count: completed and diverged ones (an interrupted or unfinished run has
+    /// no result yet).
+    pub(super) fn counted(&self, label: &str) -> Vec<&'a RunRecord> {
+        self.of(label)
+            .into_iter()
+            .filter(|r| is(r, RunStatus::Complete) || is(r, RunStatus::Diverged))
+            .collect()
+    }
+
+    /// Diverged runs of `label`.
+    pub(super) fn diverged(&self, label: &str) -> usize {
+        self.of(label)
+            .iter()
+            .filter(|r| is(r, RunStatus::Diverged))
+            .count()
+    }
+
+    /// `metric` of `label` at epoch `at`, over every run that counts: (seed, value).
+    pub(super) fn metric(&self, label: &str, metric: Metric, at: At) -> Sample {
         Sample(
-            self.complete(label)
+            self.counted(label)
                 .into_iter()
-                .filter_map(|r| Some((r.seed, f(r.summary.as_ref()?)?)))
+                .filter_map(|r| Some((r.seed, self.value(r, metric, at)?)))
                 .collect(),
         )
     }
 
-    /// `metric` of `label` at epoch `at`.
-    pub(super) fn metric(&self, label: &str, metric: Metric, at: At) -> Sample {
-        self.sample(label, |s| metric_value(s, metric, at))
+    /// The last epoch's mean training loss of `label` (+∞ for a diverged run).
+    pub(super) fn final_train_loss_mean(&self, label: &str) -> Sample {
+        Sample(
+            self.counted(label)
+                .into_iter()
+                .filter_map(|r| {
+                    let s = r.summary.as_ref()?;
+                    let v = match s.status {
+                        RunStatus::Diverged => f64::INFINITY,
+                        _ => s.final_train_loss?,
+                    };
+                    Some((r.seed, v))
+                })
+                .collect(),
+        )
+    }
+
+    /// One run's value; a diverged run's under the rule of [`diverged_value`].
+    fn value(&self, r: &RunRecord, metric: Metric, at: At) -> Option<f64> {
+        let s = r.summary.as_ref()?;
+        let diverged = s.status == RunStatus::Diverged;
+        match at {
+            At::Final if diverged => Some(diverged_value(metric, self.classes)),
+            At::Final | At::BestValidLoss => metric_value(s, metric, at),
+            At::Smoothed(weight) => {
+                let mut series: Vec<f64> = r
+                    .epochs
+                    .iter()
+                    .map(|e| epoch_value(e, metric))
+                    .collect::<Option<_>>()?;
+                if diverged {
+                    let fill = self.epochs.max(series.len() + 1);
+                    series.resize(fill, diverged_value(metric, self.classes));
+                }
+                debiased_ema(&series, weight)
+            }
+        }
     }
 }
 

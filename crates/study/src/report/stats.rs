@@ -55,6 +55,37 @@ impl Sample {
         self.stats().map(|s| s.mean)
     }
 
+    /// Whether every value is finite (a diverged run's loss is +∞).
+    pub fn all_finite(&self) -> bool {
+        self.0.iter().all(|(_, v)| v.is_finite())
+    }
+
+    /// The median (`None` when empty); +∞ sorts last.
+    pub fn median(&self) -> Option<f64> {
+        let mut v = self.values();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let mid = v.len() / 2;
+        // Two equal middle values (e.g. both +∞) are the median; averaging them gives NaN for ∞.
+        Some(if v.len() % 2 == 1 || v[mid - 1] == v[mid] {
+            v[mid]
+        } else {
+            (v[mid - 1] + v[mid]) / 2.0
+        })
+    }
+
+    /// Where the values lie: the mean when every value is finite, else the median (a mean
+    /// with +∞ in it says nothing but "some run diverged").
+    pub fn center(&self) -> Option<f64> {
+        if self.all_finite() {
+            self.mean()
+        } else {
+            self.median()
+        }
+    }
+
     /// The number of values.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -66,22 +97,36 @@ impl Sample {
     }
 }
 
-/// Two-sided p-value of Welch's unequal-variances t-test of `a` against `b`; `None` when either
-/// has fewer than 2 values or both have zero variance.
-pub fn welch_p(a: &[f64], b: &[f64]) -> Option<f64> {
+/// The standard error of the difference of means, √(s²ₐ/nₐ + s²ᵦ/nᵦ), and its
+/// Welch–Satterthwaite degrees of freedom; `None` when either side has fewer than 2 values or
+/// the error is zero or not finite.
+pub fn welch_se_df(a: &[f64], b: &[f64]) -> Option<(f64, f64)> {
     let (sa, sb) = (Stats::of(a)?, Stats::of(b)?);
     if sa.n < 2 || sb.n < 2 {
         return None;
     }
     let (va, vb) = (sa.std.powi(2) / sa.n as f64, sb.std.powi(2) / sb.n as f64);
     let se2 = va + vb;
-    if se2 <= 0.0 {
+    if !se2.is_finite() || se2 <= 0.0 {
         return None;
     }
-    let t = (sa.mean - sb.mean) / se2.sqrt();
-    // Welch–Satterthwaite degrees of freedom.
     let df = se2.powi(2) / (va.powi(2) / (sa.n - 1) as f64 + vb.powi(2) / (sb.n - 1) as f64);
+    Some((se2.sqrt(), df))
+}
+
+/// Two-sided p-value of Welch's unequal-variances t-test of `a` against `b`; `None` when either
+/// has fewer than 2 values or both have zero variance.
+pub fn welch_p(a: &[f64], b: &[f64]) -> Option<f64> {
+    let (se, df) = welch_se_df(a, b)?;
+    let t = (Stats::of(a)?.mean - Stats::of(b)?.mean) / se;
     two_sided(t, df)
+}
+
+/// The differences `a − b` over the seeds both share, in `a`'s order.
+pub fn paired_differences(a: &[(u64, f64)], b: &[(u64, f64)]) -> Vec<f64> {
+    a.iter()
+        .filter_map(|(seed, x)| b.iter().find(|(s, _)| s == seed).map(|(_, y)| x - y))
+        .collect()
 }
 
 /// Two-sided p-value of Student's t with `df` degrees of freedom.
@@ -95,11 +140,7 @@ fn two_sided(t: f64, df: f64) -> Option<f64> {
 /// difference): t = mean(d) / (sd(d)/√n), n − 1 degrees of freedom. `None` with fewer than 2
 /// shared seeds or when every difference is the same.
 pub fn paired_p(a: &[(u64, f64)], b: &[(u64, f64)]) -> Option<f64> {
-    let d: Vec<f64> = a
-        .iter()
-        .filter_map(|(seed, x)| b.iter().find(|(s, _)| s == seed).map(|(_, y)| x - y))
-        .collect();
-    let s = Stats::of(&d)?;
+    let s = Stats::of(&paired_differences(a, b))?;
     if s.n < 2 || s.std <= 0.0 {
         return None;
     }

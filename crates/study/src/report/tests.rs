@@ -4,7 +4,7 @@
 use super::aggregate::*;
 use super::load::RunRecord;
 use crate::claim::Metric;
-use crate::run_dir::{BackendInfo, RunStatus, Summary};
+use crate::run_dir::{BackendInfo, EpochMetrics, RunStatus, Summary};
 use crate::suite::Suite;
 
 const SUITE: &str = r#"
@@ -51,6 +51,7 @@ fn run(label: &str, seed: u64, accuracy: f64, status: RunStatus) -> RunRecord {
         backend: BackendInfo {
             backend: "flex".into(),
             device: "cpu".into(),
+            cpu_simd: Some("x86_64-v4".into()),
         },
         resumed_from_epoch: 0,
         nodes: None,
@@ -60,7 +61,16 @@ fn run(label: &str, seed: u64, accuracy: f64, status: RunStatus) -> RunRecord {
         label: label.into(),
         seed,
         summary: Some(summary),
-        epochs: vec![(1, 1.0, Some(1.0), Some(accuracy))],
+        epochs: vec![EpochMetrics {
+            epoch: 1,
+            train_loss: 1.0,
+            train_accuracy: 50.0,
+            valid_loss: Some(2.0 - accuracy / 100.0),
+            valid_accuracy: Some(accuracy),
+            lr: 0.1,
+            train_loss_smoothed: None,
+            valid_top5_accuracy: None,
+        }],
         iterations: vec![1.0, 0.5],
     }
 }
@@ -79,12 +89,12 @@ fn tables_test_against_the_baseline_and_pair_reset_with_keep() {
             RunStatus::Complete,
         ));
     }
-    records[0] = run("sgd", 1, 0.0, RunStatus::Diverged);
+    records.push(run("sgd", 4, 0.0, RunStatus::Interrupted));
     let (tables, findings) = aggregate(&suite, &records);
     let table = &tables[0];
     let sgd = &table.rows[0];
     assert!(sgd.baseline && sgd.accuracy_tests.welch.raw.is_none());
-    assert_eq!((sgd.diverged, sgd.valid_accuracy.len()), (1, 2));
+    assert_eq!((sgd.unfinished, sgd.valid_accuracy.len()), (1, 3));
     let reset = &table.rows[1];
     assert!(reset.accuracy_tests.welch.raw.unwrap() < 0.05, "{reset:?}");
     assert!(table.rows[2].accuracy_tests.welch.raw.unwrap() > 0.05);
@@ -112,13 +122,14 @@ name = "t"
 datasets = ["fashion-mnist-embedded"]
 seeds = [1, 2, 3]
 published_source = "p. 7"
+published_smoothing = { weight = 0.5, epochs = 1, source = "t" }
 [[optimizers]]
 label = "sgd"
 spec = "sgd"
 [[optimizers]]
 label = "la-keep"
 spec = "lookahead(sgd, keep)"
-published = { train_loss = 0.2, accuracy = 55.0 }
+published = { train_loss = 0.2, accuracy = 55.0, errata = [{ metric = "train_loss", logged = 0.25, note = "A copy error." }] }
 [[optimizers]]
 label = "adamw"
 spec = "adamw"
@@ -173,10 +184,11 @@ fn claim_records() -> Vec<RunRecord> {
     records
 }
 
-/// Paired tests see what Welch's cannot; Holm adjusts the verdicts' family; each outcome.
-/// Reference values: scipy 1.17.1 / statsmodels 0.15.0 on the same numbers.
+/// Paired tests see what Welch's cannot; `highest`/`lowest` test every competitor; Holm
+/// adjusts the verdicts' family; each of the three outcomes. Reference values: scipy 1.17.1 /
+/// statsmodels 0.15.0 on the same numbers.
 #[test]
-fn verdicts_use_paired_tests_and_holm() {
+fn verdicts_are_three_way_over_every_competitor() {
     use super::verdict::{Outcome, TestKind};
     let suite = Suite::parse(CLAIMS, "t").unwrap();
     let (tables, _) = aggregate(&suite, &claim_records());
@@ -189,35 +201,118 @@ fn verdicts_use_paired_tests_and_holm() {
     );
     assert!((la.welch.raw.unwrap() - 0.137_507).abs() < 1e-5, "{la:?}");
     let v = &t.verdicts;
-    // Highest: tested against the runner-up (sgd), paired; Holm over the four tested
-    // conditions: multipletests([0.0202041, 0.000255217, 0.0202041, 0.000578202], "holm")
-    // = [0.0404082, 0.00102087, 0.0404082, 0.00173461].
+    // The family: six comparisons with a p; multipletests([0.0202041, 0.000578202,
+    // 0.000255217, 0.000578202, 0.0202041, 0.000578202], method="holm") = [0.0404082,
+    // 0.00289101, 0.00153130, 0.00289101, 0.0404082, 0.00289101].
     let c = &v[0].conditions[0];
-    assert_eq!(
-        (c.other.as_deref(), c.test, c.holds),
-        (Some("sgd"), TestKind::Paired, Some(true))
+    let others: Vec<&str> = c.comparisons.iter().map(|x| x.other.as_str()).collect();
+    assert_eq!(others, ["sgd", "adamw"]);
+    let (sgd, adamw) = (&c.comparisons[0], &c.comparisons[1]);
+    assert_eq!((sgd.test, sgd.holds), (TestKind::Paired, Some(true)));
+    assert!((sgd.p.holm.unwrap() - 0.040_408_2).abs() < 1e-6, "{sgd:?}");
+    assert!(
+        (adamw.p.holm.unwrap() - 0.002_891_01).abs() < 1e-8,
+        "{adamw:?}"
     );
-    assert!((c.p.holm.unwrap() - 0.040_408_2).abs() < 1e-6, "{c:?}");
+    // The weakest comparison decides.
+    assert_eq!(c.deciding().unwrap().other, "sgd");
     assert_eq!(v[0].outcome(), Outcome::Supported);
     // Every difference of adamw − sgd is −10: no paired test; Welch p = 0.000255217.
-    let c = &v[1].conditions[0];
-    assert_eq!((c.other.as_deref(), c.test), (Some("sgd"), TestKind::Welch));
+    let c = &v[1].conditions[0].comparisons[0];
+    assert_eq!((c.other.as_str(), c.test), ("sgd", TestKind::Welch));
     assert!((c.p.raw.unwrap() - 0.000_255_217).abs() < 1e-8, "{c:?}");
-    assert!((c.p.holm.unwrap() - 0.001_020_87).abs() < 1e-8, "{c:?}");
+    assert!((c.p.holm.unwrap() - 0.001_531_30).abs() < 1e-8, "{c:?}");
     assert_eq!(v[1].outcome(), Outcome::Supported);
-    assert_eq!(
-        (v[2].conditions[0].holds, v[2].outcome()),
-        (Some(false), Outcome::NotSupported)
-    );
-    assert_eq!(
-        (v[3].conditions[0].holds, v[3].outcome()),
-        (None, Outcome::NotTestable)
-    );
-    // `among` leaves sgd out: the runner-up is adamw (ttest_rel p = 0.000578202).
+    // "SGD beats LA" goes significantly the other way: contradicted, not merely unsupported.
+    let c = &v[2].conditions[0];
+    assert_eq!(c.comparisons[0].holds, Some(false));
+    assert_eq!(v[2].outcome(), Outcome::Contradicted);
+    // No top-5 values: inconclusive.
+    assert_eq!(v[3].conditions[0].comparisons[0].holds, None);
+    assert_eq!(v[3].outcome(), Outcome::Inconclusive);
+    // `among` leaves sgd out: only adamw is compared.
     let c = &v[4].conditions[0];
-    assert_eq!(c.other.as_deref(), Some("adamw"));
-    assert!((c.p.raw.unwrap() - 0.000_578_202).abs() < 1e-8, "{c:?}");
-    assert!((c.p.holm.unwrap() - 0.001_734_61).abs() < 1e-8, "{c:?}");
+    assert_eq!(c.comparisons.len(), 1);
+    assert_eq!(c.comparisons[0].other, "adamw");
+    let md = super::render::verdict_section(&tables[0]);
+    assert!(md.contains("❌ **contradicted** — “SGD beats LA”"), "{md}");
+    let csv = String::from_utf8(super::render::verdicts_csv(&tables).unwrap()).unwrap();
+    assert!(csv.contains("final,SGD beats LA,contradicted,"), "{csv}");
+}
+
+/// A small difference at n = 3 is inconclusive, and the report says what this n could detect:
+/// paired differences [1, −0.5, 0.8] (mean 0.4333, sd 0.8145): MDE = (t.975,2 + t.8,2)·sd/√3
+/// = (4.3027 + 1.0607)·0.4702 = 2.522; the observed 0.4333 needs n = 30 (scipy: the smallest n
+/// with (t.ppf(.975, n−1) + t.ppf(.8, n−1))·0.8145/√n ≤ 0.4333).
+#[test]
+fn inconclusive_verdicts_say_what_this_n_could_detect() {
+    use super::verdict::Outcome;
+    let suite = Suite::parse(CLAIMS, "t").unwrap();
+    let mut records = Vec::new();
+    for (seed, a, b) in [(1, 51.0, 50.0), (2, 50.5, 51.0), (3, 49.8, 49.0)] {
+        records.push(seed_run("sgd", seed, b, 0.5));
+        records.push(seed_run("la-keep", seed, a, 0.4));
+        records.push(seed_run("adamw", seed, 30.0 + seed as f64, 0.1));
+    }
+    let (tables, _) = aggregate(&suite, &records);
+    let v = &tables[0].verdicts[0];
+    assert_eq!(v.outcome(), Outcome::Inconclusive);
+    let d = v.conditions[0].deciding().unwrap();
+    assert_eq!(d.other, "sgd");
+    assert!((d.power.mde.unwrap() - 2.522).abs() < 2e-3, "{d:?}");
+    assert_eq!(d.power.n_needed, Some(30));
+    let md = super::render::verdict_section(&tables[0]);
+    assert!(
+        md.contains("the observed one needs ≈ 30 seeds to be significant"),
+        "{md}"
+    );
+}
+
+/// A diverged run stays in the sample: +∞ loss, chance accuracy (10 classes: 10 %), rank-based
+/// tests where a value is infinite, counted beside the verdict; a smoothed curve is filled
+/// with the same values up to the suite's epochs.
+#[test]
+fn diverged_runs_count_under_the_rule() {
+    use super::runs::{At, DatasetRuns};
+    use super::verdict::TestKind;
+    let suite = Suite::parse(CLAIMS, "t").unwrap();
+    let mut records = claim_records();
+    let diverged = records
+        .iter_mut()
+        .find(|r| r.label == "la-keep" && r.seed == 2)
+        .unwrap();
+    let s = diverged.summary.as_mut().unwrap();
+    s.status = RunStatus::Diverged;
+    (s.final_valid_loss, s.final_valid_accuracy) = (None, None);
+    let (tables, _) = aggregate(&suite, &records);
+    let t = &tables[0];
+    let la = &t.rows[1];
+    assert_eq!((la.diverged, la.valid_accuracy.len()), (1, 3));
+    assert_eq!(la.valid_accuracy.values(), vec![52.0, 10.0, 50.5]);
+    assert_eq!(la.valid_loss.values()[1], f64::INFINITY);
+    assert!(la.loss_tests.rank_based && !la.accuracy_tests.rank_based);
+    // Valid loss against sgd, rank-based: la − sgd = [1.48 − 1.50, ∞, 1.495 − 1.51] has ranks
+    // 2, 3, 1 with signs −, +, −: W+ = 3 of 6, p = 1 (scipy.stats.wilcoxon gives 1.0).
+    assert_eq!(la.loss_tests.paired.raw, Some(1.0));
+    let c = &t.verdicts[0].conditions[0];
+    assert_eq!(c.diverged, 1);
+    assert_eq!(t.verdicts[0].diverged(), 1);
+    assert_eq!(c.comparisons[0].test, TestKind::Paired);
+    let md = super::render::dataset_section(t, "sgd");
+    assert!(md.contains("median 1.4950 (1 of 3 at ∞: diverged)"), "{md}");
+    // The smoothed value of a diverged run: its logged epochs, then chance up to the suite's
+    // epochs (here 5: one logged epoch of 53.5, four at 10 %), debiased EMA with w = 0.5:
+    // weights 1, 2, 4, 8, 16 over 31: (53.5 + 30·10)/31.
+    let runs = DatasetRuns {
+        records: records.iter().collect(),
+        classes: 10,
+        epochs: 5,
+    };
+    let smoothed = runs.metric("la-keep", Metric::Accuracy, At::Smoothed(0.5));
+    assert!(
+        (smoothed.values()[1] - (53.5 + 300.0) / 31.0).abs() < 1e-9,
+        "{smoothed:?}"
+    );
 }
 
 /// The published table: the replica at the final epoch and at the best-valid-loss epoch,
@@ -229,30 +324,45 @@ fn published_numbers_sit_beside_the_replica() {
     let (tables, _) = aggregate(&suite, &claim_records());
     let rows = &tables[0].published;
     assert_eq!(rows.len(), 2);
-    // Train loss: smoothed [0.3, 0.25, 0.35], mean 0.3, std 0.05: 0.2 is below all, z = −2.
+    // Train loss: printed 0.2, corrected by the erratum to 0.25; smoothed [0.3, 0.25, 0.35],
+    // mean 0.3, std 0.05: 0.25 is inside, z = −1.
     let train = &rows[0];
     assert_eq!(
         (train.label.as_str(), train.metric),
         ("la-keep", Metric::TrainLoss)
     );
+    assert_eq!(train.published, 0.25);
+    assert_eq!(train.erratum, Some((0.2, "A copy error.".to_string())));
     assert_eq!(train.final_epoch.values(), vec![0.3, 0.25, 0.35]);
     match super::published::placement(train.published, &train.final_epoch) {
-        Placement::Below { z: Some(z) } => assert!((z + 2.0).abs() < 1e-9),
+        Placement::Inside { z: Some(z) } => assert!((z + 1.0).abs() < 1e-9),
         other => panic!("{other:?}"),
     }
-    // Accuracy: final mean 52, std 1.5 (z = +2); best-loss epoch mean 53 (z = +1.33).
+    // Accuracy: one epoch per run, so smoothed = final: mean 52, std 1.5 (z = +2); best-loss
+    // checkpoint mean 53.
     let acc = &rows[1];
+    assert_eq!(
+        acc.smoothed.as_ref().unwrap().values(),
+        vec![52.0, 53.5, 50.5]
+    );
     assert_eq!(acc.best_loss_epoch.values(), vec![53.0, 54.5, 51.5]);
     let md = super::render::published_section(&tables[0], suite.published_source.as_deref());
     assert!(md.contains("Published: p. 7."), "{md}");
     assert!(
-        md.contains("| la-keep | accuracy (%) | 55 | 52.00 ± 1.50 | above all (z = +2.0) | 53.00 ± 1.50 | above all (z = +1.3) |"),
+        md.contains("| la-keep | accuracy (%) | 55 | 52.00 ± 1.50 | above all (z = +2.0) | 52.00 ± 1.50 | above all (z = +2.0) | 53.00 ± 1.50 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| ~~0.2~~ 0.25 ✎1 |")
+            && md.contains(
+                "✎1: `la-keep` train loss (smoothed): printed 0.2, logged 0.25. A copy error."
+            ),
         "{md}"
     );
     let csv = String::from_utf8(super::render::published_csv(&tables).unwrap()).unwrap();
     assert!(
         csv.contains(
-            "fashion-mnist-embedded,la-keep,accuracy,55,3,52,1.5,above all (z = +2.0),53,1.5"
+            "fashion-mnist-embedded,la-keep,accuracy,55,,3,52,1.5,above all (z = +2.0),52,1.5,above all (z = +2.0),53,1.5"
         ),
         "{csv}"
     );

@@ -209,6 +209,27 @@ pub fn smooth(values: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// The last value of the debiased exponential moving average of `values` with weight `w`:
+/// a ← w·a + (1 − w)·x from a = 0, then a / (1 − wⁿ) over the n values. With one value per
+/// epoch this is how the seed study's charts smoothed the numbers it published (the weight
+/// fitted from its logs: [`crate::seed`]). `None` when empty.
+///
+/// ```
+/// let v = study::run_dir::debiased_ema(&[1.0, 2.0], 0.5).unwrap();
+/// // a = 0.5, then 0.5·0.5 + 0.5·2 = 1.25; debiased by 1 − 0.25: 5/3.
+/// assert!((v - 5.0 / 3.0).abs() < 1e-12);
+/// ```
+pub fn debiased_ema(values: &[f64], w: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut a = 0.0;
+    for x in values {
+        a = w * a + (1.0 - w) * x;
+    }
+    Some(a / (1.0 - w.powi(values.len() as i32)))
+}
+
 /// Sets each epoch's `train_loss_smoothed` to fastai's smoothed loss (debiased EMA, β = 0.98,
 /// over every iteration since the run's start) at the epoch's last iteration.
 pub fn set_smoothed_losses(epochs: &mut [EpochMetrics], iterations: &[IterationLoss]) {

@@ -24,7 +24,8 @@ use serde::Serialize;
 
 pub use metrics::{
     EpochMetrics, IterationLoss, IterationRow, METRICS, MetricsRow, TRAIN_LOSS,
-    best_valid_loss_epoch, read_epochs, read_iterations, set_smoothed_losses, write_metrics,
+    best_valid_loss_epoch, debiased_ema, read_epochs, read_iterations, set_smoothed_losses,
+    write_metrics,
 };
 pub use summary::{AllReduceStats, BackendInfo, Divergence, NodesSummary, RunStatus, Summary};
 

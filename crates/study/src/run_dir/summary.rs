@@ -64,11 +64,21 @@ pub struct BackendInfo {
     pub backend: String,
     /// The device, as the backend describes it.
     pub device: String,
+    /// The widest SIMD level of the CPU that ran it (`x86_64-v4` = AVX-512, `x86_64-v3` = AVX2,
+    /// `aarch64-neon`, …): CPU backends' kernels dispatch on it, so float sums, and with them a
+    /// report's last digits, reproduce byte for byte only on the same level. Absent in runs
+    /// written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_simd: Option<String>,
 }
 
 impl std::fmt::Display for BackendInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} on {}", self.backend, self.device)
+        write!(f, "{} on {}", self.backend, self.device)?;
+        match &self.cpu_simd {
+            Some(level) => write!(f, " (CPU SIMD level {level})"),
+            None => Ok(()),
+        }
     }
 }
 

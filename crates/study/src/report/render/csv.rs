@@ -87,15 +87,15 @@ pub fn results_csv(suite: &Suite, records: &[RunRecord]) -> anyhow::Result<Vec<u
 /// `epochs.csv`: one row per run and epoch.
 pub fn epochs_csv(records: &[RunRecord]) -> anyhow::Result<Vec<u8>> {
     let rows = records.iter().flat_map(|rec| {
-        rec.epochs.iter().map(move |(epoch, tl, vl, va)| {
+        rec.epochs.iter().map(move |e| {
             vec![
                 rec.dataset.clone(),
                 rec.label.clone(),
                 rec.seed.to_string(),
-                epoch.to_string(),
-                tl.to_string(),
-                opt(*vl),
-                opt(*va),
+                e.epoch.to_string(),
+                e.train_loss.to_string(),
+                opt(e.valid_loss),
+                opt(e.valid_accuracy),
             ]
         })
     });
@@ -181,7 +181,19 @@ pub fn published_csv(tables: &[DatasetTable]) -> anyhow::Result<Vec<u8>> {
                 r.label.clone(),
                 r.metric.to_string(),
                 r.published.to_string(),
+                r.erratum
+                    .as_ref()
+                    .map_or(String::new(), |(printed, _)| printed.to_string()),
                 r.final_epoch.len().to_string(),
+                r.smoothed
+                    .as_ref()
+                    .map_or(String::new(), |s| stat(s, |x| x.mean)),
+                r.smoothed
+                    .as_ref()
+                    .map_or(String::new(), |s| stat(s, |x| x.std)),
+                r.smoothed
+                    .as_ref()
+                    .map_or(String::new(), |s| placement(r.published, s).to_string()),
                 stat(&r.final_epoch, |x| x.mean),
                 stat(&r.final_epoch, |x| x.std),
                 placement(r.published, &r.final_epoch).to_string(),
@@ -197,7 +209,11 @@ pub fn published_csv(tables: &[DatasetTable]) -> anyhow::Result<Vec<u8>> {
             "optimizer",
             "metric",
             "published",
+            "printed_erratum",
             "n",
+            "smoothed_mean",
+            "smoothed_std",
+            "smoothed_where",
             "final_mean",
             "final_std",
             "final_where",
@@ -207,6 +223,74 @@ pub fn published_csv(tables: &[DatasetTable]) -> anyhow::Result<Vec<u8>> {
         ],
         rows,
     )
+}
+
+/// `verdicts.csv`: one row per dataset, extraction (final, smoothed), claim, condition and
+/// comparison, with the claim's and the condition's outcome.
+pub fn verdicts_csv(tables: &[DatasetTable]) -> anyhow::Result<Vec<u8>> {
+    let mut rows = Vec::new();
+    for t in tables {
+        let sets = [("final", &t.verdicts), ("smoothed", &t.smoothed_verdicts)];
+        for (at, verdicts) in sets {
+            for v in verdicts {
+                for c in &v.conditions {
+                    for x in &c.comparisons {
+                        rows.push(vec![
+                            t.dataset.clone(),
+                            at.to_string(),
+                            v.claim.clone(),
+                            v.outcome().to_string(),
+                            opt_bool(v.on_published()),
+                            c.condition.metric.to_string(),
+                            c.condition.label.clone(),
+                            format!("{:?}", c.condition.is).to_lowercase(),
+                            x.other.clone(),
+                            opt(c.sample.center()),
+                            opt(x.other_sample.center()),
+                            c.sample.len().to_string(),
+                            x.other_sample.len().to_string(),
+                            c.diverged.to_string(),
+                            opt_bool(x.holds),
+                            x.test.to_string(),
+                            opt(x.p.raw),
+                            opt(x.p.holm),
+                            opt(x.power.mde),
+                            x.power.n_needed.map_or(String::new(), |n| n.to_string()),
+                        ]);
+                    }
+                }
+            }
+        }
+    }
+    csv_text(
+        &[
+            "dataset",
+            "at",
+            "claim",
+            "outcome",
+            "holds_on_published",
+            "metric",
+            "optimizer",
+            "relation",
+            "other",
+            "value",
+            "other_value",
+            "n",
+            "other_n",
+            "diverged_runs",
+            "holds",
+            "test",
+            "p",
+            "p_holm",
+            "min_detectable_difference",
+            "seeds_needed",
+        ],
+        rows,
+    )
+}
+
+fn opt_bool(v: Option<bool>) -> String {
+    v.map_or(String::new(), |v| v.to_string())
 }
 
 /// An optional number as a CSV cell: its shortest round-tripping form, or empty.

@@ -4,7 +4,9 @@
 mod csv;
 mod markdown;
 mod plots;
+mod seed;
 
-pub use self::csv::{epochs_csv, published_csv, results_csv, summary_csv};
-pub use markdown::{conclusions, dataset_section, header, published_section, verdict_section};
+pub use self::csv::{epochs_csv, published_csv, results_csv, summary_csv, verdicts_csv};
+pub use markdown::{conclusions, dataset_section, header};
 pub use plots::dataset_plots;
+pub use seed::{published_section, verdict_section};
