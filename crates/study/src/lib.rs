@@ -52,5 +52,6 @@ pub mod model_kind;
 pub mod report;
 pub mod run_dir;
 pub mod seed;
+pub mod slice;
 pub mod spec;
 pub mod suite;

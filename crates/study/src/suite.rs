@@ -285,39 +285,45 @@ impl Suite {
         Ok(())
     }
 
-    /// Every run of the grid, dataset-major, then optimizer, then seed.
+    /// Every run of the grid, seed-major: every dataset and optimizer of the first seed, then
+    /// of the second, … so that a suite stopped part-way leaves complete seeds to report.
     pub fn runs(&self, out: &Path) -> Vec<SuiteRun> {
         let mut runs = Vec::new();
-        for dataset in &self.datasets {
-            for o in &self.optimizers {
-                for &seed in &self.seeds {
-                    let mut config = self.recipe.clone();
-                    config.dataset = dataset.clone();
-                    config.optimizer = o.spec.clone();
-                    config.seed = seed;
-                    if let Some(lr) = o.lr_max {
-                        config.lr_max = lr;
-                    }
-                    if o.weight_decay.is_some() {
-                        config.weight_decay = o.weight_decay;
-                    }
-                    if let Some(flip) = o.flip {
-                        config.flip = flip;
-                    }
-                    runs.push(SuiteRun {
-                        dataset: dataset.to_string(),
-                        label: o.label.clone(),
-                        seed,
-                        dir: out
-                            .join(dataset.to_string())
-                            .join(&o.label)
-                            .join(format!("seed-{seed}")),
-                        config,
-                    });
+        for &seed in &self.seeds {
+            for dataset in &self.datasets {
+                for o in &self.optimizers {
+                    runs.push(self.run(out, dataset, o, seed));
                 }
             }
         }
         runs
+    }
+
+    /// One run of the grid: the recipe with the optimizer's own settings.
+    fn run(&self, out: &Path, dataset: &DatasetKind, o: &SuiteOptimizer, seed: u64) -> SuiteRun {
+        let mut config = self.recipe.clone();
+        config.dataset = dataset.clone();
+        config.optimizer = o.spec.clone();
+        config.seed = seed;
+        if let Some(lr) = o.lr_max {
+            config.lr_max = lr;
+        }
+        if o.weight_decay.is_some() {
+            config.weight_decay = o.weight_decay;
+        }
+        if let Some(flip) = o.flip {
+            config.flip = flip;
+        }
+        SuiteRun {
+            dataset: dataset.to_string(),
+            label: o.label.clone(),
+            seed,
+            dir: out
+                .join(dataset.to_string())
+                .join(&o.label)
+                .join(format!("seed-{seed}")),
+            config,
+        }
     }
 
     /// The spec of each optimizer label.
