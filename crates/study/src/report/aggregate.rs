@@ -110,7 +110,8 @@ pub fn p_text(p: Option<f64>) -> String {
     }
 }
 
-/// Whether two specs differ only in the inner-state policy, `a` with Reset and `b` with Keep.
+/// Whether two specs differ only in the inner-state policy, `a` resetting (Reset, or the seed's
+/// ZeroMoments) and `b` with Keep.
 pub fn reset_keep_pair(a: &OptimizerSpec, b: &OptimizerSpec) -> bool {
     match (a, b) {
         (
@@ -118,7 +119,7 @@ pub fn reset_keep_pair(a: &OptimizerSpec, b: &OptimizerSpec) -> bool {
                 inner: ia,
                 k: ka,
                 alpha: aa,
-                policy: StatePolicy::Reset,
+                policy: StatePolicy::Reset | StatePolicy::ZeroMoments,
                 slow_start: sa,
             },
             OptimizerSpec::Lookahead {

@@ -109,7 +109,8 @@ pub fn dataset_section(table: &DatasetTable, baseline: &str) -> String {
     if !table.pairs.is_empty() {
         let _ = writeln!(
             md,
-            "\nReset against keep (same inner optimizer, k, α, learning rate): Welch and paired \
+            "\nReset against keep (same inner optimizer, k, α, learning rate and flip; reset is a full \
+             reset or the seed's zero-moments): Welch and paired \
              t-tests (Holm-adjusted in brackets).\n\n| reset | keep | Δ valid accuracy (points) | p acc: Welch | p acc: paired | Δ valid loss | p loss: Welch | p loss: paired |\n|---|---|---|---|---|---|---|---|"
         );
         let d = |d: Option<f64>| d.map_or("–".into(), |d| format!("{d:+.4}"));
@@ -194,7 +195,9 @@ pub fn conclusions(suite: &Suite, findings: &Findings, records: &[RunRecord]) ->
         md,
         "- Every number here is reproduced by `cargo xtask compare {} --backend <backend>` then \
          `cargo xtask report <dir>`; the CSV files beside this report hold them all \
-         (`results.csv` per run, `summary.csv` per optimizer, `epochs.csv` per epoch).",
+         (`results.csv` per run, `summary.csv` per optimizer, `epochs.csv` per epoch, \
+         `published.csv` beside the seed's numbers, `verdicts.csv` per comparison of each \
+         verdict).",
         suite.name
     );
     let summaries = || records.iter().filter_map(|r| r.summary.as_ref());

@@ -217,16 +217,29 @@ fn comparison_text(c: &Comparison, center: &impl Fn(&Sample) -> String) -> Strin
     let mark = match c.holds {
         Some(true) => "✓",
         Some(false) => "✗",
-        None => "no runs",
+        None => {
+            return format!(
+                "vs `{}` {}: no runs to compare",
+                c.other,
+                center(&c.other_sample)
+            );
+        }
     };
-    format!(
-        "vs `{}` {} {mark} {} p {} (Holm {})",
-        c.other,
-        center(&c.other_sample),
-        c.test,
-        p_text(c.p.raw),
-        p_text(c.p.holm)
-    )
+    match c.p.raw {
+        Some(_) => format!(
+            "vs `{}` {} {mark} {} p {} (Holm {})",
+            c.other,
+            center(&c.other_sample),
+            c.test,
+            p_text(c.p.raw),
+            p_text(c.p.holm)
+        ),
+        None => format!(
+            "vs `{}` {} {mark} (no test: too few runs or no spread)",
+            c.other,
+            center(&c.other_sample)
+        ),
+    }
 }
 
 /// ` — at this n a difference of 1.23 is detectable; the observed one needs 40 seeds`.
@@ -235,7 +248,7 @@ fn power_text(c: &Comparison, digits: usize) -> String {
     if let Some(mde) = c.power.mde {
         let _ = write!(
             text,
-            " — against `{}`, this n detects a difference of {}",
+            " — against `{}`, this n detects a difference of {} (power 0.8 at 5 %, before Holm)",
             c.other,
             num(mde, digits)
         );
