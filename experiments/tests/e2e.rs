@@ -146,7 +146,10 @@ fn micro_suite_compares_reports_and_survives_a_diverging_run() {
     // chance accuracy.
     assert!(absurd.contains("| 2 | 2 |"), "two diverged runs: {absurd}");
     assert!(absurd.contains("(2 of 2 at ∞: diverged)"), "{absurd}");
-    assert!(absurd.contains("| 10.00 ± 0.00 |"), "chance accuracy: {absurd}");
+    assert!(
+        absurd.contains("| 10.00 ± 0.00 |"),
+        "chance accuracy: {absurd}"
+    );
     for name in ["train_loss", "valid_loss", "valid_accuracy"] {
         let svg = std::fs::read_to_string(out.join(format!("fashion-mnist-embedded_{name}.svg")))
             .unwrap();
