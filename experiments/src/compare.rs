@@ -1,13 +1,19 @@
 //! A suite's runs, one after the other ([`compare`]): finished runs are skipped, interrupted
-//! ones resumed, a diverged or failed run is recorded and the suite goes on.
+//! ones resumed, a diverged or failed run is recorded and the suite goes on. Any slice of a suite
+//! (`--only`, `--seeds`, `--datasets`) can run, from several processes or machines into one
+//! output directory: each run directory has one writer (its lock), a run another process is
+//! training is left to it, and the report reads whatever has finished.
 
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::bail;
 use study::run_dir::{RunStatus, run_state};
+use study::slice::Slice;
 use study::suite::{SUITE_JSON, Suite, SuiteRun, read_suite_json};
 
-use crate::lock::DirLock;
+use crate::console::duration_text;
+use crate::lock::{DirLock, LockError};
 use crate::run::RunOptions;
 use crate::{TrainTask, backend, console, nodes, train_on};
 
@@ -16,17 +22,20 @@ use crate::{TrainTask, backend, console, nodes, train_on};
 pub enum RunOutcome {
     /// Already finished before this invocation.
     Skipped(RunStatus),
+    /// Another process is training it (its directory is locked): left to it.
+    Busy(String),
     /// Ran (or resumed) to an end.
     Finished(RunStatus),
     /// Failed with an error (the suite went on).
     Failed(String),
 }
 
-/// Creates and locks `out` (see [`crate::lock`]; the lock is held as long as the returned
-/// value lives), then writes `suite.json` into it (refusing a directory that holds a different
-/// suite).
-pub fn prepare_out(suite: &Suite, out: &Path) -> anyhow::Result<DirLock> {
-    let lock = DirLock::create(out)?;
+/// Writes `suite.json` into `out` (created if needed), refusing a directory that holds a
+/// different suite. Every shard of a suite writes the same file (atomically), so the suite
+/// directory needs no lock of its own: each run directory has one.
+pub fn prepare_out(suite: &Suite, out: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
     let path = out.join(SUITE_JSON);
     if path.exists() {
         let existing = read_suite_json(out)?;
@@ -40,7 +49,7 @@ pub fn prepare_out(suite: &Suite, out: &Path) -> anyhow::Result<DirLock> {
         }
     }
     data::write_atomic(&path, serde_json::to_string_pretty(suite)?.as_bytes())?;
-    Ok(lock)
+    Ok(())
 }
 
 /// Checks that every dataset of the suite is on disk (before any training).
@@ -51,11 +60,12 @@ pub fn check_data(suite: &Suite) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs every run of `suite` into `out`, in sequence: finished runs are skipped, interrupted
-/// ones resumed, a diverged or failed run is recorded and the suite goes on. Checks every config
-/// and the data on disk before the first run; `out` is locked while the runs train (a second
-/// `compare` over it is refused). With `nodes`, every run is a multi-node run (every node runs
-/// the same `compare`; node 0 writes `out`, see [`nodes`]).
+/// Runs the runs of `slice` of `suite` into `out`, in the suite's seed-major order: finished
+/// runs are skipped, interrupted ones resumed, a run another process is training left to it, a
+/// diverged or failed run recorded and the suite goes on. Checks every config and the data on
+/// disk before the first run, and prints an estimate of the time left after each run. With
+/// `nodes`, every run is a multi-node run (every node runs the same `compare`; node 0 writes
+/// `out`, see [`nodes`]).
 #[cfg_attr(test, inline)] // see `train_on`
 pub fn compare(
     suite: &Suite,
@@ -64,15 +74,16 @@ pub fn compare(
     devices: &[usize],
     dashboard: bool,
     nodes: Option<&nodes::NodeSpec>,
+    slice: &Slice,
 ) -> anyhow::Result<Vec<(SuiteRun, RunOutcome)>> {
     suite.check()?;
     backend::check_backend(backend)?;
     check_data(suite)?;
-    let _lock = match nodes {
-        Some(spec) if !spec.is_writer() => None,
-        _ => Some(prepare_out(suite, out)?),
-    };
-    let runs = suite.runs(out);
+    let runs = slice.runs(suite, out)?;
+    if nodes.is_none_or(nodes::NodeSpec::is_writer) {
+        prepare_out(suite, out)?;
+    }
+    let mut eta = Eta::new(&runs);
     let total = runs.len();
     let mut outcomes = Vec::new();
     for (i, run) in runs.into_iter().enumerate() {
@@ -84,47 +95,14 @@ pub fn compare(
             run.label,
             run.seed
         );
-        let (finished, has_checkpoints) = run_state(&run.dir)?;
-        if let Some(status @ (RunStatus::Complete | RunStatus::Diverged)) = finished {
-            println!("{name}: already {status:?}, skipped");
-            outcomes.push((run, RunOutcome::Skipped(status)));
-            continue;
+        let outcome = one_run(&run, &name, backend, devices, dashboard, nodes)?;
+        eta.done(&run, &outcome);
+        if let Some(left) = eta.left(i + 1) {
+            println!(
+                "{name}: about {left} left for the {} runs after it",
+                total - i - 1
+            );
         }
-        let resume = has_checkpoints || finished == Some(RunStatus::Interrupted);
-        println!(
-            "{name}: {} ({})",
-            if resume { "resuming" } else { "training" },
-            run.dir.display()
-        );
-        let task = TrainTask {
-            config: run.config.clone(),
-            dir: run.dir.clone(),
-            options: RunOptions {
-                resume,
-                dashboard,
-                label: format!("{name} "),
-                nodes: nodes.cloned(),
-            },
-        };
-        let outcome = match train_on(backend, devices, task) {
-            Ok(summary) => {
-                match (&summary.status, &summary.message) {
-                    (RunStatus::Complete, _) => println!(
-                        "{name}: complete, valid accuracy {:.2} %, {:.0} s",
-                        summary.final_valid_accuracy.unwrap_or(f64::NAN),
-                        summary.wall_time_s
-                    ),
-                    (status, message) => {
-                        println!("{name}: {status:?}: {}", message.as_deref().unwrap_or(""))
-                    }
-                }
-                RunOutcome::Finished(summary.status)
-            }
-            Err(e) => {
-                console::line(format!("{name}: failed: {e:#}"));
-                RunOutcome::Failed(format!("{e:#}"))
-            }
-        };
         let interrupted = outcome == RunOutcome::Finished(RunStatus::Interrupted);
         outcomes.push((run, outcome));
         if interrupted {
@@ -133,4 +111,110 @@ pub fn compare(
         }
     }
     Ok(outcomes)
+}
+
+/// One run of the suite: skipped when finished or busy, else trained (or resumed).
+fn one_run(
+    run: &SuiteRun,
+    name: &str,
+    backend: &str,
+    devices: &[usize],
+    dashboard: bool,
+    nodes: Option<&nodes::NodeSpec>,
+) -> anyhow::Result<RunOutcome> {
+    let (finished, has_checkpoints) = run_state(&run.dir)?;
+    if let Some(status @ (RunStatus::Complete | RunStatus::Diverged)) = finished {
+        println!("{name}: already {status:?}, skipped");
+        return Ok(RunOutcome::Skipped(status));
+    }
+    if nodes.is_none_or(nodes::NodeSpec::is_writer)
+        && let Err(LockError::Held { holder, .. }) = DirLock::create(&run.dir)
+    {
+        println!("{name}: {holder} is training it, left to it");
+        return Ok(RunOutcome::Busy(holder));
+    }
+    let resume = has_checkpoints || finished == Some(RunStatus::Interrupted);
+    println!(
+        "{name}: {} ({})",
+        if resume { "resuming" } else { "training" },
+        run.dir.display()
+    );
+    let task = TrainTask {
+        config: run.config.clone(),
+        dir: run.dir.clone(),
+        options: RunOptions {
+            resume,
+            dashboard,
+            label: format!("{name} "),
+            nodes: nodes.cloned(),
+            config_sources: None,
+        },
+    };
+    Ok(match train_on(backend, devices, task) {
+        Ok(summary) => {
+            match (&summary.status, &summary.message) {
+                (RunStatus::Complete, _) => println!(
+                    "{name}: complete, valid accuracy {:.2} %, {:.0} s",
+                    summary.final_valid_accuracy.unwrap_or(f64::NAN),
+                    summary.wall_time_s
+                ),
+                (status, message) => {
+                    println!("{name}: {status:?}: {}", message.as_deref().unwrap_or(""))
+                }
+            }
+            RunOutcome::Finished(summary.status)
+        }
+        Err(e) => match e.downcast_ref::<LockError>() {
+            // Another shard took it between the check and the start.
+            Some(LockError::Held { holder, .. }) => {
+                println!("{name}: {holder} is training it, left to it");
+                RunOutcome::Busy(holder.clone())
+            }
+            _ => {
+                console::line(format!("{name}: failed: {e:#}"));
+                RunOutcome::Failed(format!("{e:#}"))
+            }
+        },
+    })
+}
+
+/// The time left, from the epochs this invocation trained so far: seconds per epoch times the
+/// epochs of the runs not finished yet (one interrupted part-way counts whole).
+struct Eta {
+    start: Instant,
+    epochs_left: Vec<usize>,
+    trained: usize,
+}
+
+impl Eta {
+    fn new(runs: &[SuiteRun]) -> Self {
+        let epochs_left = runs
+            .iter()
+            .map(|r| match run_state(&r.dir) {
+                Ok((Some(RunStatus::Complete | RunStatus::Diverged), _)) => 0,
+                _ => r.config.epochs,
+            })
+            .collect();
+        Self {
+            start: Instant::now(),
+            epochs_left,
+            trained: 0,
+        }
+    }
+
+    fn done(&mut self, run: &SuiteRun, outcome: &RunOutcome) {
+        if matches!(outcome, RunOutcome::Finished(_)) {
+            self.trained += run.config.epochs;
+        }
+    }
+
+    /// `12 min`, once an epoch has been timed and runs remain after the `finished` first ones.
+    fn left(&self, finished: usize) -> Option<String> {
+        let remaining: usize = self.epochs_left.get(finished..)?.iter().sum();
+        if self.trained == 0 || remaining == 0 {
+            return None;
+        }
+        let per_epoch = self.start.elapsed().as_secs_f64() / self.trained as f64;
+        Some(duration_text(per_epoch * remaining as f64))
+    }
 }

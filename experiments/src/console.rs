@@ -74,9 +74,27 @@ fn short_panic(info: &PanicHookInfo<'_>, crates: &[&str], label: &str) -> Option
     ))
 }
 
+/// A duration as a person reads it: `45 s`, `12 min`, `3.5 h`.
+pub fn duration_text(seconds: f64) -> String {
+    if seconds < 90.0 {
+        format!("{seconds:.0} s")
+    } else if seconds < 5400.0 {
+        format!("{:.0} min", seconds / 60.0)
+    } else {
+        format!("{:.1} h", seconds / 3600.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_a_person_says_them() {
+        assert_eq!(duration_text(42.4), "42 s");
+        assert_eq!(duration_text(720.0), "12 min");
+        assert_eq!(duration_text(12_600.0), "3.5 h");
+    }
     use std::sync::{Arc, Mutex};
 
     #[test]

@@ -49,6 +49,7 @@ pub mod model;
 pub mod monitor;
 pub mod nodes;
 pub mod optim;
+pub mod provenance;
 pub mod run;
 #[cfg(test)]
 mod test_util;

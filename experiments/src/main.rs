@@ -21,9 +21,11 @@ use experiments::nodes::{self, NodeSpec};
 use experiments::run::RunOptions;
 use experiments::throughput::ThroughputTask;
 use experiments::{TrainTask, compare, train_on};
-use study::config::{ModelKind, Precision, TrainConfig, TrainFlags};
+use study::config::{DatasetKind, ModelKind, Precision, TrainConfig, TrainFlags};
+use study::recipe::{Layered, Source, dataset_recipe, recipe_fields};
 use study::report;
 use study::run_dir::{RunStatus, read_config, recorded_backend};
+use study::slice::Slice;
 use study::spec::OptimizerSpec;
 use study::suite::Suite;
 
@@ -113,11 +115,19 @@ impl NodeArgs {
     }
 }
 
-/// The run's config: a file (or the defaults) with the fields given as flags replaced. The flags
-/// are `TrainFlags`, declared with `TrainConfig` from one list of fields, and reach the config
-/// through its serialised form, so a flag is parsed and checked exactly as the file's field is.
+/// The run's config, in layers (`study::recipe`): the defaults, a recipe (by default the
+/// study's recipe for the dataset: the corrected suite `cifar10`, `cifar100` or `imagenette`), a
+/// file, the flags. The flags are `TrainFlags`, declared with `TrainConfig` from one list of
+/// fields, and reach the config through its serialised form, so a flag is parsed and checked
+/// exactly as the file's field is.
 #[derive(Args, Clone, Default)]
 struct ConfigFlags {
+    /// Start from a suite's recipe, `<suite>` (its shared recipe and first dataset) or
+    /// `<suite>:<label>` (that arm's optimizer, learning rate, weight decay too), e.g.
+    /// `seed-cifar10:la-sgd`; `none` for the bare defaults. Default: the study's recipe for the
+    /// dataset (CIFAR-10/100, Imagenette), the defaults for Fashion-MNIST.
+    #[arg(long)]
+    recipe: Option<String>,
     /// A JSON (.json) or TOML config file; flags override its fields.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -128,17 +138,76 @@ struct ConfigFlags {
 impl ConfigFlags {
     fn any_field(&self) -> anyhow::Result<bool> {
         let given = serde_json::to_value(&self.fields)?;
-        Ok(self.config.is_some() || given.as_object().is_some_and(|fields| !fields.is_empty()))
+        Ok(self.config.is_some()
+            || self.recipe.is_some()
+            || given.as_object().is_some_and(|fields| !fields.is_empty()))
     }
 
-    fn build(&self) -> anyhow::Result<TrainConfig> {
-        let base = match &self.config {
-            Some(path) => TrainConfig::from_file(path)?,
-            None => TrainConfig::new(),
+    /// The layers (recipe, file, flags) and the config they make, checked.
+    fn build(&self) -> anyhow::Result<Layered> {
+        let file = match &self.config {
+            Some(path) => Some((
+                Source::File(path.display().to_string()),
+                TrainConfig::file_fields(path)?,
+            )),
+            None => None,
         };
-        let config = base.with_flags(&self.fields)?;
-        config.check()?;
-        Ok(config)
+        let serde_json::Value::Object(flags) = serde_json::to_value(&self.fields)? else {
+            bail!("the flags are not a table");
+        };
+        let recipe = match self.recipe.as_deref() {
+            Some("none") => None,
+            Some(recipe) => Some(recipe.to_string()),
+            None => {
+                // The dataset the flags or the file name, else the default one.
+                let named = flags
+                    .get("dataset")
+                    .or_else(|| file.as_ref().and_then(|(_, f)| f.get("dataset")));
+                let dataset: DatasetKind = match named {
+                    Some(v) => serde_json::from_value(v.clone()).context("field `dataset`")?,
+                    None => TrainConfig::new().dataset,
+                };
+                dataset_recipe(&dataset).map(str::to_string)
+            }
+        };
+        let mut layers = Vec::new();
+        if let Some(recipe) = recipe {
+            layers.push((Source::Recipe(recipe.clone()), recipe_fields(&recipe)?));
+        }
+        layers.extend(file);
+        layers.push((Source::Flag, flags));
+        let layered = Layered::new(layers)?;
+        layered.config.check()?;
+        Ok(layered)
+    }
+}
+
+/// Which runs of a suite `compare` trains, and what it overrides in every run. Shards of one
+/// suite (other labels, seeds or datasets) can run at once, from several processes or machines,
+/// into the same `--out`: each run has one writer, and the report reads what has finished.
+#[derive(Args, Clone, Default)]
+struct SliceArgs {
+    /// Only these optimizer labels (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Only these seeds (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    seeds: Vec<u64>,
+    /// Only these datasets (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    datasets: Vec<String>,
+    /// Precision of every run (f32, bf16, f16), overriding the suite's recipe.
+    #[arg(long)]
+    precision: Option<Precision>,
+}
+
+impl SliceArgs {
+    fn slice(&self) -> Slice {
+        Slice {
+            labels: self.only.clone(),
+            seeds: self.seeds.clone(),
+            datasets: self.datasets.clone(),
+        }
     }
 }
 
@@ -172,6 +241,8 @@ enum Command {
         /// Where datasets live (overrides the suite's recipe).
         #[arg(long)]
         data_dir: Option<String>,
+        #[command(flatten)]
+        slice: SliceArgs,
         #[command(flatten)]
         backend: BackendArgs,
         #[command(flatten)]
@@ -255,9 +326,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             no_report,
             data_dir,
+            slice,
             backend,
             nodes,
-        } => compare_suite(&suite, out, no_report, data_dir, &backend, nodes.spec()?),
+        } => compare_suite(
+            &suite,
+            out,
+            no_report,
+            data_dir,
+            &slice,
+            &backend,
+            nodes.spec()?,
+        ),
         Command::Orchestrator { port } => {
             nodes::run_orchestrator(port)?;
             Ok(ExitCode::SUCCESS)
@@ -309,12 +389,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The config and directory of `train`: from the flags, or from the run directory to resume.
+/// The config and directory of `train`: from the layers (recipe, file, flags, with where each
+/// field came from), or from the run directory to resume.
 fn train_config(
     flags: &ConfigFlags,
     out: Option<PathBuf>,
     resume: bool,
-) -> anyhow::Result<(TrainConfig, PathBuf)> {
+) -> anyhow::Result<(TrainConfig, PathBuf, Option<Layered>)> {
     if resume {
         let Some(dir) = out else {
             bail!("--resume needs --out <the run directory>");
@@ -325,16 +406,17 @@ fn train_config(
                 dir.join("config.json").display()
             );
         }
-        return Ok((read_config(&dir)?, dir));
+        return Ok((read_config(&dir)?, dir, None));
     }
-    let config = flags.build()?;
+    let layered = flags.build()?;
+    let config = layered.config.clone();
     let dir = out.unwrap_or_else(|| {
         PathBuf::from("runs")
             .join(config.dataset.to_string())
             .join(slug(&config.optimizer.to_string()))
             .join(format!("seed-{}", config.seed))
     });
-    Ok((config, dir))
+    Ok((config, dir, Some(layered)))
 }
 
 /// `experiments train`: one run, its summary printed.
@@ -345,7 +427,10 @@ fn train(
     backend: &BackendArgs,
     nodes: Option<NodeSpec>,
 ) -> anyhow::Result<ExitCode> {
-    let (config, dir) = train_config(flags, out, resume)?;
+    let (config, dir, layered) = train_config(flags, out, resume)?;
+    if let Some(layered) = &layered {
+        print!("{layered}");
+    }
     // Node R > 0 writes its own files (final weights, shard logs) under the run directory.
     let own_dir = match &nodes {
         Some(spec) if !spec.is_writer() => dir.join(format!("node-{}", spec.rank)),
@@ -364,6 +449,7 @@ fn train(
         dashboard: !backend.no_dashboard,
         label: String::new(),
         nodes,
+        config_sources: layered.as_ref().map(Layered::sources_json),
     };
     let task = TrainTask {
         config,
@@ -403,18 +489,22 @@ fn train(
     Ok(ExitCode::FAILURE)
 }
 
-/// `experiments compare`: every run of a suite, then its report.
+/// `experiments compare`: the runs of a suite (or of a slice of it), then its report.
 fn compare_suite(
     suite: &str,
     out: Option<PathBuf>,
     no_report: bool,
     data_dir: Option<String>,
+    slice: &SliceArgs,
     backend: &BackendArgs,
     nodes: Option<NodeSpec>,
 ) -> anyhow::Result<ExitCode> {
     let mut suite = Suite::load(suite)?;
     if data_dir.is_some() {
         suite.recipe.data_dir = data_dir;
+    }
+    if let Some(precision) = slice.precision {
+        suite.recipe.precision = precision;
     }
     let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&suite.name));
     let start = std::time::Instant::now();
@@ -426,9 +516,11 @@ fn compare_suite(
         &backend.indices(),
         dashboard,
         nodes.as_ref(),
+        &slice.slice(),
     )?;
     let count = |f: fn(&RunOutcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
     let failed = count(|o| matches!(o, RunOutcome::Failed(_)));
+    let busy = count(|o| matches!(o, RunOutcome::Busy(_)));
     let diverged = count(|o| {
         matches!(
             o,
@@ -436,7 +528,8 @@ fn compare_suite(
         )
     });
     println!(
-        "suite `{}`: {} runs ({diverged} diverged, {failed} failed) in {:.0} s, in {}",
+        "suite `{}`: {} runs ({diverged} diverged, {failed} failed, {busy} left to another \
+         process) in {:.0} s, in {}",
         suite.name,
         outcomes.len(),
         start.elapsed().as_secs_f64(),

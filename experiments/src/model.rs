@@ -157,6 +157,11 @@ pub struct Classifier<B: Backend> {
     pub precision: Precision,
     /// Static loss scale (1 = none).
     pub loss_scale: f64,
+    /// This replica's share of the step's gradient: 1/n with n data-parallel devices, whose
+    /// gradients burn-train sums, so that the step averages them over the global batch as one
+    /// device would (1 = one device).
+    #[module(skip)]
+    pub gradient_share: f64,
     /// With `eval_weights = "slow"`: the slot from which validation takes the network of
     /// Lookahead's slow weights (see [`SlowSlot`]); empty otherwise.
     #[module(skip)]
@@ -176,7 +181,17 @@ impl<B: Backend> Classifier<B> {
             label_smoothing,
             precision,
             loss_scale,
+            gradient_share: 1.0,
             slow: SlowSlot::default(),
+        }
+    }
+
+    /// The same classifier training as one of `devices` data-parallel replicas (see
+    /// `gradient_share`).
+    pub fn on_devices(self, devices: usize) -> Self {
+        Self {
+            gradient_share: 1.0 / devices.max(1) as f64,
+            ..self
         }
     }
 
@@ -220,15 +235,22 @@ impl<B: AutodiffBackend> TrainStep for Classifier<B> {
     fn step(&self, batch: ImageBatch<B>) -> TrainOutput<ClassificationOutput<B>> {
         let item = self.forward_classification(batch, true);
         if self.loss_scale == 1.0 {
-            return TrainOutput::new(self, item.loss.backward(), item);
+            // One of n replicas: the gradient of loss/n, so that burn-train's sum over the
+            // devices is the mean over the global batch.
+            let grads = match self.gradient_share {
+                1.0 => item.loss.backward(),
+                share => item.loss.clone().mul_scalar(share).backward(),
+            };
+            return TrainOutput::new(self, grads, item);
         }
         // Static loss scaling: backward of `scale · loss`, then every gradient divided by
-        // `scale`, so the optimizer sees the gradients of the loss itself.
+        // `scale` (and multiplied by the replica's share), so the optimizer sees the gradients
+        // of the loss itself.
         let grads = item.loss.clone().mul_scalar(self.loss_scale).backward();
         let mut grads = GradientsParams::from_grads(grads, self);
         self.visit(&mut Unscale::<B> {
             grads: &mut grads,
-            factor: 1.0 / self.loss_scale,
+            factor: self.gradient_share / self.loss_scale,
             _backend: core::marker::PhantomData,
         });
         TrainOutput { grads, item }

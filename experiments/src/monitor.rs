@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
@@ -17,6 +18,8 @@ use burn::train::renderer::{
     MetricsRendererTraining, ProgressType, TrainingProgress,
 };
 use burn::train::{ClassificationOutput, Interrupter};
+
+use crate::console::duration_text;
 pub use study::run_dir::Divergence;
 
 /// The loss of a batch, as [`DivergenceGuard`] reads it.
@@ -108,6 +111,9 @@ pub struct LineRenderer {
     train: Vec<(String, String)>,
     valid: Vec<(String, String)>,
     last_reported: Option<(usize, usize)>,
+    /// When the first progress was seen, and how far training was then (fraction of all
+    /// epochs): the time left is extrapolated from the progress since.
+    started: Option<(Instant, f64)>,
 }
 
 impl LineRenderer {
@@ -155,14 +161,35 @@ impl LineRenderer {
             .map(|p| format!(" {:>3}%", 100 * p.items_processed / p.items_total.max(1)))
             .unwrap_or_default();
         let metrics: Vec<&str> = values.iter().map(|(_, v)| v.as_str()).collect();
+        let eta = match (split, self.time_left(item)) {
+            ("train", Some(left)) => format!("  ETA {}", duration_text(left)),
+            _ => String::new(),
+        };
         println!(
-            "{}epoch {}/{} {split}{within}  {}",
+            "{}epoch {}/{} {split}{within}  {}{eta}",
             self.prefix,
             epoch.items_processed,
             epoch.items_total,
             metrics.join("  ")
         );
         std::io::stdout().flush().ok();
+    }
+
+    /// The fraction of the whole run done at `item` (epochs count from 1).
+    fn done(item: &TrainingProgress) -> f64 {
+        let epochs = item.global_progress.items_total.max(1) as f64;
+        let within = item.progress.as_ref().map_or(0.0, |p| {
+            p.items_processed as f64 / p.items_total.max(1) as f64
+        });
+        ((item.global_progress.items_processed.max(1) - 1) as f64 + within) / epochs
+    }
+
+    /// Seconds left: the time since the first progress line, over the progress since, times
+    /// what remains (validation included, as it is in the time measured).
+    fn time_left(&self, item: &TrainingProgress) -> Option<f64> {
+        let (start, from) = self.started?;
+        let now = Self::done(item);
+        (now > from).then(|| start.elapsed().as_secs_f64() / (now - from) * (1.0 - now))
     }
 
     fn due(&mut self, item: &TrainingProgress) -> bool {
@@ -189,6 +216,9 @@ impl MetricsRendererTraining for LineRenderer {
     }
 
     fn render_train(&mut self, item: TrainingProgress, _indicators: Vec<ProgressType>) {
+        if self.started.is_none() {
+            self.started = Some((Instant::now(), Self::done(&item)));
+        }
         if self.due(&item) {
             self.line("train", &item, &self.train);
         }

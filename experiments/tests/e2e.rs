@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use experiments::compare::RunOutcome;
 use experiments::lock::DirLock;
 use study::run_dir::{RunStatus, Summary, read_summary};
+use study::slice::Slice;
 use study::suite::Suite;
 
 const BIN: &str = env!("CARGO_BIN_EXE_experiments");
@@ -86,7 +87,8 @@ fn micro_suite_compares_reports_and_survives_a_diverging_run() {
     // A third optimizer with an absurd learning rate (ABSURD).
     let text = format!("name = \"micro\"\n{MICRO}{ABSURD}");
     let suite = Suite::parse(&text, "micro").unwrap();
-    let outcomes = experiments::compare(&suite, &out, "flex", &[0], false, None).unwrap();
+    let outcomes =
+        experiments::compare(&suite, &out, "flex", &[0], false, None, &Slice::default()).unwrap();
     assert_eq!(outcomes.len(), 6);
     for (run, outcome) in &outcomes {
         let summary = read_summary(&run.dir).unwrap().unwrap();
@@ -113,7 +115,8 @@ fn micro_suite_compares_reports_and_survives_a_diverging_run() {
     assert!(best > 20.0, "best valid accuracy {best} % (chance: 10 %)");
 
     // A second compare skips every finished run.
-    let again = experiments::compare(&suite, &out, "flex", &[0], false, None).unwrap();
+    let again =
+        experiments::compare(&suite, &out, "flex", &[0], false, None, &Slice::default()).unwrap();
     assert!(
         again
             .iter()
@@ -129,6 +132,7 @@ fn micro_suite_compares_reports_and_survives_a_diverging_run() {
         "| la-sgd-reset |",
         "| sgd-absurd |",
         "What these seeds allow concluding",
+        "Code and machine: lookahead-burn",
         "fashion-mnist-embedded_valid_accuracy.svg",
     ] {
         assert!(md.contains(needle), "report lacks `{needle}`:\n{md}");
@@ -272,6 +276,19 @@ fn killed_run_resumes_on(backend: &str) {
         (RunStatus::Complete, 1)
     );
     assert_eq!(summary.backend.backend, backend);
+    // The killed process's time counts: two sessions in sessions.json, the first up to its
+    // last completed epoch; the total covers both, this session's time is kept apart.
+    let sessions = study::run_dir::Sessions::read(Path::new(&b)).unwrap();
+    assert_eq!(sessions.sessions.len(), 2, "{sessions:?}");
+    assert_eq!(sessions.sessions[0].epochs, 1, "{sessions:?}");
+    assert!(sessions.sessions[0].wall_time_s > 0.0);
+    let total = summary.total_wall_time_s.unwrap();
+    assert!((total - sessions.total_s()).abs() < 1e-9);
+    assert!(
+        total > summary.wall_time_s,
+        "{total} vs {}",
+        summary.wall_time_s
+    );
     // The seed study's measurements are recorded: smoothed loss, top-5, best-loss epoch.
     let top5 = summary.final_valid_top5_accuracy.unwrap();
     assert!(top5 >= summary.final_valid_accuracy.unwrap() && top5 <= 100.0);
@@ -340,17 +357,39 @@ fn a_second_writer_is_refused_and_touches_nothing() {
     );
     drop(held);
 
+    // A suite has one writer per run, not per suite: a run another process holds is left to
+    // it, and a slice trains only the runs it names.
     let out = dir.path().join("suite");
-    std::fs::create_dir_all(&out).unwrap();
-    let held = DirLock::acquire(&out).unwrap();
     let suite = Suite::parse(&format!("name = \"micro\"\n{MICRO}"), "micro").unwrap();
-    let error = experiments::compare(&suite, &out, "flex", &[0], false, None).unwrap_err();
-    assert!(
-        format!("{error:#}").contains("in use by another process"),
-        "{error:#}"
+    let busy_dir = out
+        .join("fashion-mnist-embedded")
+        .join("sgd")
+        .join("seed-1");
+    let held = DirLock::create(&busy_dir).unwrap();
+    let slice = Slice {
+        seeds: vec![1],
+        ..Slice::default()
+    };
+    let outcomes = experiments::compare(&suite, &out, "flex", &[0], false, None, &slice).unwrap();
+    let got: Vec<(&str, u64, bool)> = outcomes
+        .iter()
+        .map(|(r, o)| (r.label.as_str(), r.seed, matches!(o, RunOutcome::Busy(_))))
+        .collect();
+    assert_eq!(
+        got,
+        [("sgd", 1, true), ("la-sgd-reset", 1, false)],
+        "{outcomes:?}"
     );
-    assert!(!out.join("suite.json").exists());
+    assert!(out.join("suite.json").exists());
+    assert!(!busy_dir.join("summary.json").exists());
     drop(held);
+    let unknown = Slice {
+        labels: vec!["nope".into()],
+        ..Slice::default()
+    };
+    let error =
+        experiments::compare(&suite, &out, "flex", &[0], false, None, &unknown).unwrap_err();
+    assert!(format!("{error:#}").contains("--only"), "{error:#}");
 }
 
 #[test]
@@ -373,6 +412,18 @@ fn bad_configs_fail_before_training_with_a_clear_message() {
             "cargo xtask download cifar10",
         ),
         (vec!["--dataset", "mnist"], "unknown dataset `mnist`"),
+        // The global batch is split over the devices: it must divide evenly.
+        (
+            vec![
+                "--devices",
+                "0,1,2",
+                "--batch-size",
+                "32",
+                "--backend",
+                "flex",
+            ],
+            "does not split evenly over 3 devices",
+        ),
         (vec!["--backend", "tpu"], "unknown backend `tpu`"),
         (vec!["--precision", "f8"], "unknown precision `f8`"),
         (
@@ -442,16 +493,25 @@ fn two_cpu_devices_train_to_the_same_accuracy_band() {
         (a1 - a2).abs() < 15.0,
         "one device {a1} %, two devices {a2} %"
     );
-    // Each step took one batch per device: half the iterations, the same images.
-    let iterations = |name: &str| {
-        std::fs::read_to_string(dir.path().join(name).join("train_loss.csv"))
-            .unwrap()
-            .lines()
-            .count()
-            - 1
-    };
+    // The global batch is the recipe's on any device count: each step split the batch of 32
+    // over the two devices (16 each) and averaged their gradients, so both runs took the same
+    // steps at the same learning rates over the same images.
+    let read =
+        |name: &str, file: &str| std::fs::read_to_string(dir.path().join(name).join(file)).unwrap();
+    let iterations = |name: &str| read(name, "train_loss.csv").lines().count() - 1;
     assert_eq!(iterations("one"), 2 * 1024 / 32);
+    // burn-train logs each device's half-batch: two rows per step, as many steps.
+    assert_eq!(iterations("two"), 2 * iterations("one"));
+    let lrs = |name: &str| -> Vec<String> {
+        read(name, "metrics.csv")
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(5).unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(lrs("two"), lrs("one"));
     assert_eq!(two.train_images, one.train_images);
+    assert_eq!(one.train_images, 1024);
 }
 
 /// The micro suite (SGD and Lookahead(SGD), k = 3, with reset; seed 3, 256 images, one epoch: 8
@@ -490,6 +550,7 @@ fn backends_agree_on_the_same_seed() {
                 &[0],
                 false,
                 None,
+                &Slice::default(),
             )
             .unwrap();
             assert_eq!(outcomes.len(), 2, "{backend}");

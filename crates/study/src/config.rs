@@ -352,6 +352,13 @@ impl TrainConfig {
     /// Reads a config from JSON (`.json`) or TOML (any other extension), naming the file and
     /// the field on error. Missing fields take their defaults.
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let fields = Self::file_fields(path)?;
+        Self::from_value(serde_json::Value::Object(fields))
+            .with_context(|| format!("invalid config {}", path.display()))
+    }
+
+    /// The fields a config file names (JSON for `.json`, else TOML), unchecked.
+    pub fn file_fields(path: &Path) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config {}", path.display()))?;
         let value: serde_json::Value = if path.extension().is_some_and(|e| e == "json") {
@@ -360,7 +367,13 @@ impl TrainConfig {
         } else {
             toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))?
         };
-        Self::from_value(value).with_context(|| format!("invalid config {}", path.display()))
+        match value {
+            serde_json::Value::Object(fields) => Ok(fields),
+            _ => bail!(
+                "invalid config {}: expected a table of fields",
+                path.display()
+            ),
+        }
     }
 
     /// A config from a JSON-like value naming some fields: the others take their defaults, an

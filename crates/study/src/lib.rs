@@ -49,6 +49,7 @@ macro_rules! serde_as_text {
 pub mod claim;
 pub mod config;
 pub mod model_kind;
+pub mod recipe;
 pub mod report;
 pub mod run_dir;
 pub mod seed;

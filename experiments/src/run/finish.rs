@@ -146,14 +146,14 @@ pub struct Session<'a> {
     pub parameters: usize,
     /// Optimizer steps per epoch.
     pub per_epoch: usize,
-    /// Local devices.
-    pub devices: usize,
     /// The epoch this session resumed from.
     pub resumed_from: usize,
     /// Epochs completed (train + valid + checkpoint).
     pub completed: usize,
     /// This session's wall time, seconds.
     pub wall_time_s: f64,
+    /// The wall time over every session of the run, seconds (the writing process only).
+    pub total_wall_time_s: Option<f64>,
     /// Backend and device.
     pub backend: BackendInfo,
     /// The multi-node run, if any.
@@ -182,7 +182,7 @@ pub fn finish(
             .unwrap_or(std::cmp::Ordering::Equal)
     });
     let last_valid = valid_epochs.last();
-    let train_images = session.per_epoch * session.devices * config.batch_size;
+    let train_images = session.per_epoch * config.batch_size;
     let session_epochs = completed.saturating_sub(session.resumed_from);
     let summary = Summary {
         status,
@@ -205,6 +205,7 @@ pub fn finish(
         final_valid_top5_accuracy: last_valid.and_then(|e| e.valid_top5_accuracy),
         best_valid_loss_epoch: best_valid_loss_epoch(&epochs).cloned(),
         wall_time_s: session.wall_time_s,
+        total_wall_time_s: session.total_wall_time_s,
         images_per_s: (session_epochs * train_images) as f64 / session.wall_time_s.max(1e-9),
         train_images,
         valid_images: session.data.valid_indices.len(),
@@ -212,6 +213,7 @@ pub fn finish(
         backend: session.backend,
         resumed_from_epoch: session.resumed_from,
         nodes: session.nodes,
+        provenance: Some(crate::provenance::provenance()),
     };
     write_summary(dir, &summary)?;
     Ok(summary)

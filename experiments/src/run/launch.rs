@@ -18,10 +18,10 @@ use burn::train::{
     SupervisedTraining, TrainingStrategy,
 };
 use study::config::TrainConfig;
-use study::run_dir::{BackendInfo, NodesSummary, Summary, checkpoint_epochs, epoch_dirs};
+use study::run_dir::{BackendInfo, NodesSummary, Sessions, Summary, checkpoint_epochs, epoch_dirs};
 
 use super::finish::{Session, finish};
-use super::logger::ResumedMetricLogger;
+use super::logger::{ResumedMetricLogger, SessionClock};
 use super::options::RunOptions;
 use super::prepare::Prepared;
 use super::resume::CheckpointRecorder;
@@ -81,10 +81,7 @@ pub fn launch<B: AutodiffBackend>(
     .metric_valid(guard.for_validation())
     .metric_train(guard)
     .with_application_logger(None)
-    .with_metric_logger(ResumedMetricLogger {
-        inner: FileMetricLogger::new(dir),
-        first_epoch: resumed_from + 1,
-    })
+    .with_metric_logger(metric_logger(dir, writer, resumed_from)?)
     .with_file_checkpointer(CheckpointRecorder::new())
     .with_interrupter(interrupter)
     .num_epochs(config.epochs);
@@ -98,6 +95,9 @@ pub fn launch<B: AutodiffBackend>(
     let result = training.launch(Learner::new(setup.model, optim, setup.schedule));
     let wall_time_s = start.elapsed().as_secs_f64();
     drop(result.renderer);
+    let total_wall_time_s = writer
+        .then(|| close_session(dir, resumed_from, wall_time_s))
+        .transpose()?;
     result
         .model
         .save_file(dir.join("model"), &CheckpointRecorder::new())
@@ -110,14 +110,40 @@ pub fn launch<B: AutodiffBackend>(
         data: &setup.data,
         parameters: setup.parameters,
         per_epoch: setup.per_epoch,
-        devices: devices.len(),
         resumed_from,
         completed: completed.max(resumed_from),
         wall_time_s,
+        total_wall_time_s,
         backend,
         nodes: link.map(|l| NodesSummary::new(l.spec().nodes, l.spec().rank, l.stats())),
     };
     finish(dir, session, divergence)
+}
+
+/// burn-train's metric logger with the session's clock (the writing process only).
+fn metric_logger(
+    dir: &Path,
+    writer: bool,
+    resumed_from: usize,
+) -> anyhow::Result<ResumedMetricLogger> {
+    Ok(ResumedMetricLogger {
+        inner: FileMetricLogger::new(dir),
+        first_epoch: resumed_from + 1,
+        clock: writer
+            .then(|| SessionClock::start(dir.to_path_buf(), resumed_from))
+            .transpose()?,
+    })
+}
+
+/// The session clock's last tick, with this session's whole time: the total over every session.
+fn close_session(dir: &Path, resumed_from: usize, wall_time_s: f64) -> anyhow::Result<f64> {
+    let mut sessions = Sessions::read(dir)?;
+    sessions.update(
+        completed_epochs(dir, true).saturating_sub(resumed_from),
+        wall_time_s,
+    );
+    sessions.write(dir)?;
+    Ok(sessions.total_s())
 }
 
 /// What differs from session to session: checkpoints (written by node 0 or one process only),

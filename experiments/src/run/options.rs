@@ -14,4 +14,7 @@ pub struct RunOptions {
     /// This process's place in a multi-node run (`--nodes`, `--node-rank`, …); `None` for one
     /// process.
     pub nodes: Option<NodeSpec>,
+    /// Where each non-default field of the config came from (recipe, file, flag), written to
+    /// `config_sources.json` beside `config.json` (`study::recipe::Layered::sources_json`).
+    pub config_sources: Option<serde_json::Value>,
 }

@@ -13,6 +13,20 @@ use crate::loader::{EpochLoader, Shard};
 use crate::model::{BuildModel, Classifier, check_precision};
 use crate::optim::{BuildOptimizer, RunOptimizer, StepExtras};
 
+/// Each of `devices` replicas' batch: the global batch split evenly (an error naming the field
+/// when it does not divide).
+fn local_batch(batch_size: usize, devices: usize) -> anyhow::Result<usize> {
+    let devices = devices.max(1);
+    if !batch_size.is_multiple_of(devices) || batch_size < devices {
+        bail!(
+            "field `batch_size`: {batch_size} does not split evenly over {devices} devices (each \
+             device takes batch_size / devices images per step, so the global batch stays the \
+             recipe's); choose a multiple of {devices}"
+        );
+    }
+    Ok(batch_size / devices)
+}
+
 /// Everything a run trains with, built (and checked) before the run directory is touched.
 pub struct RunSetup<B: AutodiffBackend> {
     /// The data.
@@ -27,7 +41,7 @@ pub struct RunSetup<B: AutodiffBackend> {
     pub train_loader: EpochLoader<B>,
     /// The validation loader.
     pub valid_loader: EpochLoader<B::InnerBackend>,
-    /// Optimizer steps per epoch (one batch per device per step).
+    /// Optimizer steps per epoch (one global batch per step, split over the devices).
     pub per_epoch: usize,
     /// The schedule.
     pub schedule: AnySchedule,
@@ -46,12 +60,14 @@ impl<B: AutodiffBackend> RunSetup<B> {
                 .model
                 .build_seeded::<B>(data.classes, data.channels, config.seed, &device)?;
         let parameters = net.param_count();
+        let local_batch = local_batch(config.batch_size, devices.len())?;
         let mut model = Classifier::new(
             net,
             config.label_smoothing,
             config.precision,
             config.effective_loss_scale(),
-        );
+        )
+        .on_devices(devices.len());
         let momentum = config.moms.map(|_| ScheduledMomentum::default());
         let extras = StepExtras {
             momentum: momentum.clone(),
@@ -64,7 +80,7 @@ impl<B: AutodiffBackend> RunSetup<B> {
             data.train.clone(),
             data.train_indices.clone(),
             data.train_batcher.clone(),
-            config.batch_size,
+            local_batch,
             device.clone(),
         )
         .sharded(shard);
@@ -75,15 +91,15 @@ impl<B: AutodiffBackend> RunSetup<B> {
             config.batch_size,
             device,
         );
-        // With several devices, each optimizer step takes one batch per device (burn-train's
-        // multi-device strategy splits the epoch's items between them and sums the gradients).
+        // With n devices, each optimizer step takes one batch of batch_size/n per device
+        // (burn-train's multi-device strategy deals the epoch's batches out to them and sums
+        // their gradients, each a 1/n share): the global batch, and so the schedule, are the
+        // recipe's whatever the device count.
         let per_epoch = train_loader.batches_per_epoch() / devices.len();
         if per_epoch == 0 {
             bail!(
-                "field `batch_size`: {} images are less than one batch per device ({} devices \
-                 of batch {})",
+                "field `batch_size`: {} images are less than one batch of {}",
                 data.train_indices.len(),
-                devices.len(),
                 config.batch_size
             );
         }

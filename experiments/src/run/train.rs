@@ -33,12 +33,17 @@ pub fn train<B: AutodiffBackend>(
     };
     config.check()?;
     if let Some(spec) = &options.nodes
-        && !config.batch_size.is_multiple_of(spec.nodes as usize)
+        && !config
+            .batch_size
+            .is_multiple_of(spec.nodes as usize * devices.len())
     {
         bail!(
-            "field `batch_size`: {} is the global batch of the {} nodes and must divide by it",
+            "field `batch_size`: {} is the global batch of the {} nodes × {} devices and must \
+             divide by {}",
             config.batch_size,
-            spec.nodes
+            spec.nodes,
+            devices.len(),
+            spec.nodes as usize * devices.len()
         );
     }
     // Every local check first; the nodes of a multi-node run then compare their configs and
@@ -63,6 +68,10 @@ pub fn train<B: AutodiffBackend>(
     prepare_dir(config, &prepared.work_dir, resumed_from)?;
     if prepared.writer {
         write_backend(dir, &backend)?;
+        if let Some(sources) = &options.config_sources {
+            let text = serde_json::to_string_pretty(sources)?;
+            data::write_atomic(&dir.join("config_sources.json"), text.as_bytes())?;
+        }
     } else if resumed_from > 0 {
         copy_checkpoint(dir, &prepared.work_dir, resumed_from)?;
     }

@@ -44,6 +44,7 @@ fn run(label: &str, seed: u64, accuracy: f64, status: RunStatus) -> RunRecord {
         final_valid_top5_accuracy: None,
         best_valid_loss_epoch: None,
         wall_time_s: 1.0,
+        total_wall_time_s: Some(1.5),
         images_per_s: 1.0,
         train_images: 1,
         valid_images: 1,
@@ -55,6 +56,7 @@ fn run(label: &str, seed: u64, accuracy: f64, status: RunStatus) -> RunRecord {
         },
         resumed_from_epoch: 0,
         nodes: None,
+        provenance: None,
     };
     RunRecord {
         dataset: "fashion-mnist-embedded".into(),

@@ -14,6 +14,7 @@
 //! | `summary.json` | [`Summary`] | last, atomically: a run has ended once it exists |
 
 pub mod metrics;
+pub mod provenance;
 pub mod summary;
 
 use std::fs;
@@ -27,6 +28,7 @@ pub use metrics::{
     best_valid_loss_epoch, debiased_ema, read_epochs, read_iterations, set_smoothed_losses,
     write_metrics,
 };
+pub use provenance::{Provenance, SESSIONS, SessionTime, Sessions, cpu_model_in};
 pub use summary::{AllReduceStats, BackendInfo, Divergence, NodesSummary, RunStatus, Summary};
 
 use crate::config::TrainConfig;

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::provenance::Provenance;
+
 use super::metrics::EpochMetrics;
 
 /// How a run ended.
@@ -193,6 +195,10 @@ pub struct Summary {
     pub best_valid_loss_epoch: Option<EpochMetrics>,
     /// Wall time of this session (since the start or the last resume), seconds.
     pub wall_time_s: f64,
+    /// Wall time over every session that trained the run (resumed runs: every process, each
+    /// up to its last completed epoch), seconds. Absent in runs written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_wall_time_s: Option<f64>,
     /// Training images per second of wall time in this session (validation time included).
     pub images_per_s: f64,
     /// Training images per epoch.
@@ -208,4 +214,15 @@ pub struct Summary {
     /// The multi-node run this summary's node took part in (absent for one process).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes: Option<NodesSummary>,
+    /// The code and the machine behind the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
+}
+
+impl Summary {
+    /// The run's training time over every session (this session's where older runs did not
+    /// record the total).
+    pub fn training_time_s(&self) -> f64 {
+        self.total_wall_time_s.unwrap_or(self.wall_time_s)
+    }
 }

@@ -52,10 +52,16 @@ pub fn results_csv(suite: &Suite, records: &[RunRecord]) -> anyhow::Result<Vec<u
                 format!("{:.1}", s.images_per_s),
                 s.backend.backend.clone(),
                 s.backend.device.clone(),
+                format!("{:.1}", s.training_time_s()),
+                s.backend.cpu_simd.clone().unwrap_or_default(),
+                s.provenance
+                    .as_ref()
+                    .and_then(|p| p.git_commit.clone())
+                    .unwrap_or_default(),
             ]),
             None => {
                 row.push("missing".into());
-                row.extend(std::iter::repeat_n(String::new(), 12));
+                row.extend(std::iter::repeat_n(String::new(), 15));
             }
         }
         row
@@ -79,6 +85,9 @@ pub fn results_csv(suite: &Suite, records: &[RunRecord]) -> anyhow::Result<Vec<u
             "images_per_s",
             "backend",
             "device",
+            "total_wall_time_s",
+            "cpu_simd",
+            "git_commit",
         ],
         rows,
     )

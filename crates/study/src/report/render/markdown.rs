@@ -201,15 +201,23 @@ pub fn conclusions(suite: &Suite, findings: &Findings, records: &[RunRecord]) ->
         suite.name
     );
     let summaries = || records.iter().filter_map(|r| r.summary.as_ref());
-    let total_time: f64 = summaries().map(|s| s.wall_time_s).sum();
+    let total_time: f64 = summaries().map(|s| s.training_time_s()).sum();
     if let Some(s) = summaries().next() {
         let _ = writeln!(
             md,
-            "- Runs trained on {}; total training wall time {:.0} s. The numbers reproduce to \
-             the last digit on the same backend and device (on a CPU: the same SIMD level); \
-             elsewhere within the seeds' spread.",
+            "- Runs trained on {}; total training wall time {:.0} s (every process of a resumed \
+             run counted). The numbers reproduce to the last digit on the same backend and \
+             device (on a CPU: the same SIMD level); elsewhere within the seeds' spread.",
             s.backend, total_time
         );
+    }
+    let mut origins: Vec<String> = summaries()
+        .filter_map(|s| s.provenance.as_ref().map(ToString::to_string))
+        .collect();
+    origins.sort();
+    origins.dedup();
+    for origin in origins {
+        let _ = writeln!(md, "- Code and machine: {origin}.");
     }
     md
 }
