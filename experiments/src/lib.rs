@@ -51,6 +51,7 @@ pub mod nodes;
 pub mod optim;
 pub mod provenance;
 pub mod run;
+pub mod tensorboard;
 #[cfg(test)]
 mod test_util;
 pub mod throughput;

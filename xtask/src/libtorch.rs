@@ -181,6 +181,7 @@ pub fn setup(root: &Path) -> Result<LibTorch> {
             "LibTorch {TORCH_VERSION} is already set up in {}",
             root.display()
         );
+        companions(root)?;
         return Ok(found);
     }
     if !root.join("bin").join("python").exists() {
@@ -221,7 +222,44 @@ pub fn setup(root: &Path) -> Result<LibTorch> {
             String::from_utf8_lossy(&check.stderr).trim()
         );
     }
+    companions(root)?;
     LibTorch::from_venv(root)
+}
+
+/// The Python packages used beside torch, with the versions that go with it: torchvision (the
+/// PyTorch reference of `cargo xtask bench` imports it) and tensorboard (the tests read the
+/// runs' event files back with it). Installed when missing.
+const COMPANIONS: &[(&str, &str)] = &[
+    ("torchvision", "torchvision==0.24.0"),
+    ("tensorboard", "tensorboard==2.20.0"),
+];
+
+/// Installs whichever [`COMPANIONS`] do not import in the venv at `root`.
+fn companions(root: &Path) -> Result<()> {
+    let python = root.join("bin").join("python");
+    for (module, requirement) in COMPANIONS {
+        let imports = Command::new(&python)
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if imports {
+            continue;
+        }
+        println!("installing {requirement} from PyPI …");
+        let status = Command::new(root.join("bin").join("pip"))
+            .args([
+                "install",
+                "--disable-pip-version-check",
+                "--quiet",
+                requirement,
+            ])
+            .status()
+            .with_context(|| format!("cannot run pip in {}", root.display()))?;
+        if !status.success() {
+            bail!("`pip install {requirement}` failed ({status}): see pip's message above");
+        }
+    }
+    Ok(())
 }
 
 /// The venv's `lib/pythonX.Y/site-packages`.

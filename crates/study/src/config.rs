@@ -346,6 +346,9 @@ train_config! {
     /// Static loss scale: the loss is multiplied by it before the backward pass and the
     /// gradients divided by it. Default: 1024 with `f16`, 1 otherwise.
     loss_scale: Option<f64>, flag f64 = None;
+    /// Write TensorBoard event files into the run directory (scalars per iteration and per
+    /// epoch, the config as hparams) at the end of each session. Default true.
+    tensorboard: bool, flag bool = true;
 }
 
 impl TrainConfig {

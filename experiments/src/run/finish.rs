@@ -172,6 +172,10 @@ pub fn finish(
     let upto = (status != RunStatus::Diverged).then_some(completed);
     let (epochs, iterations) = read_metrics(dir, upto)?;
     write_metrics(dir, &epochs, &iterations)?;
+    if config.tensorboard {
+        let losses: Vec<f64> = iterations.iter().map(|&(_, _, loss)| loss).collect();
+        crate::tensorboard::write_run(dir, config, &epochs, &losses)?;
+    }
     let valid_epochs: Vec<&EpochMetrics> = epochs
         .iter()
         .filter(|e| e.valid_accuracy.is_some())
