@@ -7,7 +7,7 @@
 //!   (fastai's debiased EMA, β 0.98);
 //! - per epoch (step = epoch): `epoch/train_loss`, `epoch/train_loss_smoothed`,
 //!   `epoch/train_accuracy`, `epoch/valid_loss`, `epoch/valid_accuracy`,
-//!   `epoch/valid_top5_accuracy`, `epoch/lr`;
+//!   `epoch/valid_top5_accuracy`, `epoch/lr`, and `epoch/momentum` when the schedule cycles it;
 //! - the run's configuration as hparams (TensorBoard's HParams tab), with the final validation
 //!   accuracy and loss as its metrics.
 //!
@@ -247,12 +247,13 @@ fn hparams_of(config: &TrainConfig) -> anyhow::Result<BTreeMap<String, ProtoValu
         .collect())
 }
 
-/// The event file of a run from its metrics: `iterations` (loss per iteration over the run) and
-/// `epochs`.
+/// The event file of a run from its metrics: `iterations` (loss per iteration over the run),
+/// `epochs`, and the momentum at each epoch's end where the schedule cycles it.
 pub fn event_file(
     config: &TrainConfig,
     epochs: &[EpochMetrics],
     iterations: &[f64],
+    momenta: &[(usize, f64)],
     wall_time: f64,
 ) -> anyhow::Result<Vec<u8>> {
     let mut records = Records::new(wall_time);
@@ -269,6 +270,9 @@ pub fn event_file(
         records.scalar(e.epoch, "epoch/valid_accuracy", e.valid_accuracy);
         records.scalar(e.epoch, "epoch/valid_top5_accuracy", e.valid_top5_accuracy);
         records.scalar(e.epoch, "epoch/lr", Some(e.lr));
+    }
+    for (epoch, momentum) in momenta {
+        records.scalar(*epoch, "epoch/momentum", Some(*momentum));
     }
     let hparams = hparams_of(config)?;
     let infos = hparams
@@ -319,11 +323,12 @@ pub fn write_run(
     config: &TrainConfig,
     epochs: &[EpochMetrics],
     iterations: &[f64],
+    momenta: &[(usize, f64)],
 ) -> anyhow::Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
-    let bytes = event_file(config, epochs, iterations, now)?;
+    let bytes = event_file(config, epochs, iterations, momenta, now)?;
     data::write_atomic(&dir.join(EVENT_FILE), &bytes)?;
     Ok(())
 }
@@ -352,7 +357,8 @@ mod tests {
             train_loss_smoothed: Some(1.1),
             valid_top5_accuracy: Some(95.0),
         }];
-        let bytes = event_file(&TrainConfig::new(), &epochs, &[1.2, 0.8], 1.0).unwrap();
+        let bytes =
+            event_file(&TrainConfig::new(), &epochs, &[1.2, 0.8], &[(1, 0.9)], 1.0).unwrap();
         // Walk the frames: each length and each payload checks out, and the first event is the
         // file version.
         let mut at = 0;
@@ -371,7 +377,7 @@ mod tests {
             events[0].what,
             Some(What::FileVersion("brain.Event:2".into()))
         );
-        // 2 iterations × 2 tags, 7 epoch tags, 3 hparams summaries.
-        assert_eq!(events.len(), 1 + 4 + 7 + 3);
+        // 2 iterations × 2 tags, 7 epoch tags and the momentum, 3 hparams summaries.
+        assert_eq!(events.len(), 1 + 4 + 8 + 3);
     }
 }

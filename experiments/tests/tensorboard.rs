@@ -77,7 +77,7 @@ fn python_with_tensorboard() -> Option<String> {
 fn tensorboard_reads_the_runs_scalars_and_hparams() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    train(&run, &["--lr-max", "0.07"]);
+    train(&run, &["--lr-max", "0.07", "--moms", "0.95,0.85"]);
     assert!(run.join(EVENT_FILE).exists());
     let off = dir.path().join("off");
     train(&off, &["--tensorboard", "false"]);
@@ -131,6 +131,9 @@ fn tensorboard_reads_the_runs_scalars_and_hparams() {
         .unwrap();
     assert!((scalar("train/loss", 1) - first).abs() <= 1e-6 * first.abs());
     assert!(text.contains("scalar train/loss_smoothed 16 "), "{text}");
+    // One-cycle momentum: down towards 0.85 past the peak, back up towards 0.95 at the end.
+    let (m1, m2) = (scalar("epoch/momentum", 1), scalar("epoch/momentum", 2));
+    assert!(0.85 < m1 && m1 < m2 && m2 <= 0.95, "{m1} {m2}");
     // The configuration as hparams.
     assert!(text.contains("hparam lr_max 0.07"), "{text}");
     assert!(text.contains("hparam model micro-resnet"), "{text}");

@@ -174,7 +174,8 @@ pub fn finish(
     write_metrics(dir, &epochs, &iterations)?;
     if config.tensorboard {
         let losses: Vec<f64> = iterations.iter().map(|&(_, _, loss)| loss).collect();
-        crate::tensorboard::write_run(dir, config, &epochs, &losses)?;
+        let momenta = super::schedule::epoch_momenta(config, session.per_epoch, epochs.len())?;
+        crate::tensorboard::write_run(dir, config, &epochs, &losses, &momenta)?;
     }
     let valid_epochs: Vec<&EpochMetrics> = epochs
         .iter()

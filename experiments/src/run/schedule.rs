@@ -42,6 +42,35 @@ pub fn run_schedule(
     })
 }
 
+/// The cycled momentum at the end of each of the first `epochs` epochs (empty without `moms`):
+/// the run's schedule stepped on its own, for the record (TensorBoard's `epoch/momentum`).
+pub fn epoch_momenta(
+    config: &TrainConfig,
+    per_epoch: usize,
+    epochs: usize,
+) -> anyhow::Result<Vec<(usize, f64)>> {
+    if config.moms.is_none() || per_epoch == 0 {
+        return Ok(Vec::new());
+    }
+    let handle = ScheduledMomentum::default();
+    let mut schedule = run_schedule(
+        config,
+        config.epochs * per_epoch,
+        per_epoch,
+        Some(handle.clone()),
+    )?;
+    let mut momenta = Vec::new();
+    for epoch in 1..=epochs.min(config.epochs) {
+        for _ in 0..per_epoch {
+            burn::optim::lr_scheduler::LrScheduler::step(&mut schedule);
+        }
+        if let Some(m) = handle.get() {
+            momenta.push((epoch, m));
+        }
+    }
+    Ok(momenta)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +105,28 @@ mod tests {
         .unwrap();
         schedule.step();
         assert_eq!(plain.get(), None);
+    }
+
+    /// The momentum recorded per epoch follows the cycle: 0.85 at the peak (30 % of 10 epochs
+    /// of 10 steps: the end of epoch 3), back to 0.95 at the end.
+    #[test]
+    fn epoch_momenta_follow_the_cycle() {
+        let config = TrainConfig::new()
+            .with_schedule(Schedule::OneCycleV1)
+            .with_epochs(10)
+            .with_moms(Some(Moms {
+                high: 0.95,
+                low: 0.85,
+            }));
+        let m = epoch_momenta(&config, 10, 10).unwrap();
+        assert_eq!(m.len(), 10);
+        assert!((m[2].1 - 0.85).abs() < 1e-3, "{m:?}");
+        assert!((m[9].1 - 0.95).abs() < 1e-3, "{m:?}");
+        assert!(
+            epoch_momenta(&config.with_moms(None), 10, 10)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     /// `step-decay`: ÷ `lr_decay_factor` from the first iteration after each listed epoch.
