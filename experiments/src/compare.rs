@@ -122,16 +122,23 @@ fn one_run(
     dashboard: bool,
     nodes: Option<&nodes::NodeSpec>,
 ) -> anyhow::Result<RunOutcome> {
+    // The state is read under the run's lock: a shard that holds it is training the run.
+    let lock = match nodes.is_none_or(nodes::NodeSpec::is_writer) {
+        true => match DirLock::create(&run.dir) {
+            Ok(lock) => Some(lock),
+            Err(LockError::Held { holder, .. }) => {
+                println!("{name}: {holder} is training it, left to it");
+                return Ok(RunOutcome::Busy(holder));
+            }
+            Err(e) => return Err(e.into()),
+        },
+        false => None,
+    };
     let (finished, has_checkpoints) = run_state(&run.dir)?;
+    drop(lock);
     if let Some(status @ (RunStatus::Complete | RunStatus::Diverged)) = finished {
         println!("{name}: already {status:?}, skipped");
         return Ok(RunOutcome::Skipped(status));
-    }
-    if nodes.is_none_or(nodes::NodeSpec::is_writer)
-        && let Err(LockError::Held { holder, .. }) = DirLock::create(&run.dir)
-    {
-        println!("{name}: {holder} is training it, left to it");
-        return Ok(RunOutcome::Busy(holder));
     }
     let resume = has_checkpoints || finished == Some(RunStatus::Interrupted);
     println!(
