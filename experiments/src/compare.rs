@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::bail;
+use study::recipe::{Layered, Source};
 use study::run_dir::{RunStatus, run_state};
 use study::slice::Slice;
 use study::suite::{SUITE_JSON, Suite, SuiteRun, read_suite_json};
@@ -95,7 +96,7 @@ pub fn compare(
             run.label,
             run.seed
         );
-        let outcome = one_run(&run, &name, backend, devices, dashboard, nodes)?;
+        let outcome = one_run(&suite.name, &run, &name, backend, devices, dashboard, nodes)?;
         eta.done(&run, &outcome);
         if let Some(left) = eta.left(i + 1) {
             println!(
@@ -115,6 +116,7 @@ pub fn compare(
 
 /// One run of the suite: skipped when finished or busy, else trained (or resumed).
 fn one_run(
+    suite: &str,
     run: &SuiteRun,
     name: &str,
     backend: &str,
@@ -146,6 +148,11 @@ fn one_run(
         if resume { "resuming" } else { "training" },
         run.dir.display()
     );
+    let layered = Layered::from_source(
+        &run.config,
+        Source::Recipe(format!("{suite}:{}", run.label)),
+    )?;
+    print!("{layered}");
     let task = TrainTask {
         config: run.config.clone(),
         dir: run.dir.clone(),
@@ -154,7 +161,7 @@ fn one_run(
             dashboard,
             label: format!("{name} "),
             nodes: nodes.cloned(),
-            config_sources: None,
+            config_sources: Some(layered.sources_json()),
         },
     };
     Ok(match train_on(backend, devices, task) {

@@ -76,6 +76,12 @@ fn shards_of_a_suite_share_one_directory() {
                 .join(format!("seed-{seed}"));
             let summary = read_summary(&run).unwrap().unwrap();
             assert_eq!(summary.status, RunStatus::Complete, "{label} {seed}");
+            // Its configuration's sources: the suite's arm.
+            let sources = std::fs::read_to_string(run.join("config_sources.json")).unwrap();
+            assert!(
+                sources.contains(&format!("recipe shards:{label}")),
+                "{sources}"
+            );
             // Trained once: one session, never resumed by a second writer.
             let sessions = study::run_dir::Sessions::read(&run).unwrap();
             assert_eq!(sessions.sessions.len(), 1, "{label} {seed}: {sessions:?}");

@@ -132,6 +132,12 @@ impl Layered {
         Ok(Self { config, sources })
     }
 
+    /// A config that came whole from one source (a suite's run: `suite:label`), its non-default
+    /// fields attributed to it.
+    pub fn from_source(config: &TrainConfig, source: Source) -> anyhow::Result<Self> {
+        Self::new(vec![(source, non_default(config)?)])
+    }
+
     /// The sources as JSON (`config_sources.json`): field → `{ value, source }`.
     pub fn sources_json(&self) -> Value {
         Value::Object(
