@@ -49,8 +49,9 @@ struct BackendArgs {
     /// Device index (GPU backends; 0 = the default device).
     #[arg(long, default_value_t = 0, conflicts_with = "devices")]
     device: usize,
-    /// Several devices, data-parallel (burn-train's multi-device strategy: one batch per device
-    /// per step, gradients summed on the first). On a CPU backend, `0,1` runs two workers.
+    /// Several devices, data-parallel (burn-train's multi-device strategy): each step splits
+    /// the global `--batch-size` evenly over them and averages their gradients, so the run is
+    /// the same experiment as on one device. On a CPU backend, `0,1` runs two workers.
     #[arg(long, value_delimiter = ',')]
     devices: Vec<usize>,
     /// Plain progress lines even when stdout is a terminal (no Burn TUI dashboard).
