@@ -215,6 +215,7 @@ impl SliceArgs {
 #[derive(Subcommand)]
 enum Command {
     /// Train one run (Burn Learner: loss, accuracy, lr metrics; checkpoint every epoch).
+    #[command(after_help = study::spec::grammar_help())]
     Train {
         #[command(flatten)]
         config: Box<ConfigFlags>,
@@ -230,8 +231,9 @@ enum Command {
         nodes: NodeArgs,
     },
     /// Run a comparison suite (datasets × optimizers × seeds), then write its report.
+    #[command(after_help = study::suite::shipped_help())]
     Compare {
-        /// A shipped suite (quick, cifar10, cifar100, imagenette) or a suite TOML file.
+        /// A shipped suite (listed below) or a suite TOML file.
         suite: String,
         /// Output directory (default runs/<suite name>).
         #[arg(long)]

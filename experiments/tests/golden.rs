@@ -15,8 +15,12 @@
 //! changes the order of float sums. So the files sit in one folder per level,
 //! `tests/golden/<arch>-<level>/` (`x86_64-v3`, `x86_64-v4`). The V4 files were added when a
 //! machine with AVX-512 first ran the test (issue 15's stop), written by the commit whose V3
-//! files had just passed. A machine whose level has no folder fails, naming the folder; to add one, run
-//! the test with `LOOKAHEAD_WRITE_GOLDEN=1` on a commit that passes on another level.
+//! files had just passed. A machine whose level has no folder (an older x86-64, ARM) compares
+//! its runs with the nearest level's files instead, every number within 5 % relative and the
+//! epoch/iteration columns and learning rates exactly, and says so: the two committed levels
+//! differ from each other by up to 2.8 % (train accuracy), 1.9 % (valid loss) and 1.4 %
+//! (per-iteration loss). To add a level's own files, run the test with
+//! `LOOKAHEAD_WRITE_GOLDEN=1` on a commit that passes on another level.
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -107,24 +111,84 @@ const COMMON: &[&str] = &[
     "11",
 ];
 
-/// The folder of golden files for this machine's SIMD level (see the module's doc).
-fn golden_folder() -> PathBuf {
+/// This machine's SIMD level, `<arch>-<level>` (see the module's doc).
+fn this_level() -> String {
     let level = format!("{:?}", macerator::Arch::new()).to_lowercase();
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(format!("{}-{level}", std::env::consts::ARCH))
+    format!("{}-{level}", std::env::consts::ARCH)
+}
+
+/// The golden folder to compare with: this level's (exact), else the nearest committed one
+/// (within tolerance): the highest level of the same architecture, else any.
+fn golden_folder() -> (PathBuf, bool) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let own = root.join(this_level());
+    if own.is_dir() {
+        return (own, true);
+    }
+    let mut levels: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    levels.sort();
+    let same_arch = levels
+        .iter()
+        .rev()
+        .find(|l| l.starts_with(std::env::consts::ARCH));
+    let nearest = same_arch.or(levels.last()).expect("no golden files at all");
+    (root.join(nearest), false)
+}
+
+/// Whether two CSV texts agree: same header and shape, integer cells (epochs, iterations) and
+/// the learning rate equal, every other number within `tolerance` relative.
+fn assert_close(got: &str, expected: &str, tolerance: f64, what: &str) {
+    let rows = |t: &str| -> Vec<Vec<String>> {
+        t.lines()
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .collect()
+    };
+    let (g, e) = (rows(got), rows(expected));
+    assert_eq!(g.len(), e.len(), "{what}: row count");
+    assert_eq!(g[0], e[0], "{what}: header");
+    for (r, (gr, er)) in g.iter().zip(&e).enumerate().skip(1) {
+        for (c, (gc, ec)) in gr.iter().zip(er).enumerate() {
+            let column = &e[0][c];
+            let exact = column == "lr" || !ec.contains(['.', 'e', 'N']);
+            let (Ok(x), Ok(y)) = (gc.parse::<f64>(), ec.parse::<f64>()) else {
+                assert_eq!(gc, ec, "{what} row {r} {column}");
+                continue;
+            };
+            if exact {
+                assert_eq!(x, y, "{what} row {r} {column}");
+            } else {
+                let scale = x.abs().max(y.abs()).max(1e-12);
+                assert!(
+                    (x - y).abs() / scale <= tolerance,
+                    "{what} row {r} {column}: {x} vs {y} (more than {tolerance} relative)"
+                );
+            }
+        }
+    }
 }
 
 #[test]
 fn the_same_seed_gives_the_committed_bytes() {
-    let golden = golden_folder();
+    let (golden, exact) = golden_folder();
     let write = std::env::var_os("LOOKAHEAD_WRITE_GOLDEN").is_some();
-    assert!(
-        write || golden.is_dir(),
-        "no golden files for this CPU's SIMD level: {} is missing (write it with \
-         LOOKAHEAD_WRITE_GOLDEN=1 on a commit that passes on another level)",
-        golden.display()
-    );
+    let golden = if write {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(this_level())
+    } else {
+        golden
+    };
+    if !exact && !write {
+        eprintln!(
+            "no golden files for {}: comparing with {} within 5 % (numbers) instead of byte for \
+             byte",
+            this_level(),
+            golden.display()
+        );
+    }
     let dir = tempfile::tempdir().unwrap();
     // The committed data set is found relative to the working directory.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -145,7 +209,37 @@ fn the_same_seed_gives_the_committed_bytes() {
             }
             let expected = std::fs::read_to_string(golden.join(name).join(file)).unwrap();
             let got = std::fs::read_to_string(out.join(file)).unwrap();
-            assert_eq!(got, expected, "{name}/{file} differs from tests/golden");
+            if exact || write {
+                assert_eq!(got, expected, "{name}/{file} differs from tests/golden");
+            } else {
+                assert_close(&got, &expected, 0.05, &format!("{name}/{file}"));
+            }
         }
     }
+}
+
+/// The tolerance path itself, on the two committed levels' files: each agrees with the other
+/// within 5 %, and a changed number or a changed epoch column is caught.
+#[test]
+fn the_nearest_level_is_compared_within_tolerance() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let (v3, v4) = (root.join("x86_64-v3"), root.join("x86_64-v4"));
+    for entry in std::fs::read_dir(&v3).unwrap() {
+        let name = entry.unwrap().file_name();
+        for file in ["metrics.csv", "train_loss.csv"] {
+            let a = std::fs::read_to_string(v3.join(&name).join(file)).unwrap();
+            let b = std::fs::read_to_string(v4.join(&name).join(file)).unwrap();
+            assert_close(&a, &b, 0.05, &format!("{name:?}/{file}"));
+        }
+    }
+    let metrics = std::fs::read_to_string(v3.join("sgd").join("metrics.csv")).unwrap();
+    let header = metrics.lines().next().unwrap();
+    let row = metrics.lines().nth(1).unwrap();
+    let mut cells: Vec<String> = row.split(',').map(str::to_string).collect();
+    let loss: f64 = cells[1].parse().unwrap();
+    cells[1] = (loss * 1.2).to_string();
+    let changed = format!("{header}\n{}\n", cells.join(","));
+    let original = format!("{header}\n{row}\n");
+    let caught = std::panic::catch_unwind(|| assert_close(&changed, &original, 0.05, "t"));
+    assert!(caught.is_err());
 }

@@ -31,7 +31,7 @@ mod seed_fit;
 
 /// Tasks for lookahead-burn.
 #[derive(Parser)]
-#[command(name = "cargo xtask", version, about)]
+#[command(name = "cargo xtask", version, about, after_help = study::suite::shipped_help())]
 struct Cli {
     #[command(subcommand)]
     task: Task,
@@ -91,6 +91,7 @@ enum Task {
     },
     /// Runs a comparison suite (a shipped suite, `crates/study/suites/<name>.toml`, or a TOML
     /// file) and writes its report, with `experiments` built for exactly the backend's feature.
+    #[command(after_help = study::suite::shipped_help())]
     Compare {
         /// Suite name or file.
         suite: String,

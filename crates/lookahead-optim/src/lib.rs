@@ -1,6 +1,10 @@
-//! Lookahead ("Lookahead Optimizer: k steps forward, 1 step back", Zhang, Lucas, Hinton & Ba,
-//! 2019) for every [Burn](https://burn.dev) optimizer, plus RAdam/Ranger and the OneCycle and
-//! FlatCos learning-rate schedules used by fastai.
+//! Lookahead (["Lookahead Optimizer: k steps forward, 1 step back"](https://arxiv.org/abs/1907.08610),
+//! Zhang, Lucas, Hinton & Ba, NeurIPS 2019) for every [Burn](https://burn.dev) optimizer, plus
+//! RAdam/Ranger and the OneCycle and FlatCos learning-rate schedules used by fastai.
+//!
+//! The algorithm: slow weights φ start at the initial weights; an inner optimizer takes k steps
+//! θ₁ … θ_k from θ₀ = φ; then φ ← φ + α(θ_k − φ) and the inner optimizer continues from θ = φ
+//! (paper defaults k = 5, α = 0.5).
 //!
 //! * [`Lookahead`] wraps a per-tensor [`SimpleOptimizer`](burn::optim::SimpleOptimizer) and
 //!   becomes a Burn `Optimizer` through [`LookaheadConfig::init`]; its whole state (slow weights,

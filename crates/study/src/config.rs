@@ -295,10 +295,9 @@ train_config! {
     epochs: usize, flag usize = 5;
     /// Batch size. Default 128.
     batch_size: usize, flag usize = 128;
-    /// Optimizer spec (see `OptimizerSpec`), e.g. `lookahead(sgd(momentum=0.9), k=5, alpha=0.5,
-    /// reset)`; inner-state policies keep, reset, pullback, zero-moments (the seed study's:
-    /// moments zeroed, step counts kept); `theta1` starts the slow weights after the first
-    /// inner step (the seed's). Default `sgd(momentum=0.9)`.
+    /// Optimizer spec, e.g. `lookahead(sgd(momentum=0.9), k=5, alpha=0.5, reset)` (the
+    /// grammar, every inner optimizer and its defaults: at the end of `--help`). Default
+    /// `sgd(momentum=0.9)`.
     optimizer: OptimizerSpec, flag OptimizerSpec = OptimizerSpec::sgd_momentum();
     /// Learning-rate schedule. Default one-cycle.
     schedule: Schedule, flag Schedule = Schedule::OneCycle;

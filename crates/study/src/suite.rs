@@ -187,6 +187,34 @@ pub const SHIPPED: &[(&str, &str)] = &[
     ),
 ];
 
+/// The shipped suites for `--help`, one line each: name, datasets, optimizers × seeds (from
+/// the suite files themselves).
+///
+/// ```
+/// let help = study::suite::shipped_help();
+/// assert!(help.contains("seed-quick") && help.contains("imagenette"));
+/// ```
+pub fn shipped_help() -> String {
+    let mut text = String::from("Shipped suites (crates/study/suites/):\n");
+    for (name, toml) in SHIPPED {
+        let line = match Suite::parse(toml, name) {
+            Ok(s) => {
+                let datasets: Vec<String> = s.datasets.iter().map(|d| d.to_string()).collect();
+                format!(
+                    "  {name:<20} {} optimizers × {} seeds, {} epochs on {}\n",
+                    s.optimizers.len(),
+                    s.seeds.len(),
+                    s.recipe.epochs,
+                    datasets.join(", ")
+                )
+            }
+            Err(e) => format!("  {name:<20} (invalid: {e:#})\n"),
+        };
+        text.push_str(&line);
+    }
+    text
+}
+
 impl Suite {
     /// Parses a suite from TOML text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> anyhow::Result<Self> {

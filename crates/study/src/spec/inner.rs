@@ -210,6 +210,31 @@ pub fn declaration(word: &str) -> Option<&'static InnerDecl> {
     INNER_OPTIMIZERS.iter().find(|d| d.word == word)
 }
 
+/// The optimizer grammar for `--help`, from [`INNER_OPTIMIZERS`] (each inner optimizer with its
+/// parameters and defaults) and Lookahead's words.
+///
+/// ```
+/// let help = study::spec::grammar_help();
+/// assert!(help.contains("sgd(momentum=0.9, dampening=0, nesterov=false, wd=0)"));
+/// assert!(help.contains("zero-moments"));
+/// ```
+pub fn grammar_help() -> String {
+    let mut text = String::from(
+        "Optimizer specs (--optimizer):\n  <inner>  or  lookahead(<inner>, k=5, alpha=0.5, \
+         <policy>, theta1)  or  ranger\n  <inner>, every parameter optional (defaults shown):\n",
+    );
+    for d in INNER_OPTIMIZERS {
+        let params: Vec<String> = d.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        text.push_str(&format!("    {}({})\n", d.word, params.join(", ")));
+    }
+    text.push_str(
+        "  <policy>: keep (default), reset (the whole inner state), pullback (first moments \
+         interpolated like the weights), zero-moments (moments zeroed, step counts kept);\n  \
+         theta1: slow weights taken after the first inner step (default: before it).\n",
+    );
+    text
+}
+
 /// The inner optimizers' spec words, `sgd, adam, …`.
 pub fn inner_words() -> String {
     let words: Vec<&str> = INNER_OPTIMIZERS.iter().map(|d| d.word).collect();

@@ -12,7 +12,8 @@ use thiserror::Error;
 
 use grammar::{Args, Call, Parser};
 pub use inner::{
-    INNER_OPTIMIZERS, InnerDecl, InnerSpec, MomentBuffer, Value, declaration, inner_words,
+    INNER_OPTIMIZERS, InnerDecl, InnerSpec, MomentBuffer, Value, declaration, grammar_help,
+    inner_words,
 };
 
 /// A spec that cannot be parsed or built.
