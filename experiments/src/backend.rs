@@ -30,7 +30,7 @@ compile_error!(
 /// `experiments` that compiles it (`xtask` reads the same features from `Cargo.toml`; the test
 /// `the_catalogue_is_the_cargo_features` keeps the two equal), paired with whether this binary
 /// was built with it. The order is the order of preference of [`default_backend`]: LibTorch
-/// first (on a CPU it trains ~5× faster than Flex, README: benchmarks), then Flex.
+/// first (on a CPU it trains about 2× faster than Flex, docs/cpu-speed.md), then Flex.
 const CATALOGUE: &[(&str, bool)] = &[
     ("tch", cfg!(feature = "tch")),
     ("flex", cfg!(feature = "flex")),

@@ -75,7 +75,7 @@ impl BackendArgs {
     }
 }
 
-/// One process's place in a multi-node run (README: "Training across machines").
+/// One process's place in a multi-node run (docs/multi-node.md).
 #[derive(Args, Clone, Default)]
 struct NodeArgs {
     /// Nodes (processes, one per machine) training this run together; every node runs the same
