@@ -15,6 +15,10 @@ pub(super) struct Call {
     pub(super) args: Args,
 }
 
+/// How deep calls may nest (`lookahead(sgd(...))` is 2): deeper text is an error, not a stack
+/// overflow.
+const MAX_DEPTH: usize = 8;
+
 /// A tiny recursive-descent parser over `name(arg, key=value, word, name(...))`.
 pub(super) struct Parser<'a> {
     pub(super) text: &'a str,
@@ -23,8 +27,12 @@ pub(super) struct Parser<'a> {
 
 impl Parser<'_> {
     pub(super) fn skip_ws(&mut self) {
-        while self.text[self.pos..].starts_with(char::is_whitespace) {
-            self.pos += 1;
+        // By characters: Unicode whitespace (U+00A0, U+3000, …) is several bytes long.
+        while let Some(c) = self.text[self.pos..].chars().next() {
+            if !c.is_whitespace() {
+                break;
+            }
+            self.pos += c.len_utf8();
         }
     }
 
@@ -52,18 +60,31 @@ impl Parser<'_> {
     }
 
     pub(super) fn call(&mut self) -> Result<Call, String> {
+        self.call_at(1)
+    }
+
+    fn call_at(&mut self, depth: usize) -> Result<Call, String> {
+        if depth > MAX_DEPTH {
+            return Err(format!("calls nested more than {MAX_DEPTH} deep"));
+        }
         let name = self.token()?.to_lowercase();
         let mut args = Args::default();
         if self.eat('(') && !self.eat(')') {
             loop {
                 let word = self.token()?;
+                let key = word.to_lowercase();
                 if self.eat('=') {
-                    args.values.push((word.to_lowercase(), self.token()?));
+                    if args.values.iter().any(|(k, _)| *k == key) {
+                        return Err(format!("`{key}` is given twice"));
+                    }
+                    args.values.push((key, self.token()?));
                 } else if self.text[self.pos..].trim_start().starts_with('(') {
                     self.pos -= word.len();
-                    args.calls.push(self.call()?);
+                    args.calls.push(self.call_at(depth + 1)?);
+                } else if args.words.contains(&key) {
+                    return Err(format!("`{key}` is given twice"));
                 } else {
-                    args.words.push(word.to_lowercase());
+                    args.words.push(key);
                 }
                 if self.eat(')') {
                     break;
@@ -91,8 +112,13 @@ impl Args {
         }
     }
 
+    /// A finite number (NaN and ±∞ parse as floats but mean nothing here).
     pub(super) fn number(&self, key: &str, default: f64) -> Result<f64, String> {
-        self.parsed(key, default, "not a number")
+        let v: f64 = self.parsed(key, default, "not a number")?;
+        if !v.is_finite() {
+            return Err(format!("`{key}` = {v}: not a finite number"));
+        }
+        Ok(v)
     }
 
     pub(super) fn only(&self, name: &str, keys: &[&str]) -> Result<(), String> {
@@ -107,5 +133,52 @@ impl Args {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::OptimizerSpec;
+
+    fn error(text: &str) -> String {
+        OptimizerSpec::parse(text).unwrap_err().to_string()
+    }
+
+    /// Hostile specs get an error naming what is wrong, never a panic or a silent default.
+    #[test]
+    fn hostile_specs_are_refused_with_the_reason() {
+        // Unicode whitespace (2 and 3 bytes) is whitespace, not a panic.
+        let spec = OptimizerSpec::parse("lookahead(\u{a0}sgd,\u{3000}k=5)").unwrap();
+        assert_eq!(spec.to_string(), "lookahead(sgd,k=5,alpha=0.5,keep)");
+        // Nesting: an error, not a stack overflow.
+        let deep = format!("{}sgd{}", "a(".repeat(20_000), ")".repeat(20_000));
+        assert!(
+            error(&deep).contains("nested more than"),
+            "{}",
+            error(&deep)
+        );
+        // Out-of-range and non-finite hyper-parameters name the field and the range.
+        for (text, needle) in [
+            ("sgd(momentum=-0.1)", "`momentum` = -0.1: must be in [0, 1)"),
+            ("sgd(momentum=nan)", "`momentum` = NaN"),
+            ("sgd(wd=-1)", "`wd` = -1: must be 0 or above"),
+            ("adam(beta1=1.5)", "`beta1` = 1.5"),
+            ("adam(eps=-1e-8)", "`eps`"),
+            ("sgd(dampening=2)", "`dampening` = 2"),
+            ("lookahead(sgd, k=1e30)", "`k`"),
+            ("lookahead(sgd, alpha=inf)", "not a finite number"),
+            // Ambiguous specs.
+            ("lookahead(sgd, adam)", "one inner optimizer"),
+            ("ranger(sgd)", "ranger takes no inner optimizer"),
+            (
+                "sgd(momentum=0.9, momentum=0.1)",
+                "`momentum` is given twice",
+            ),
+            ("lookahead(sgd, theta1, theta1)", "`theta1` is given twice"),
+        ] {
+            let e = error(text);
+            assert!(e.contains(needle), "{text}: {e}");
+        }
+        assert!(OptimizerSpec::parse("sgd(momentum=0, dampening=1, wd=0)").is_ok());
     }
 }

@@ -99,16 +99,43 @@ impl Value {
     /// `text` read as a value of the same kind as `self`, or why not.
     fn parse_like(self, key: &str, text: &str) -> Result<Value, String> {
         match self {
-            Value::Num(_) => text
-                .parse()
-                .map(Value::Num)
-                .map_err(|_| format!("`{key}` = {text}: not a number")),
+            Value::Num(_) => {
+                let v: f64 = text
+                    .parse()
+                    .map_err(|_| format!("`{key}` = {text}: not a number"))?;
+                check_range(key, v)?;
+                Ok(Value::Num(v))
+            }
             Value::Flag(_) => text
                 .parse()
                 .map(Value::Flag)
                 .map_err(|_| format!("`{key}` = {text}: expected true or false")),
         }
     }
+}
+
+/// The range of each numeric parameter of the grammar, by name: momenta, betas and RMSProp's
+/// α in [0, 1), dampening in [0, 1], ε > 0, weight decay ≥ 0; every value finite.
+fn check_range(key: &str, v: f64) -> Result<(), String> {
+    let ok = v.is_finite()
+        && match key {
+            "momentum" | "beta1" | "beta2" | "alpha" => (0.0..1.0).contains(&v),
+            "dampening" => (0.0..=1.0).contains(&v),
+            "eps" => v > 0.0,
+            "wd" => v >= 0.0,
+            _ => true,
+        };
+    if ok {
+        return Ok(());
+    }
+    let range = match key {
+        "momentum" | "beta1" | "beta2" | "alpha" => "in [0, 1)",
+        "dampening" => "in [0, 1]",
+        "eps" => "above 0",
+        "wd" => "0 or above",
+        _ => "a finite number",
+    };
+    Err(format!("`{key}` = {text}: must be {range}", text = v))
 }
 
 impl fmt::Display for Value {

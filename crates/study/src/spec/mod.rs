@@ -141,6 +141,9 @@ impl std::str::FromStr for OptimizerSpec {
 
 crate::serde_as_text!(OptimizerSpec);
 
+/// The largest k a spec accepts: a million inner steps per sync is already no Lookahead.
+const MAX_K: f64 = 1e6;
+
 impl OptimizerSpec {
     /// `sgd(momentum=0.9)`, the default of a run.
     pub fn sgd_momentum() -> Self {
@@ -176,6 +179,17 @@ impl OptimizerSpec {
                 let a = &call.args;
                 a.only(&call.name, &["k", "alpha"]).map_err(fail)?;
                 let ranger = call.name == "ranger";
+                // One inner optimizer (none for ranger), given as a call or a bare word.
+                let inners =
+                    a.calls.len() + a.words.iter().filter(|w| declaration(w).is_some()).count();
+                if ranger && inners > 0 {
+                    return Err(fail(
+                        "ranger takes no inner optimizer (it is lookahead(radam(...)))".into(),
+                    ));
+                }
+                if inners > 1 {
+                    return Err(fail("lookahead takes one inner optimizer".into()));
+                }
                 let inner = if ranger {
                     if !a.calls.is_empty() {
                         return Err(fail(
@@ -220,6 +234,9 @@ impl OptimizerSpec {
                 let k = a.number("k", k_default as f64).map_err(fail)?;
                 if k.fract() != 0.0 || k < 0.0 {
                     return Err(fail(format!("`k` = {k}: must be a whole number")));
+                }
+                if k > MAX_K {
+                    return Err(fail(format!("`k` = {k}: must be at most {MAX_K}")));
                 }
                 OptimizerSpec::Lookahead {
                     inner,
