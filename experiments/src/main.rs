@@ -153,9 +153,7 @@ impl ConfigFlags {
             )),
             None => None,
         };
-        let serde_json::Value::Object(flags) = serde_json::to_value(&self.fields)? else {
-            bail!("the flags are not a table");
-        };
+        let flags = self.fields.fields()?;
         let recipe = match self.recipe.as_deref() {
             Some("none") => None,
             Some(recipe) => Some(recipe.to_string()),

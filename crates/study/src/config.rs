@@ -350,6 +350,28 @@ train_config! {
     tensorboard: bool, flag bool = true;
 }
 
+/// `fields`, refusing a null: what a non-finite number (NaN, ±∞) becomes on its way into
+/// JSON, where it would otherwise read as "unset".
+fn finite(
+    fields: serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    if let Some((key, _)) = fields.iter().find(|(_, v)| v.is_null()) {
+        bail!("field `{key}`: not a finite number");
+    }
+    Ok(fields)
+}
+
+impl TrainFlags {
+    /// The fields given as flags, as a config file's would be; a non-finite number
+    /// (`--weight-decay NaN`) is an error naming its field, not an unset field.
+    pub fn fields(&self) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+        let serde_json::Value::Object(fields) = serde_json::to_value(self)? else {
+            bail!("the flags are not a table");
+        };
+        finite(fields)
+    }
+}
+
 impl TrainConfig {
     /// Reads a config from JSON (`.json`) or TOML (any other extension), naming the file and
     /// the field on error. Missing fields take their defaults.
@@ -370,7 +392,13 @@ impl TrainConfig {
             toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))?
         };
         match value {
-            serde_json::Value::Object(fields) => Ok(fields),
+            // TOML has no null: a null here was a `nan` or `inf`, which JSON cannot hold.
+            serde_json::Value::Object(fields) if path.extension().is_some_and(|e| e == "json") => {
+                Ok(fields)
+            }
+            serde_json::Value::Object(fields) => {
+                finite(fields).with_context(|| format!("invalid config {}", path.display()))
+            }
             _ => bail!(
                 "invalid config {}: expected a table of fields",
                 path.display()
@@ -410,10 +438,7 @@ impl TrainConfig {
 
     /// This config with the fields given in `flags` replaced (each checked as in a file).
     pub fn with_flags(&self, flags: &TrainFlags) -> anyhow::Result<Self> {
-        let serde_json::Value::Object(fields) = serde_json::to_value(flags)? else {
-            bail!("the flags are not a table");
-        };
-        self.with_fields(fields)
+        self.with_fields(flags.fields()?)
     }
 
     /// This config with the fields of `fields` replaced (each parsed and checked as in a file).
@@ -546,6 +571,39 @@ impl TrainConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// NaN and ±∞ are refused naming the field, from a flag and from a TOML file, instead of
+    /// turning into "unset" on their way through JSON.
+    #[test]
+    fn non_finite_numbers_are_refused_with_their_field() {
+        let flags = TrainFlags {
+            weight_decay: Some(f64::NAN),
+            ..TrainFlags::default()
+        };
+        let err = format!("{:#}", TrainConfig::new().with_flags(&flags).unwrap_err());
+        assert!(
+            err.contains("`weight_decay`") && err.contains("finite"),
+            "{err}"
+        );
+        let flags = TrainFlags {
+            lr_max: Some(f64::INFINITY),
+            ..TrainFlags::default()
+        };
+        let err = format!("{:#}", TrainConfig::new().with_flags(&flags).unwrap_err());
+        assert!(err.contains("`lr_max`"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.toml");
+        std::fs::write(&path, "true_weight_decay = nan\n").unwrap();
+        let err = format!("{:#}", TrainConfig::from_file(&path).unwrap_err());
+        assert!(
+            err.contains("run.toml") && err.contains("`true_weight_decay`"),
+            "{err}"
+        );
+        // JSON's own null still means "unset" for an optional field.
+        let json = dir.path().join("run.json");
+        std::fs::write(&json, r#"{"weight_decay": null}"#).unwrap();
+        assert_eq!(TrainConfig::from_file(&json).unwrap().weight_decay, None);
+    }
 
     #[test]
     fn every_field_defaults_and_checks_name_the_field() {

@@ -141,6 +141,69 @@ impl std::str::FromStr for OptimizerSpec {
 
 crate::serde_as_text!(OptimizerSpec);
 
+/// `lookahead(<inner>, k=…, alpha=…, <policy>, theta1)` or `ranger(k=…, alpha=…)`.
+fn lookahead_call(call: &Call) -> Result<OptimizerSpec, String> {
+    let a = &call.args;
+    a.only(&call.name, &["k", "alpha"])?;
+    let ranger = call.name == "ranger";
+    let inner = if ranger {
+        if !a.calls.is_empty() || a.words.iter().any(|w| declaration(w).is_some()) {
+            return Err("ranger takes no inner optimizer (it is lookahead(radam(...)))".into());
+        }
+        RANGER.inner
+    } else {
+        inner_of(a)?
+    };
+    let words: Vec<String> = a
+        .words
+        .iter()
+        .filter(|w| declaration(w).is_none() && *w != THETA1)
+        .cloned()
+        .collect();
+    let slow_start = if a.words.iter().any(|w| w == THETA1) {
+        SlowStart::AfterFirstStep
+    } else {
+        SlowStart::Initial
+    };
+    let (k_default, alpha_default) = if ranger {
+        (RANGER.k, RANGER.alpha)
+    } else {
+        (LOOKAHEAD_K, LOOKAHEAD_ALPHA)
+    };
+    let k = a.number("k", k_default as f64)?;
+    if k.fract() != 0.0 || k < 0.0 {
+        return Err(format!("`k` = {k}: must be a whole number"));
+    }
+    if k > MAX_K {
+        return Err(format!("`k` = {k}: must be at most {MAX_K}"));
+    }
+    Ok(OptimizerSpec::Lookahead {
+        inner,
+        k: k as usize,
+        alpha: a.number("alpha", alpha_default)?,
+        policy: policy(&words)?,
+        slow_start,
+    })
+}
+
+/// Lookahead's one inner optimizer, given as a call (`sgd(momentum=0.9)`) or a bare word.
+fn inner_of(a: &Args) -> Result<InnerSpec, String> {
+    let words: Vec<&String> = a
+        .words
+        .iter()
+        .filter(|w| declaration(w).is_some())
+        .collect();
+    match (&a.calls[..], &words[..]) {
+        ([inner], []) => InnerSpec::from_call(inner),
+        ([], [word]) => InnerSpec::from_call(&Call {
+            name: (*word).clone(),
+            args: Args::default(),
+        }),
+        ([], []) => Err("lookahead needs an inner optimizer, e.g. lookahead(sgd)".into()),
+        _ => Err("lookahead takes one inner optimizer".into()),
+    }
+}
+
 /// The largest k a spec accepts: a million inner steps per sync is already no Lookahead.
 const MAX_K: f64 = 1e6;
 
@@ -175,77 +238,7 @@ impl OptimizerSpec {
             return Err(fail(format!("unexpected `{}`", &text[parser.pos..])));
         }
         let spec = match call.name.as_str() {
-            "lookahead" | "ranger" => {
-                let a = &call.args;
-                a.only(&call.name, &["k", "alpha"]).map_err(fail)?;
-                let ranger = call.name == "ranger";
-                // One inner optimizer (none for ranger), given as a call or a bare word.
-                let inners =
-                    a.calls.len() + a.words.iter().filter(|w| declaration(w).is_some()).count();
-                if ranger && inners > 0 {
-                    return Err(fail(
-                        "ranger takes no inner optimizer (it is lookahead(radam(...)))".into(),
-                    ));
-                }
-                if inners > 1 {
-                    return Err(fail("lookahead takes one inner optimizer".into()));
-                }
-                let inner = if ranger {
-                    if !a.calls.is_empty() {
-                        return Err(fail(
-                            "ranger takes no inner optimizer (it is lookahead(radam(...)))".into(),
-                        ));
-                    }
-                    RANGER.inner
-                } else {
-                    match (&a.calls[..], a.words.first()) {
-                        ([inner], _) => InnerSpec::from_call(inner).map_err(fail)?,
-                        ([], Some(word)) if declaration(word).is_some() => {
-                            InnerSpec::from_call(&Call {
-                                name: word.clone(),
-                                args: Args::default(),
-                            })
-                            .map_err(fail)?
-                        }
-                        ([], _) => {
-                            return Err(fail(
-                                "lookahead needs an inner optimizer, e.g. lookahead(sgd)".into(),
-                            ));
-                        }
-                        _ => return Err(fail("lookahead takes one inner optimizer".into())),
-                    }
-                };
-                let words: Vec<String> = a
-                    .words
-                    .iter()
-                    .filter(|w| declaration(w).is_none() && *w != THETA1)
-                    .cloned()
-                    .collect();
-                let slow_start = if a.words.iter().any(|w| w == THETA1) {
-                    SlowStart::AfterFirstStep
-                } else {
-                    SlowStart::Initial
-                };
-                let (k_default, alpha_default) = if ranger {
-                    (RANGER.k, RANGER.alpha)
-                } else {
-                    (LOOKAHEAD_K, LOOKAHEAD_ALPHA)
-                };
-                let k = a.number("k", k_default as f64).map_err(fail)?;
-                if k.fract() != 0.0 || k < 0.0 {
-                    return Err(fail(format!("`k` = {k}: must be a whole number")));
-                }
-                if k > MAX_K {
-                    return Err(fail(format!("`k` = {k}: must be at most {MAX_K}")));
-                }
-                OptimizerSpec::Lookahead {
-                    inner,
-                    k: k as usize,
-                    alpha: a.number("alpha", alpha_default).map_err(fail)?,
-                    policy: policy(&words).map_err(fail)?,
-                    slow_start,
-                }
-            }
+            "lookahead" | "ranger" => lookahead_call(&call).map_err(fail)?,
             _ => OptimizerSpec::Plain(InnerSpec::from_call(&call).map_err(fail)?),
         };
         spec.lookahead().check().map_err(fail)?;
