@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::bail;
 use study::recipe::{Layered, Source};
-use study::run_dir::{RunStatus, run_state};
+use study::run_dir::{RunStatus, check_dir, run_state};
 use study::slice::Slice;
 use study::suite::{SUITE_JSON, Suite, SuiteRun, read_suite_json};
 
@@ -32,7 +32,8 @@ pub enum RunOutcome {
 }
 
 /// Writes `suite.json` into `out` (created if needed), refusing a directory that holds a
-/// different suite. Every shard of a suite writes the same file (atomically), so the suite
+/// different suite, or this suite with a run's recipe changed (its finished runs would be
+/// skipped and reported as if they were the new recipe's). Every shard of a suite writes the same file (atomically), so the suite
 /// directory needs no lock of its own: each run directory has one.
 pub fn prepare_out(suite: &Suite, out: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(out)
@@ -46,6 +47,16 @@ pub fn prepare_out(suite: &Suite, out: &Path) -> anyhow::Result<()> {
                 out.display(),
                 existing.name,
                 suite.name
+            );
+        }
+        let changed = suite.changed_runs(&existing)?;
+        if !changed.is_empty() {
+            bail!(
+                "{} holds suite `{}` run under another recipe; nothing was changed. Change the \
+                 suite back, or run it into another --out:\n  {}",
+                path.display(),
+                suite.name,
+                changed.join("\n  ")
             );
         }
     }
@@ -81,6 +92,13 @@ pub fn compare(
     backend::check_backend(backend)?;
     check_data(suite)?;
     let runs = slice.runs(suite, out)?;
+    for run in &runs {
+        check_dir(
+            &run.dir,
+            &run.config,
+            &format!("suite `{}`'s recipe", suite.name),
+        )?;
+    }
     if nodes.is_none_or(nodes::NodeSpec::is_writer) {
         prepare_out(suite, out)?;
     }

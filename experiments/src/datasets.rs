@@ -106,6 +106,12 @@ fn read_splits(
             let options = ImagenetteOptions::new(size, dir);
             let train = data::read_imagenette(path, Split::Train, &options)?;
             let valid = data::read_imagenette(path, Split::Test, &options)?;
+            for why in [&train.stale_cache, &valid.stale_cache]
+                .into_iter()
+                .flatten()
+            {
+                crate::console::line(format!("warning: image cache {why}"));
+            }
             (
                 train.set.into(),
                 valid.set.into(),

@@ -8,13 +8,14 @@ use thiserror::Error;
 /// Why a dataset could not be read, downloaded or imported.
 #[derive(Debug, Error)]
 pub enum DataError {
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    /// Reading or writing a file failed. (The OS error is part of the message, not a
+    /// `source`: a chain of errors would print it twice.)
+    #[error("{path}: {error}")]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A file or directory the dataset needs is not there.
     #[error("{path}: not found. {hint}")]
@@ -114,9 +115,9 @@ pub enum DataError {
 
 impl DataError {
     pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
-        move |source| DataError::Io {
+        move |error| DataError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 

@@ -7,6 +7,7 @@ use flate2::read::GzDecoder;
 
 use crate::error::{DataError, Result};
 use crate::images::ImageSet;
+use crate::source::{MAX_FILE_BYTES, read_file};
 use crate::split::Split;
 
 /// IDX magic number of unsigned-byte, 3-dimensional arrays (images).
@@ -43,9 +44,17 @@ pub fn parse_idx(path: &Path, bytes: &[u8], magic: u32) -> Result<IdxArray> {
     let raw;
     let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
+        // Bounded: a small gzip stream can expand to any size.
         GzDecoder::new(bytes)
+            .take(MAX_FILE_BYTES + 1)
             .read_to_end(&mut out)
             .map_err(|e| DataError::format(path, format!("corrupt gzip stream: {e}")))?;
+        if out.len() as u64 > MAX_FILE_BYTES {
+            return Err(DataError::format(
+                path,
+                format!("decompresses to more than {MAX_FILE_BYTES} bytes"),
+            ));
+        }
         raw = out;
         &raw[..]
     } else {
@@ -78,13 +87,14 @@ pub fn parse_idx(path: &Path, bytes: &[u8], magic: u32) -> Result<IdxArray> {
             u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as usize
         })
         .collect();
-    let expected: usize = dims.iter().product();
+    let expected = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
     let data = &bytes[header..];
-    if data.len() != expected {
+    if expected != Some(data.len()) {
         return Err(DataError::format(
             path,
             format!(
-                "size mismatch: header {dims:?} needs {expected} data bytes, the file has {}",
+                "size mismatch: header {dims:?} needs {} data bytes, the file has {}",
+                expected.map_or("more than 2^64".into(), |n| n.to_string()),
                 data.len()
             ),
         ));
@@ -104,6 +114,15 @@ pub fn idx_image_set(
 ) -> Result<ImageSet> {
     let imgs = parse_idx(images.0, images.1, IMAGES_MAGIC)?;
     let lbls = parse_idx(labels.0, labels.1, LABELS_MAGIC)?;
+    if imgs.dims[1] == 0 || imgs.dims[2] == 0 {
+        return Err(DataError::format(
+            images.0,
+            format!(
+                "images of {}×{} pixels: both sides must be at least 1",
+                imgs.dims[1], imgs.dims[2]
+            ),
+        ));
+    }
     if imgs.dims[0] != lbls.dims[0] {
         return Err(DataError::format(
             labels.0,
@@ -154,7 +173,7 @@ pub fn read_idx_dataset(
         for name in [format!("{stem}.gz"), stem.clone()] {
             let path = dir.join(name);
             if path.is_file() {
-                let bytes = std::fs::read(&path).map_err(DataError::io(&path))?;
+                let bytes = read_file(&path)?;
                 return Ok((path, bytes));
             }
         }

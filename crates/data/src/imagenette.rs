@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::atomic::write_atomic_with;
 use crate::error::{DataError, Result};
 use crate::images::{Image, VarImageSet};
+use crate::source::read_file;
 use crate::split::Split;
 
 /// Human-readable names of the Imagenette and Imagewoof classes, by WordNet id.
@@ -101,6 +102,9 @@ pub struct Imagenette {
     pub skipped: usize,
     /// Whether the images came from the cache.
     pub from_cache: bool,
+    /// Why the cache on disk was not used and was rebuilt (corrupt, or written for other
+    /// files), to be shown to the user.
+    pub stale_cache: Option<String>,
 }
 
 /// Reads the `train` (`Split::Train`) or `val` (`Split::Test`) split of the Imagenette-layout
@@ -110,8 +114,11 @@ pub fn read_imagenette(
     split: Split,
     options: &ImagenetteOptions,
 ) -> Result<Imagenette> {
-    if options.size == 0 {
-        return Err(DataError::Invalid("image size must be at least 1".into()));
+    if options.size == 0 || options.size > MAX_IMAGE_SIDE {
+        return Err(DataError::Invalid(format!(
+            "field `image_size`: {} is not in 1..={MAX_IMAGE_SIDE}",
+            options.size
+        )));
     }
     let split_dir = root.join(match split {
         Split::Train => "train",
@@ -143,12 +150,18 @@ pub fn read_imagenette(
         .cache_dir
         .as_ref()
         .map(|dir| dir.join(format!("{key}.imgs")));
-    let cached = cache
-        .as_ref()
-        .filter(|c| c.is_file())
-        .and_then(|c| read_cache(c, files.len()).ok());
+    let (cached, stale_cache) = match cache.as_ref().filter(|c| c.is_file()) {
+        None => (None, None),
+        Some(c) => match read_cache(c, files.len(), options.size)
+            .and_then(|cached| complete(cached, &files, options))
+        {
+            Ok(cached) => (Some(cached), None),
+            Err(why) => (None, Some(format!("{}: {why}; rebuilt", c.display()))),
+        },
+    };
     // The labels of the images kept (all but skipped corrupt ones), and the result.
     let finish = |images: Vec<Image>, kept: Vec<usize>, from_cache: bool| {
+        let stale_cache = stale_cache.clone();
         let set = VarImageSet {
             images,
             labels: kept.iter().map(|&i| labels[i]).collect(),
@@ -158,6 +171,7 @@ pub fn read_imagenette(
             set,
             skipped: files.len() - kept.len(),
             from_cache,
+            stale_cache,
         }
     };
     if let Some((images, kept)) = cached {
@@ -184,6 +198,31 @@ pub fn read_imagenette(
         write_cache(cache, &images, &kept)?;
     }
     Ok(finish(images, kept, false))
+}
+
+/// A cache that leaves images out is only used when it was written with `skip_corrupt` and
+/// each image it leaves out still fails to decode (so a cache cut short, or listing one image
+/// of forty, is rebuilt instead of training on what it holds).
+fn complete(
+    cached: Cached,
+    files: &[(u16, PathBuf)],
+    options: &ImagenetteOptions,
+) -> std::result::Result<Cached, String> {
+    let (images, kept) = &cached;
+    if kept.len() == files.len() {
+        return Ok(cached);
+    }
+    if !options.skip_corrupt {
+        return Err(format!("{} images of {}", images.len(), files.len()));
+    }
+    let mut left_out = (0..files.len()).filter(|i| kept.binary_search(i).is_err());
+    match left_out.find(|&i| decode_resized(&files[i].1, options.size).is_ok()) {
+        Some(i) => Err(format!(
+            "leaves out {}, which decodes",
+            files[i].1.display()
+        )),
+        None => Ok(cached),
+    }
 }
 
 /// Sorted class folder names, and (label, file) pairs sorted by path.
@@ -293,7 +332,12 @@ pub fn decode_resized(path: &Path, size: usize) -> Result<Image> {
         path: path.to_path_buf(),
         reason,
     };
-    let bytes = fs::read(path).map_err(DataError::io(path))?;
+    let bytes = read_file(path)?;
+    if bytes.starts_with(&[0xff, 0xd8]) && !has_jpeg_end(&bytes) {
+        return Err(corrupt(
+            "truncated JPEG: no end-of-image marker (FF D9) near its end".into(),
+        ));
+    }
     let rgb = image::load_from_memory(&bytes)
         .map_err(|e| corrupt(e.to_string()))?
         .to_rgb8();
@@ -309,6 +353,14 @@ pub fn decode_resized(path: &Path, size: usize) -> Result<Image> {
         image::imageops::resize(&rgb, nw as u32, nh as u32, FilterType::Triangle)
     };
     Ok(hwc_to_chw(rgb.as_raw(), nh, nw))
+}
+
+/// Whether a JPEG holds its end-of-image marker in its last KiB (where it is, trailing padding
+/// allowed). Entropy-coded data never holds `FF D9` (a data byte `FF` is written `FF 00`), so a
+/// file cut mid-scan lacks it, though most decoders fill in the missing rows without a word.
+fn has_jpeg_end(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(1024)..];
+    tail.windows(2).any(|w| w == [0xff, 0xd9])
 }
 
 /// Converts interleaved RGB to channel-planar.
@@ -376,38 +428,48 @@ fn write_cache(path: &Path, images: &[Image], kept: &[usize]) -> Result<()> {
     })
 }
 
-/// Images and their indices in the file list; an error for a cache that does not fit.
-fn read_cache(path: &Path, files: usize) -> std::io::Result<(Vec<Image>, Vec<usize>)> {
-    let mut input = BufReader::new(fs::File::open(path)?);
+/// The largest image side a reader makes (`image_size`, and either side of a resized image).
+pub const MAX_IMAGE_SIDE: usize = 4096;
+
+/// Images and their indices in the file list, read from a cache written for `files` images at
+/// shortest side `size`; the reason when it does not fit (it is then rebuilt). Every count and
+/// dimension is checked before it is allocated.
+fn read_cache(path: &Path, files: usize, size: usize) -> std::result::Result<Cached, String> {
+    let file = fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut input = BufReader::new(file);
     let mut magic = [0u8; 8];
-    input.read_exact(&mut magic)?;
-    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+    input
+        .read_exact(&mut magic)
+        .map_err(|_| "shorter than its header")?;
     if &magic != CACHE_MAGIC {
-        return Err(bad("not an image cache"));
-    }
-    fn word(input: &mut impl Read) -> std::io::Result<usize> {
-        let mut b = [0u8; 8];
-        input.read_exact(&mut b)?;
-        Ok(u64::from_le_bytes(b) as usize)
+        return Err("not an image cache".into());
     }
     let count = word(&mut input)?;
-    if count > files {
-        return Err(bad("more images than files"));
+    if count == 0 || count > files {
+        return Err(format!("{count} images for {files} files"));
     }
     let mut images = Vec::with_capacity(count);
-    let mut kept = Vec::with_capacity(count);
-    for _ in 0..count {
-        let (index, channels, height, width) = (
+    let mut kept: Vec<usize> = Vec::with_capacity(count);
+    for record in 0..count {
+        let [index, channels, height, width] = [
             word(&mut input)?,
             word(&mut input)?,
             word(&mut input)?,
             word(&mut input)?,
-        );
-        if index >= files || channels * height * width > 1 << 28 {
-            return Err(bad("bad record"));
+        ];
+        let bad = |what: &str| format!("record {record}: {what}");
+        if index >= files || kept.last().is_some_and(|&last| index <= last) {
+            return Err(bad("image index out of order or range"));
         }
-        let mut pixels = vec![0u8; channels * height * width];
-        input.read_exact(&mut pixels)?;
+        if channels != 3 || height.min(width) != size || height.max(width) > MAX_IMAGE_SIDE {
+            return Err(bad(&format!(
+                "a {channels}×{height}×{width} image at size {size}"
+            )));
+        }
+        let mut pixels = vec![0u8; 3 * height * width];
+        input
+            .read_exact(&mut pixels)
+            .map_err(|_| bad("truncated"))?;
         images.push(Image {
             channels,
             height,
@@ -416,5 +478,20 @@ fn read_cache(path: &Path, files: usize) -> std::io::Result<(Vec<Image>, Vec<usi
         });
         kept.push(index);
     }
+    if input.read(&mut [0u8; 1]).map_err(|e| e.to_string())? != 0 {
+        return Err("bytes after its last image".into());
+    }
     Ok((images, kept))
+}
+
+/// Images and their indices in the file list.
+type Cached = (Vec<Image>, Vec<usize>);
+
+/// One little-endian u64 of a cache, as a size.
+fn word(input: &mut impl Read) -> std::result::Result<usize, String> {
+    let mut b = [0u8; 8];
+    input
+        .read_exact(&mut b)
+        .map_err(|_| "truncated".to_string())?;
+    usize::try_from(u64::from_le_bytes(b)).map_err(|e| e.to_string())
 }

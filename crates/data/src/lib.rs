@@ -84,10 +84,13 @@ pub use idx::{
     FASHION_MNIST_CLASSES, IMAGES_MAGIC, IdxArray, LABELS_MAGIC, idx_image_set, parse_idx,
     read_idx_dataset,
 };
-pub use imagenette::{Imagenette, ImagenetteOptions, LabelNoise, decode_resized, read_imagenette};
+pub use imagenette::{
+    Imagenette, ImagenetteOptions, LabelNoise, MAX_IMAGE_SIDE, decode_resized, read_imagenette,
+};
 pub use images::{Image, ImageSet, VarImageSet};
 #[cfg(feature = "burn")]
 pub use mixup::{Mix, MixPlan, MixTargets, mixed_cross_entropy, smoothed_cross_entropy};
 pub use normalize::Normalize;
 pub use seed::{GOLDEN_GAMMA, mix64, splitmix64};
+pub use source::MAX_FILE_BYTES;
 pub use split::Split;

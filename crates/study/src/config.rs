@@ -237,7 +237,12 @@ macro_rules! train_config {
             )*
         }
 
-        impl TrainConfig {
+        /// The most epochs a run takes.
+pub const MAX_EPOCHS: usize = 100_000;
+/// The largest batch.
+pub const MAX_BATCH: usize = 1 << 16;
+
+impl TrainConfig {
             /// Every field at its default.
             pub fn new() -> Self {
                 Self { $($name: $default,)* }
@@ -491,14 +496,15 @@ impl TrainConfig {
     /// Checks the numeric fields (not the data on disk; the typed fields were checked when
     /// parsed): the errors name the field.
     pub fn check(&self) -> anyhow::Result<()> {
-        let positive = [
-            ("epochs", self.epochs),
-            ("batch_size", self.batch_size),
-            ("image_size", self.image_size),
+        // Bounded above too: each sizes an allocation or a loop.
+        let counts = [
+            ("epochs", self.epochs, MAX_EPOCHS),
+            ("batch_size", self.batch_size, MAX_BATCH),
+            ("image_size", self.image_size, data::MAX_IMAGE_SIDE),
         ];
-        for (field, value) in positive {
-            if value == 0 {
-                bail!("field `{field}`: must be at least 1");
+        for (field, value, max) in counts {
+            if !(1..=max).contains(&value) {
+                bail!("field `{field}`: must be in 1..={max}, got {value}");
             }
         }
         if !(self.lr_max.is_finite() && self.lr_max > 0.0) {

@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::claim::{Claim, Published};
 use crate::config::{DatasetKind, TrainConfig};
+use crate::run_dir::Fingerprint;
 use crate::spec::OptimizerSpec;
 
 /// One optimizer of a suite.
@@ -254,9 +255,7 @@ impl Suite {
 
     /// Checks the grid and every run's config (specs, fields), without touching data.
     pub fn check(&self) -> anyhow::Result<()> {
-        if self.name.is_empty() || self.name.contains(['/', '\\']) {
-            bail!("field `name`: must be a non-empty file name");
-        }
+        check_name("field `name`", &self.name)?;
         for (field, empty) in [
             ("datasets", self.datasets.is_empty()),
             ("seeds", self.seeds.is_empty()),
@@ -268,17 +267,7 @@ impl Suite {
         }
         let mut labels = std::collections::HashSet::new();
         for o in &self.optimizers {
-            if o.label.is_empty()
-                || !o
-                    .label
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            {
-                bail!(
-                    "optimizer label `{}`: use letters, digits, `-`, `_`, `.`",
-                    o.label
-                );
-            }
+            check_name("optimizer label", &o.label)?;
             if !labels.insert(o.label.as_str()) {
                 bail!("optimizer label `{}` appears twice", o.label);
             }
@@ -354,6 +343,32 @@ impl Suite {
         }
     }
 
+    /// The runs of `before` (the suite an output directory was started with) whose recipe
+    /// this suite changes: for each, the run and the fields, with both values. Runs added or
+    /// left out, and report-only fields (published numbers, claims), are not changes.
+    pub fn changed_runs(&self, before: &Suite) -> anyhow::Result<Vec<String>> {
+        let out = Path::new(".");
+        let old: Vec<SuiteRun> = before.runs(out);
+        let mut changed = Vec::new();
+        for run in self.runs(out) {
+            let Some(was) = old.iter().find(|r| r.dir == run.dir) else {
+                continue;
+            };
+            let changes =
+                Fingerprint::of(&was.config)?.config_changes(&Fingerprint::of(&run.config)?);
+            if !changes.is_empty() {
+                changed.push(format!(
+                    "{} {} seed {}: {}",
+                    run.dataset,
+                    run.label,
+                    run.seed,
+                    changes.join("; ")
+                ));
+            }
+        }
+        Ok(changed)
+    }
+
     /// The spec of each optimizer label.
     pub fn specs(&self) -> Vec<(String, OptimizerSpec)> {
         self.optimizers
@@ -361,6 +376,33 @@ impl Suite {
             .map(|o| (o.label.clone(), o.spec.clone()))
             .collect()
     }
+}
+
+/// The longest suite name or optimizer label (each names a directory).
+pub const MAX_NAME: usize = 64;
+
+/// Refuses a suite name or label that cannot name a directory of its own: empty, longer than
+/// [`MAX_NAME`], not starting with a letter or digit (`.`, `..`, hidden names), or holding
+/// anything but letters, digits, `-`, `_`, `.`.
+fn check_name(what: &str, name: &str) -> anyhow::Result<()> {
+    let shown: String = name.chars().take(MAX_NAME).collect();
+    let ellipsis = if name.chars().count() > MAX_NAME {
+        "…"
+    } else {
+        ""
+    };
+    let fine = name.len() <= MAX_NAME
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if !fine {
+        bail!(
+            "{what} `{shown}{ellipsis}`: it names a directory: start with a letter or digit, then \
+             letters, digits, `-`, `_`, `.`, at most {MAX_NAME} characters"
+        );
+    }
+    Ok(())
 }
 
 /// Reads `suite.json` of a suite's output directory (written by `compare`).

@@ -20,11 +20,11 @@ use burn::train::{
 use study::config::TrainConfig;
 use study::run_dir::{BackendInfo, NodesSummary, Sessions, Summary, checkpoint_epochs, epoch_dirs};
 
+use super::checkpoint::CheckpointRecorder;
 use super::finish::{Session, finish};
 use super::logger::{ResumedMetricLogger, SessionClock};
 use super::options::RunOptions;
 use super::prepare::Prepared;
-use super::resume::CheckpointRecorder;
 use crate::monitor::{DivergenceGuard, LineRenderer};
 use crate::nodes::NodeLink;
 use crate::nodes::stop::{self, StopVote};

@@ -6,6 +6,7 @@
 //! | prepare | `prepare.rs` | every local check, the directory lock, [`setup`](setup::RunSetup), the resume point; over nodes, their agreement |
 //! | setup | `setup.rs` | data, model, optimizer, loaders and schedule, built before the directory is touched |
 //! | schedule | `schedule.rs` | the config's schedule as `lookahead-optim`'s `AnySchedule` |
+//! | checkpoint | `checkpoint.rs` | an epoch's checkpoint loaded and checked against the run (shapes, parameter ids) |
 //! | resume | `resume.rs` | the newest checkpoint that loads, refused directory states, the directory made ready |
 //! | launch | `launch.rs` | burn-train's training loop, with the divergence guard and the progress lines |
 //! | finish | `finish.rs` | `metrics.csv`, `train_loss.csv` and `summary.json` from the session's logs |
@@ -14,6 +15,7 @@
 //! The files a run directory holds, and which are written atomically, are described in
 //! `study::run_dir`.
 
+mod checkpoint;
 mod finish;
 mod launch;
 mod logger;
@@ -24,8 +26,8 @@ mod schedule;
 mod setup;
 mod train;
 
+pub use checkpoint::CheckpointRecorder;
 pub use finish::read_metrics;
 pub use options::RunOptions;
-pub use resume::CheckpointRecorder;
 pub use schedule::run_schedule;
 pub use train::train;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use burn::tensor::backend::AutodiffBackend;
 use study::config::TrainConfig;
-use study::run_dir::{BackendInfo, Summary};
+use study::run_dir::{BackendInfo, Fingerprint, Summary};
 
 use super::options::RunOptions;
 use super::resume::{check_dir_state, resume_point};
@@ -31,6 +31,8 @@ pub struct Prepared<B: AutodiffBackend> {
     pub resumed_from: usize,
     /// The summary of a run that has already ended (nothing to train).
     pub ended: Option<Summary>,
+    /// What must not change while the run is continued (written by the writer).
+    pub fingerprint: Fingerprint,
 }
 
 impl<B: AutodiffBackend> Prepared<B> {
@@ -66,14 +68,15 @@ impl<B: AutodiffBackend> Prepared<B> {
             Some(lock) => lock,
             None => DirLock::create(&work_dir)?,
         };
-        let (resumed_from, ended) = resume_point::<B>(config, dir, options.resume, &devices[0])?;
+        let point = resume_point::<B>(config, dir, options.resume, &setup.model, &devices[0])?;
         Ok(Self {
             lock,
             setup,
             writer,
             work_dir,
-            resumed_from,
-            ended,
+            resumed_from: point.epoch,
+            ended: point.ended,
+            fingerprint: point.fingerprint,
         })
     }
 }

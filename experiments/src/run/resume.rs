@@ -1,57 +1,53 @@
-//! Resume: where a run starts (the newest checkpoint that loads), which directory states are
-//! refused, and the directory made ready for the session.
+//! Resume: where a run starts (the newest checkpoint that loads and is this run's), which
+//! directory states are refused, and the directory made ready for the session.
 
 use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use burn::module::Module;
-use burn::optim::Optimizer;
-use burn::optim::lr_scheduler::LrScheduler;
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
 use burn::tensor::backend::AutodiffBackend;
-use lookahead_optim::AnySchedule;
 use study::config::TrainConfig;
-use study::run_dir::{Summary, checkpoint_epochs, epoch_dirs, read_summary, write_config};
+use study::run_dir::{
+    Fingerprint, Summary, checkpoint_epochs, epoch_dirs, has_progress, read_fingerprint,
+    read_summary, write_config,
+};
 
+use super::checkpoint::{self, ParamShapes, Unusable};
 use crate::console;
 use crate::model::Classifier;
-use crate::optim::StudyOptimizer;
 
-/// The recorder of checkpoints: full precision, so that a resumed run is bit-identical.
-pub type CheckpointRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
+/// Where a run starts, read from its directory (nothing written yet).
+pub struct ResumePoint {
+    /// The checkpoint epoch to continue from (0 = a fresh start).
+    pub epoch: usize,
+    /// The summary of a run that has already ended (nothing to train).
+    pub ended: Option<Summary>,
+    /// `fingerprint.json` as this session writes it.
+    pub fingerprint: Fingerprint,
+}
 
-/// The optimizer record of a run's checkpoints.
-type OptimRecord<B> = <StudyOptimizer<Classifier<B>, B> as Optimizer<Classifier<B>, B>>::Record;
+/// A checkpoint's epoch and what it holds.
+type Newest = (usize, checkpoint::Loaded);
 
-/// The newest checkpoint epoch of `dir` whose three files load, or 0 when there is none.
-pub fn resumable_epoch<B: AutodiffBackend>(
+/// The newest checkpoint epoch of `dir` that loads and holds this run's `model`, with the
+/// reasons newer ones were passed over; `None` when none loads. A checkpoint that loads but
+/// belongs to another model or run is an error.
+fn newest_loadable<B: AutodiffBackend>(
     dir: &Path,
+    model: &Classifier<B>,
     device: &B::Device,
-) -> anyhow::Result<(usize, Vec<String>)> {
-    let recorder = CheckpointRecorder::new();
+) -> anyhow::Result<(Option<Newest>, Vec<String>)> {
     let mut skipped = Vec::new();
     for epoch in checkpoint_epochs(dir) {
-        let file = |kind: &str| dir.join("checkpoint").join(format!("{kind}-{epoch}"));
-        let model: Result<<Classifier<B> as Module<B>>::Record, _> =
-            recorder.load(file("model"), device);
-        let optim: Result<OptimRecord<B>, _> = recorder.load(file("optim"), device);
-        let sched: Result<<AnySchedule as LrScheduler>::Record<B>, _> =
-            Recorder::<B>::load(&recorder, file("scheduler"), device);
-        match (model, optim, sched) {
-            (Ok(_), Ok(_), Ok(_)) => return Ok((epoch, skipped)),
-            (m, o, s) => {
-                let why = [m.err(), o.err(), s.err()]
-                    .into_iter()
-                    .flatten()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                skipped.push(format!("checkpoint of epoch {epoch} unreadable ({why})"));
-            }
+        match checkpoint::load::<B>(dir, epoch, model, device) {
+            Ok(loaded) => return Ok((Some((epoch, loaded)), skipped)),
+            Err(Unusable::Foreign(why)) => bail!("{why}; nothing was changed"),
+            Err(Unusable::Unreadable(why)) => skipped.push(format!(
+                "the checkpoint of epoch {epoch} does not load ({why})"
+            )),
         }
     }
-    Ok((0, skipped))
+    Ok((None, skipped))
 }
 
 /// Refuses a directory holding a finished or interrupted run unless resuming, before any work.
@@ -59,14 +55,15 @@ pub fn check_dir_state(dir: &Path, resume: bool) -> anyhow::Result<()> {
     if resume {
         return Ok(());
     }
-    if let Some(summary) = read_summary(dir)? {
+    let summary = read_summary(dir)?;
+    if let Some(summary) = &summary {
         bail!(
             "{} already holds a finished run ({:?}); choose another output directory or delete it",
             dir.display(),
             summary.status
         );
     }
-    if !checkpoint_epochs(dir).is_empty() {
+    if has_progress(dir, None) {
         bail!(
             "{} holds an interrupted run; continue it with `--resume`, or choose another output \
              directory",
@@ -76,28 +73,68 @@ pub fn check_dir_state(dir: &Path, resume: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Where a run starts: the newest loadable checkpoint's epoch with `resume` (0 = a fresh
-/// start; unreadable newer checkpoints are named in warnings), and the summary of a run that
-/// has already ended. Reads `dir` only.
+/// Where a run starts: from epoch 0 without `resume`; with it, the newest checkpoint that
+/// loads and is this run's (newer ones that do not load are named in a warning, and their
+/// epochs are trained again). Refused, before anything is written: a recipe that differs
+/// from the run's `fingerprint.json`, a checkpoint of another model or run, and a directory
+/// with trained epochs but no checkpoint that loads.
 pub fn resume_point<B: AutodiffBackend>(
     config: &TrainConfig,
     dir: &Path,
     resume: bool,
+    model: &Classifier<B>,
     device: &B::Device,
-) -> anyhow::Result<(usize, Option<Summary>)> {
-    if !resume {
-        return Ok((0, None));
-    }
-    let (epoch, skipped) = resumable_epoch::<B>(dir, device)?;
-    for message in skipped {
-        console::line(format!("warning: {}: {message}", dir.display()));
-    }
-    let ended = if epoch >= config.epochs {
-        read_summary(dir)?
-    } else {
-        None
+) -> anyhow::Result<ResumePoint> {
+    let own = Fingerprint::of(config)?;
+    let fresh = |own: Fingerprint| ResumePoint {
+        epoch: 0,
+        ended: None,
+        fingerprint: own.with_params(ParamShapes::of::<B, _>(model).digest()),
     };
-    Ok((epoch, ended))
+    if !resume {
+        return Ok(fresh(own));
+    }
+    let recorded = read_fingerprint(dir)?;
+    if let Some(recorded) = &recorded {
+        recorded.check_config(&own, dir, "its config.json")?;
+    }
+    let (newest, skipped) = newest_loadable::<B>(dir, model, device)?;
+    let Some((epoch, loaded)) = newest else {
+        let summary = read_summary(dir)?;
+        if has_progress(dir, summary.as_ref()) {
+            bail!(
+                "{}: cannot resume: it holds trained epochs but no checkpoint that loads ({}); \
+                 nothing was changed. Put back the checkpoint files, or delete the directory to \
+                 start again",
+                dir.display(),
+                if skipped.is_empty() {
+                    "no checkpoint files".into()
+                } else {
+                    skipped.join("; ")
+                }
+            );
+        }
+        return Ok(fresh(own));
+    };
+    if let Some(recorded) = &recorded {
+        recorded.check_params(&loaded.params.digest(), &loaded.model_file)?;
+    }
+    for message in &skipped {
+        console::line(format!(
+            "warning: {}: {message}: continuing from epoch {epoch}, the newest checkpoint that \
+             loads (the logs after it are replaced)",
+            dir.display()
+        ));
+    }
+    let ended = match epoch >= config.epochs {
+        true => read_summary(dir)?,
+        false => None,
+    };
+    Ok(ResumePoint {
+        epoch,
+        ended,
+        fingerprint: own.with_params(loaded.params.digest()),
+    })
 }
 
 /// Prepares a run's working directory (created and locked by [`train`]) to train from epoch

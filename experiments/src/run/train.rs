@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::bail;
 use burn::tensor::backend::AutodiffBackend;
 use study::config::TrainConfig;
-use study::run_dir::{BackendInfo, Summary, write_backend};
+use study::run_dir::{BackendInfo, Summary, write_backend, write_fingerprint};
 
 use super::launch::launch;
 use super::options::RunOptions;
@@ -67,6 +67,7 @@ pub fn train<B: AutodiffBackend>(
     let resumed_from = prepared.resumed_from;
     prepare_dir(config, &prepared.work_dir, resumed_from)?;
     if prepared.writer {
+        write_fingerprint(dir, &prepared.fingerprint)?;
         write_backend(dir, &backend)?;
         if let Some(sources) = &options.config_sources {
             let text = serde_json::to_string_pretty(sources)?;

@@ -5,6 +5,7 @@
 //! | file | type | written |
 //! | --- | --- | --- |
 //! | `config.json` | [`TrainConfig`] | when a session starts, atomically |
+//! | `fingerprint.json` | [`Fingerprint`] | when the run starts from epoch 0, atomically; checked by every later session |
 //! | `backend.json` | [`BackendInfo`] | when a session starts, atomically (node 0 / one process) |
 //! | `train/epoch-N/*.log`, `valid/epoch-N/*.log` | burn-train's metric logs | during training, by burn-train |
 //! | `checkpoint/{model,optim,scheduler}-N.mpk` | burn-train's checkpoints (the last two epochs) | at each epoch's end, by burn-train, **not** atomically |
@@ -13,6 +14,7 @@
 //! | `model.mpk` | the final weights | when the session ends, by Burn's recorder, **not** atomically |
 //! | `summary.json` | [`Summary`] | last, atomically: a run has ended once it exists |
 
+pub mod fingerprint;
 pub mod metrics;
 pub mod provenance;
 pub mod summary;
@@ -23,6 +25,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Serialize;
 
+pub use fingerprint::{
+    FINGERPRINT, Fingerprint, MAY_CHANGE, check_dir, param_digest, read_fingerprint,
+    write_fingerprint,
+};
 pub use metrics::{
     EpochMetrics, IterationLoss, IterationRow, METRICS, MetricsRow, TRAIN_LOSS,
     best_valid_loss_epoch, debiased_ema, read_epochs, read_iterations, set_smoothed_losses,
@@ -140,10 +146,24 @@ pub fn epoch_dirs(dir: &Path, split: &str) -> Vec<(usize, PathBuf)> {
     out
 }
 
-/// Whether a run directory is finished (its summary's status) and whether it has
-/// checkpoints (so that it needs `--resume`).
+/// Whether a run directory is finished (its summary's status) and whether it holds trained
+/// epochs a fresh start would overwrite ([`has_progress`]: it needs `--resume`).
 pub fn run_state(dir: &Path) -> anyhow::Result<(Option<RunStatus>, bool)> {
-    let finished = read_summary(dir)?.map(|s| s.status);
-    let has_checkpoints = !checkpoint_epochs(dir).is_empty();
-    Ok((finished, has_checkpoints))
+    let summary = read_summary(dir)?;
+    let progress = has_progress(dir, summary.as_ref());
+    Ok((summary.map(|s| s.status), progress))
+}
+
+/// Whether `dir` holds a trained epoch that a start from epoch 0 would overwrite: any file in
+/// `checkpoint/` (loadable or not), a summary with a completed epoch, or the logs of a second
+/// epoch (the first was then complete).
+pub fn has_progress(dir: &Path, summary: Option<&Summary>) -> bool {
+    let checkpoint_entries = fs::read_dir(dir.join("checkpoint"))
+        .map(|entries| entries.count() > 0)
+        .unwrap_or(false);
+    checkpoint_entries
+        || summary.is_some_and(|s| s.epochs_completed > 0)
+        || epoch_dirs(dir, "train")
+            .iter()
+            .any(|(epoch, _)| *epoch >= 2)
 }

@@ -1,0 +1,370 @@
+//! Nothing already written is lost: every way `train` and `compare` refuse an existing run or
+//! suite directory leaves it byte for byte as it was (its `.lock` file aside, which names the
+//! last process that held it), and a run whose newest checkpoint does not load continues from
+//! the newest one that does, to the same metrics as a run never interrupted.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use study::run_dir::{RunStatus, read_summary};
+
+const BIN: &str = env!("CARGO_BIN_EXE_experiments");
+
+fn experiments(args: &[&str], cwd: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+/// Every file under `dir` but the lock file, with its bytes (directories as empty entries).
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            files.insert(path.clone(), Vec::new());
+            for entry in fs::read_dir(&path).unwrap() {
+                stack.push(entry.unwrap().path());
+            }
+        } else if path.file_name().is_some_and(|n| n != ".lock") {
+            files.insert(path.clone(), fs::read(&path).unwrap());
+        }
+    }
+    files
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        match entry.path().is_dir() {
+            true => copy_dir(&entry.path(), &target),
+            false => drop(fs::copy(entry.path(), target).unwrap()),
+        }
+    }
+}
+
+/// Runs `args` in `cwd`, expects a refusal whose stderr holds `says`, and that `dir` is
+/// unchanged.
+fn refused(case: &str, args: &[&str], cwd: &Path, dir: &Path, says: &str) {
+    let before = snapshot(dir);
+    let output = experiments(args, cwd);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{case}: accepted: {output:?}");
+    assert!(stderr.contains(says), "{case}: `{says}` not in: {stderr}");
+    assert!(
+        stderr.lines().last().unwrap_or("").starts_with("error")
+            || stderr.contains("\nerror:")
+            || stderr.starts_with("error:"),
+        "{case}: no error line: {stderr}"
+    );
+    assert!(snapshot(dir) == before, "{case}: {} changed", dir.display());
+}
+
+fn train_args<'a>(out: &'a str, seed: &'a str) -> Vec<&'a str> {
+    vec![
+        "train",
+        "--out",
+        out,
+        "--backend",
+        "flex",
+        "--no-dashboard",
+        "--model",
+        "micro-resnet",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "32",
+        "--train-limit",
+        "256",
+        "--valid-limit",
+        "64",
+        "--seed",
+        seed,
+    ]
+}
+
+/// `dir` as a run killed after epoch 2's checkpoint (burn-train keeps the last two epochs'):
+/// no summary, no checkpoint of epoch 3.
+fn interrupted_copy(finished: &Path, dir: &Path) {
+    copy_dir(finished, dir);
+    fs::remove_file(dir.join("summary.json")).unwrap();
+    for kind in ["model", "optim", "scheduler"] {
+        fs::remove_file(dir.join("checkpoint").join(format!("{kind}-3.mpk"))).unwrap();
+    }
+}
+
+#[test]
+fn every_refusal_of_a_run_directory_leaves_it_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let path = |name: &str| cwd.join(name);
+    let (a, b) = (path("a"), path("b"));
+    for (dir, seed) in [(&a, "1"), (&b, "2")] {
+        let output = experiments(&train_args(dir.to_str().unwrap(), seed), cwd);
+        assert!(output.status.success(), "{output:?}");
+    }
+    let resume = |dir: &Path| {
+        ["train", "--resume", "--no-dashboard", "--out"]
+            .into_iter()
+            .map(str::to_string)
+            .chain([dir.to_str().unwrap().to_string()])
+            .collect::<Vec<_>>()
+    };
+    let run = |case: &str, dir: &Path, args: &[String], says: &str| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        refused(case, &args, cwd, dir, says);
+    };
+    let ckpt = |dir: &Path, kind: &str, epoch: usize| {
+        dir.join("checkpoint").join(format!("{kind}-{epoch}.mpk"))
+    };
+    let owned = |v: Vec<&str>| v.into_iter().map(str::to_string).collect::<Vec<_>>();
+
+    let a_str = a.to_str().unwrap();
+    run(
+        "finished, no --resume",
+        &a,
+        &owned(train_args(a_str, "1")),
+        "finished run",
+    );
+
+    let i = path("interrupted");
+    interrupted_copy(&a, &i);
+    let i_str = i.to_str().unwrap();
+    run(
+        "interrupted, no --resume",
+        &i,
+        &owned(train_args(i_str, "1")),
+        "--resume",
+    );
+    let mut with_flags = resume(&i);
+    with_flags.extend(["--epochs".into(), "4".into()]);
+    run(
+        "--resume with flags",
+        &i,
+        &with_flags,
+        "drop the config flags",
+    );
+
+    let edited = path("edited");
+    interrupted_copy(&a, &edited);
+    let config = fs::read_to_string(edited.join("config.json")).unwrap();
+    fs::write(
+        edited.join("config.json"),
+        config.replace("\"lr_max\": 0.05", "\"lr_max\": 0.2"),
+    )
+    .unwrap();
+    run(
+        "config.json edited",
+        &edited,
+        &resume(&edited),
+        "field `lr_max`",
+    );
+
+    let truncated = path("truncated");
+    interrupted_copy(&a, &truncated);
+    let model = ckpt(&truncated, "model", 2);
+    let bytes = fs::read(&model).unwrap();
+    fs::write(&model, &bytes[..1000]).unwrap();
+    run(
+        "only checkpoint truncated",
+        &truncated,
+        &resume(&truncated),
+        "no checkpoint that loads",
+    );
+
+    let missing = path("missing");
+    interrupted_copy(&a, &missing);
+    fs::remove_dir_all(missing.join("checkpoint")).unwrap();
+    run(
+        "checkpoints deleted",
+        &missing,
+        &resume(&missing),
+        "no checkpoint that loads",
+    );
+
+    let not_a_file = path("not-a-file");
+    interrupted_copy(&a, &not_a_file);
+    let model = ckpt(&not_a_file, "model", 2);
+    fs::remove_file(&model).unwrap();
+    fs::create_dir(&model).unwrap();
+    run(
+        "checkpoint is a folder",
+        &not_a_file,
+        &resume(&not_a_file),
+        "no checkpoint that loads",
+    );
+
+    let swapped = path("swapped");
+    interrupted_copy(&a, &swapped);
+    for kind in ["model", "optim", "scheduler"] {
+        fs::copy(ckpt(&b, kind, 2), ckpt(&swapped, kind, 2)).unwrap();
+    }
+    run(
+        "checkpoint of another run",
+        &swapped,
+        &resume(&swapped),
+        "belongs to another run",
+    );
+
+    let mixed = path("mixed");
+    interrupted_copy(&a, &mixed);
+    fs::copy(ckpt(&b, "optim", 2), ckpt(&mixed, "optim", 2)).unwrap();
+    run(
+        "optimizer of another run",
+        &mixed,
+        &resume(&mixed),
+        "optimizer state of another run",
+    );
+}
+
+#[test]
+fn a_run_continues_from_the_newest_checkpoint_that_loads_to_the_same_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let a = cwd.join("a");
+    let output = experiments(&train_args(a.to_str().unwrap(), "1"), cwd);
+    assert!(output.status.success(), "{output:?}");
+    // Killed while epoch 3's checkpoint was written: its model file cut short.
+    let cut = cwd.join("cut");
+    copy_dir(&a, &cut);
+    fs::remove_file(cut.join("summary.json")).unwrap();
+    let model = cut.join("checkpoint").join("model-3.mpk");
+    let bytes = fs::read(&model).unwrap();
+    fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
+    let output = experiments(
+        &[
+            "train",
+            "--resume",
+            "--no-dashboard",
+            "--out",
+            cut.to_str().unwrap(),
+        ],
+        cwd,
+    );
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the checkpoint of epoch 3 does not load")
+            && stderr.contains("continuing from epoch 2"),
+        "{stderr}"
+    );
+    let summary = read_summary(&cut).unwrap().unwrap();
+    assert_eq!(
+        (summary.status, summary.resumed_from_epoch),
+        (RunStatus::Complete, 2)
+    );
+    let metrics = |dir: &Path| fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    assert_eq!(metrics(&a), metrics(&cut));
+}
+
+const SUITE: &str = r#"
+name = "refusals"
+datasets = ["fashion-mnist-embedded"]
+seeds = [1]
+
+[recipe]
+model = "micro-resnet"
+epochs = 1
+batch_size = 32
+lr_max = 0.05
+train_limit = 128
+valid_limit = 64
+
+[[optimizers]]
+label = "sgd"
+spec = "sgd(momentum=0.9)"
+"#;
+
+#[test]
+fn compare_refuses_a_changed_suite_and_touches_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let suite = cwd.join("suite.toml");
+    fs::write(&suite, SUITE).unwrap();
+    let out = cwd.join("out");
+    let compare = |file: &Path| {
+        own([
+            "compare",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--backend",
+            "flex",
+            "--no-dashboard",
+            "--no-report",
+        ])
+    };
+    let first = experiments(&refs(&compare(&suite)), cwd);
+    assert!(first.status.success(), "{first:?}");
+
+    let changed = cwd.join("changed.toml");
+    fs::write(&changed, SUITE.replace("lr_max = 0.05", "lr_max = 0.2")).unwrap();
+    refused(
+        "suite recipe changed",
+        &refs(&compare(&changed)),
+        cwd,
+        &out,
+        "field `lr_max`",
+    );
+
+    let other = cwd.join("other.toml");
+    fs::write(&other, SUITE.replace("\"refusals\"", "\"other\"")).unwrap();
+    refused(
+        "another suite",
+        &refs(&compare(&other)),
+        cwd,
+        &out,
+        "holds suite `refusals`",
+    );
+
+    // A run directory edited by hand (suite.json unchanged) is refused the same way.
+    let run = out
+        .join("fashion-mnist-embedded")
+        .join("sgd")
+        .join("seed-1");
+    let config = fs::read_to_string(run.join("config.json")).unwrap();
+    fs::write(
+        run.join("config.json"),
+        config.replace("\"epochs\": 1", "\"epochs\": 2"),
+    )
+    .unwrap();
+    fs::remove_file(run.join("fingerprint.json")).unwrap();
+    refused(
+        "run edited",
+        &refs(&compare(&suite)),
+        cwd,
+        &out,
+        "field `epochs`",
+    );
+
+    for label in [".", "..", ".hidden", &"x".repeat(300)] {
+        let bad = cwd.join("bad.toml");
+        fs::write(
+            &bad,
+            SUITE.replace("label = \"sgd\"", &format!("label = \"{label}\"")),
+        )
+        .unwrap();
+        refused(
+            "bad label",
+            &refs(&compare(&bad)),
+            cwd,
+            &out,
+            "optimizer label",
+        );
+    }
+}
+
+fn own<const N: usize>(args: [&str; N]) -> Vec<String> {
+    args.into_iter().map(str::to_string).collect()
+}
+
+fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
