@@ -391,7 +391,7 @@ impl TrainConfig {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config {}", path.display()))?;
         let value: serde_json::Value = if path.extension().is_some_and(|e| e == "json") {
-            serde_json::from_str(&text)
+            crate::input::from_json(&text)
                 .with_context(|| format!("invalid config {}", path.display()))?
         } else {
             toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))?

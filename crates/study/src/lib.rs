@@ -48,6 +48,7 @@ macro_rules! serde_as_text {
 
 pub mod claim;
 pub mod config;
+pub mod input;
 pub mod model_kind;
 pub mod recipe;
 pub mod report;

@@ -415,7 +415,12 @@ pub fn read_suite_json(dir: &Path) -> anyhow::Result<Suite> {
             dir.display()
         )
     })?;
-    serde_json::from_str(&text).with_context(|| format!("corrupt {}", path.display()))
+    let suite: Suite =
+        crate::input::from_json(&text).with_context(|| format!("corrupt {}", path.display()))?;
+    suite
+        .check()
+        .with_context(|| format!("corrupt {}", path.display()))?;
+    Ok(suite)
 }
 
 /// `suite.json`: the resolved suite in its output directory.

@@ -130,7 +130,7 @@ pub fn read_fingerprint(dir: &Path) -> anyhow::Result<Option<Fingerprint>> {
     }
     let text =
         fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let fingerprint = serde_json::from_str(&text).with_context(|| {
+    let fingerprint = crate::input::from_json(&text).with_context(|| {
         format!(
             "corrupt {}: delete it to continue unchecked",
             path.display()

@@ -179,10 +179,50 @@ pub fn write_metrics(
     Ok(())
 }
 
-/// The epochs of `dir/metrics.csv` (none when the file does not exist).
+/// Refuses a percentage outside 0–100 (NaN included).
+pub(crate) fn check_percent(field: &str, value: Option<f64>) -> Result<(), String> {
+    match value {
+        Some(v) if !(0.0..=100.0).contains(&v) => {
+            Err(format!("field `{field}`: {v} is not a percentage in 0–100"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Refuses rows no run writes: epochs not numbered 1, 2, …, an accuracy outside 0–100 %, a
+/// negative loss (NaN and +∞ stand for a diverged epoch).
+fn check_epochs(epochs: &[EpochMetrics]) -> Result<(), String> {
+    for (i, e) in epochs.iter().enumerate() {
+        let at = |why: String| format!("row {}: {why}", i + 1);
+        if e.epoch != i + 1 {
+            return Err(at(format!("epoch {} where {} was due", e.epoch, i + 1)));
+        }
+        for (field, value) in [
+            ("train_accuracy", Some(e.train_accuracy)),
+            ("valid_accuracy", e.valid_accuracy),
+            ("valid_top5_accuracy", e.valid_top5_accuracy),
+        ] {
+            check_percent(field, value).map_err(at)?;
+        }
+        for (field, value) in [
+            ("train_loss", Some(e.train_loss)),
+            ("valid_loss", e.valid_loss),
+        ] {
+            if value.is_some_and(|v| v < 0.0) {
+                return Err(at(format!("field `{field}`: a negative loss")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The epochs of `dir/metrics.csv` (none when the file does not exist), checked.
 pub fn read_epochs(dir: &Path) -> anyhow::Result<Vec<EpochMetrics>> {
-    let rows: Vec<MetricsRow> = read_csv(&dir.join(METRICS))?;
-    Ok(rows.into_iter().map(EpochMetrics::from).collect())
+    let path = dir.join(METRICS);
+    let rows: Vec<MetricsRow> = read_csv(&path)?;
+    let epochs: Vec<EpochMetrics> = rows.into_iter().map(EpochMetrics::from).collect();
+    check_epochs(&epochs).map_err(|why| anyhow::anyhow!("corrupt {}: {why}", path.display()))?;
+    Ok(epochs)
 }
 
 /// The iterations of `dir/train_loss.csv` (none when the file does not exist).

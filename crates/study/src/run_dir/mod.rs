@@ -38,6 +38,7 @@ pub use provenance::{Provenance, SESSIONS, SessionTime, Sessions, cpu_model_in};
 pub use summary::{AllReduceStats, BackendInfo, Divergence, NodesSummary, RunStatus, Summary};
 
 use crate::config::TrainConfig;
+use crate::input::from_json;
 
 /// `config.json`: the run's recipe.
 pub const CONFIG: &str = "config.json";
@@ -77,9 +78,12 @@ pub fn read_summary(dir: &Path) -> anyhow::Result<Option<Summary>> {
     }
     let text =
         fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(Some(
-        serde_json::from_str(&text).with_context(|| format!("corrupt {}", path.display()))?,
-    ))
+    let summary: Summary =
+        from_json(&text).with_context(|| format!("corrupt {}", path.display()))?;
+    summary
+        .check()
+        .map_err(|why| anyhow::anyhow!("corrupt {}: {why}", path.display()))?;
+    Ok(Some(summary))
 }
 
 /// The backend a run directory's run trained on: its `backend.json` (written when a session
@@ -90,7 +94,7 @@ pub fn recorded_backend(dir: &Path) -> anyhow::Result<Option<BackendInfo>> {
     if path.exists() {
         let text =
             fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let info = serde_json::from_str(&text).with_context(|| {
+        let info = from_json(&text).with_context(|| {
             format!(
                 "corrupt {}: expected {{\"backend\", \"device\"}}",
                 path.display()

@@ -98,9 +98,8 @@ impl Sessions {
     pub fn read(dir: &Path) -> anyhow::Result<Self> {
         let path = dir.join(SESSIONS);
         match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                serde_json::from_str(&text).with_context(|| format!("corrupt {}", path.display()))
-            }
+            Ok(text) => crate::input::from_json(&text)
+                .with_context(|| format!("corrupt {}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
         }

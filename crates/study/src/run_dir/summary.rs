@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::provenance::Provenance;
 
-use super::metrics::EpochMetrics;
+use super::metrics::{EpochMetrics, check_percent};
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,6 +220,49 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Refuses numbers no run can produce: an accuracy outside 0–100 % (top-5 below top-1), a
+    /// negative loss or time, more epochs completed than asked for.
+    pub fn check(&self) -> Result<(), String> {
+        let accuracies = [
+            ("final_valid_accuracy", self.final_valid_accuracy),
+            ("best_valid_accuracy", self.best_valid_accuracy),
+            ("final_valid_top5_accuracy", self.final_valid_top5_accuracy),
+        ];
+        for (field, value) in accuracies {
+            check_percent(field, value)?;
+        }
+        if let (Some(top1), Some(top5)) =
+            (self.final_valid_accuracy, self.final_valid_top5_accuracy)
+            && top5 < top1
+        {
+            return Err(format!(
+                "field `final_valid_top5_accuracy`: {top5} is below top-1's {top1}"
+            ));
+        }
+        let nonnegative = [
+            ("final_train_loss", self.final_train_loss),
+            ("final_valid_loss", self.final_valid_loss),
+            ("final_train_loss_smoothed", self.final_train_loss_smoothed),
+            ("wall_time_s", Some(self.wall_time_s)),
+            ("total_wall_time_s", self.total_wall_time_s),
+        ];
+        for (field, value) in nonnegative {
+            if value.is_some_and(|v| v < 0.0) {
+                return Err(format!(
+                    "field `{field}`: negative ({})",
+                    value.unwrap_or(0.0)
+                ));
+            }
+        }
+        if self.epochs_completed > self.epochs {
+            return Err(format!(
+                "field `epochs_completed`: {} of {} epochs",
+                self.epochs_completed, self.epochs
+            ));
+        }
+        Ok(())
+    }
+
     /// The run's training time over every session (this session's where older runs did not
     /// record the total).
     pub fn training_time_s(&self) -> f64 {

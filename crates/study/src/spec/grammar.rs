@@ -150,13 +150,17 @@ mod tests {
         // Unicode whitespace (2 and 3 bytes) is whitespace, not a panic.
         let spec = OptimizerSpec::parse("lookahead(\u{a0}sgd,\u{3000}k=5)").unwrap();
         assert_eq!(spec.to_string(), "lookahead(sgd,k=5,alpha=0.5,keep)");
-        // Nesting: an error, not a stack overflow.
-        let deep = format!("{}sgd{}", "a(".repeat(20_000), ")".repeat(20_000));
+        // Nesting: an error, not a stack overflow (within the length bound too).
+        let deep = format!("{}sgd{}", "a(".repeat(100), ")".repeat(100));
         assert!(
             error(&deep).contains("nested more than"),
             "{}",
             error(&deep)
         );
+        // A 5 MB spec: refused, and quoted shortened.
+        let huge = format!("sgd({})", "x".repeat(5_000_000));
+        let message = error(&huge);
+        assert!(message.contains("longer than") && message.len() < 300, "{message}");
         // Out-of-range and non-finite hyper-parameters name the field and the range.
         for (text, needle) in [
             ("sgd(momentum=-0.1)", "`momentum` = -0.1: must be in [0, 1)"),

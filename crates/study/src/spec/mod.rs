@@ -16,9 +16,12 @@ pub use inner::{
     inner_words,
 };
 
+/// The longest spec (the longest meaningful one is under 200 bytes).
+pub const MAX_SPEC_LEN: usize = 1024;
+
 /// A spec that cannot be parsed or built.
 #[derive(Debug, Error, Clone, PartialEq)]
-#[error("optimizer spec `{spec}`: {message}")]
+#[error("optimizer spec `{}`: {message}", crate::input::shown(spec))]
 pub struct SpecError {
     /// The spec as written.
     pub spec: String,
@@ -231,11 +234,15 @@ impl OptimizerSpec {
             spec: text.to_string(),
             message,
         };
+        if text.len() > MAX_SPEC_LEN {
+            return Err(fail(format!("longer than {MAX_SPEC_LEN} bytes")));
+        }
         let mut parser = Parser { text, pos: 0 };
         let call = parser.call().map_err(fail)?;
         parser.skip_ws();
         if parser.pos != text.len() {
-            return Err(fail(format!("unexpected `{}`", &text[parser.pos..])));
+            let rest = crate::input::shown(&text[parser.pos..]);
+            return Err(fail(format!("unexpected `{rest}`")));
         }
         let spec = match call.name.as_str() {
             "lookahead" | "ranger" => lookahead_call(&call).map_err(fail)?,
