@@ -179,6 +179,21 @@ fn every_refusal_of_a_run_directory_leaves_it_as_it_was() {
         "no checkpoint that loads",
     );
 
+    // A parameter id with a byte no id holds (Burn's decoder panics on it; found by fuzzing).
+    let bad_id = path("bad-id");
+    interrupted_copy(&a, &bad_id);
+    let model = ckpt(&bad_id, "model", 2);
+    let mut bytes = fs::read(&model).unwrap();
+    let at = bytes.windows(3).position(|w| w == b"\xa2id").unwrap() + 4;
+    bytes[at + 3] = 0x01;
+    fs::write(&model, &bytes).unwrap();
+    run(
+        "invalid parameter id",
+        &bad_id,
+        &resume(&bad_id),
+        "no checkpoint that loads",
+    );
+
     let missing = path("missing");
     interrupted_copy(&a, &missing);
     fs::remove_dir_all(missing.join("checkpoint")).unwrap();

@@ -407,10 +407,33 @@ fn cache_key(root: &Path, split: Split, size: usize, files: &[(u16, PathBuf)]) -
     Ok(format!("{name}-{split:?}-{size}-{digest}").to_lowercase())
 }
 
-const CACHE_MAGIC: &[u8; 8] = b"LAIMGv01";
+/// The cache format: this magic, the image count, then per image its index in the file list,
+/// channels, height, width (u64 little-endian) and pixels, then SHA-256 of everything before.
+const CACHE_MAGIC: &[u8; 8] = b"LAIMGv02";
+
+/// A writer that hashes what it writes.
+struct Hashing<W> {
+    out: W,
+    hash: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(bytes)?;
+        self.hash.update(&bytes[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
 
 fn write_cache(path: &Path, images: &[Image], kept: &[usize]) -> Result<()> {
     write_atomic_with(path, |out| {
+        let mut out = Hashing {
+            out,
+            hash: Sha256::new(),
+        };
         out.write_all(CACHE_MAGIC)?;
         out.write_all(&(images.len() as u64).to_le_bytes())?;
         for (image, &index) in images.iter().zip(kept) {
@@ -424,8 +447,23 @@ fn write_cache(path: &Path, images: &[Image], kept: &[usize]) -> Result<()> {
             }
             out.write_all(&image.pixels)?;
         }
-        Ok(())
+        let digest = out.hash.finalize();
+        out.out.write_all(&digest)
     })
+}
+
+/// A reader that hashes what it reads.
+struct Verified<R> {
+    input: R,
+    hash: Sha256,
+}
+
+impl<R: Read> Read for Verified<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.input.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// The largest image side a reader makes (`image_size`, and either side of a resized image).
@@ -436,7 +474,10 @@ pub const MAX_IMAGE_SIDE: usize = 4096;
 /// dimension is checked before it is allocated.
 fn read_cache(path: &Path, files: usize, size: usize) -> std::result::Result<Cached, String> {
     let file = fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut input = BufReader::new(file);
+    let mut input = Verified {
+        input: BufReader::new(file),
+        hash: Sha256::new(),
+    };
     let mut magic = [0u8; 8];
     input
         .read_exact(&mut magic)
@@ -478,8 +519,15 @@ fn read_cache(path: &Path, files: usize, size: usize) -> std::result::Result<Cac
         });
         kept.push(index);
     }
-    if input.read(&mut [0u8; 1]).map_err(|e| e.to_string())? != 0 {
-        return Err("bytes after its last image".into());
+    let computed = input.hash.finalize();
+    let mut stored = [0u8; 32];
+    let mut rest = input.input;
+    rest.read_exact(&mut stored).map_err(|_| "no checksum")?;
+    if stored[..] != computed[..] {
+        return Err("checksum mismatch (a changed or corrupt cache)".into());
+    }
+    if rest.read(&mut [0u8; 1]).map_err(|e| e.to_string())? != 0 {
+        return Err("bytes after its checksum".into());
     }
     Ok((images, kept))
 }

@@ -55,6 +55,22 @@ impl ParamShapes {
     }
 }
 
+/// Runs `f` with panics caught and their message kept off stderr (the caller reports them).
+fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    outcome.map_err(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        format!("Burn's decoder failed: {message}")
+    })
+}
+
 /// One epoch's checkpoint, loaded and checked against the run's model.
 pub struct Loaded {
     /// The checkpoint's parameters.
@@ -81,23 +97,27 @@ pub fn load<B: AutodiffBackend>(
 ) -> Result<Loaded, Unusable> {
     let recorder = CheckpointRecorder::new();
     let file = |kind: &str| dir.join("checkpoint").join(format!("{kind}-{epoch}"));
-    let model_record: Result<<Classifier<B> as Module<B>>::Record, _> =
-        recorder.load(file("model"), device);
-    let optim: Result<OptimRecord<B>, _> = recorder.load(file("optim"), device);
-    let sched: Result<<AnySchedule as LrScheduler>::Record<B>, _> =
-        Recorder::<B>::load(&recorder, file("scheduler"), device);
-    let (record, optim) = match (model_record, optim, sched) {
-        (Ok(record), Ok(optim), Ok(_)) => (record, optim),
-        (m, o, s) => {
-            let why = [m.err(), o.err(), s.err()]
+    // Burn's decoding panics on some corrupt files (an invalid parameter id): a panic here is
+    // an unreadable file like any other.
+    let loaded = quietly(|| {
+        let model: Result<<Classifier<B> as Module<B>>::Record, _> =
+            recorder.load(file("model"), device);
+        let optim: Result<OptimRecord<B>, _> = recorder.load(file("optim"), device);
+        let sched: Result<<AnySchedule as LrScheduler>::Record<B>, _> =
+            Recorder::<B>::load(&recorder, file("scheduler"), device);
+        match (model, optim, sched) {
+            (Ok(model), Ok(optim), Ok(_)) => Ok((model, optim)),
+            (m, o, s) => Err([m.err(), o.err(), s.err()]
                 .into_iter()
                 .flatten()
                 .map(|e| e.to_string())
                 .collect::<Vec<_>>()
-                .join("; ");
-            return Err(Unusable::Unreadable(why));
+                .join("; ")),
         }
-    };
+    });
+    let (record, optim) = loaded
+        .and_then(|result| result)
+        .map_err(Unusable::Unreadable)?;
     let model_file = dir.join("checkpoint").join(format!("model-{epoch}.mpk"));
     let params = ParamShapes::of::<B, _>(&model.clone().load_record(record));
     if params.shapes() != ParamShapes::of::<B, _>(model).shapes() {

@@ -29,5 +29,6 @@ mod train;
 pub use checkpoint::CheckpointRecorder;
 pub use finish::read_metrics;
 pub use options::RunOptions;
+pub use resume::{ResumePoint, resume_point};
 pub use schedule::run_schedule;
 pub use train::train;

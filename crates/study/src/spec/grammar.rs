@@ -160,7 +160,10 @@ mod tests {
         // A 5 MB spec: refused, and quoted shortened.
         let huge = format!("sgd({})", "x".repeat(5_000_000));
         let message = error(&huge);
-        assert!(message.contains("longer than") && message.len() < 300, "{message}");
+        assert!(
+            message.contains("longer than") && message.len() < 300,
+            "{message}"
+        );
         // Out-of-range and non-finite hyper-parameters name the field and the range.
         for (text, needle) in [
             ("sgd(momentum=-0.1)", "`momentum` = -0.1: must be in [0, 1)"),
