@@ -139,6 +139,16 @@ enum Task {
         #[arg(long)]
         dev: bool,
     },
+    /// Fuzzes every parser and reader (specs, configs, suites, IDX, CIFAR folders and archives,
+    /// Imagenette folders and cache, run directories, checkpoints, report inputs) with
+    /// structure-aware mutations: `fuzz run` (crates/fuzz), built in release. Findings (crashes,
+    /// aborts, hangs, silent acceptance) and the summary go to target/fuzz/; the command fails
+    /// when there is one. E.g. `cargo xtask fuzz -- --execs 1000000`, `-- --targets spec,idx`.
+    Fuzz {
+        /// Flags passed on to `fuzz run` (--targets, --execs, --seed, --out, --jobs, …).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Downloads a dataset from its official URL, verifies it and extracts it.
     Download {
         /// cifar10, cifar100, imagenette2, imagenette2-320, imagenette2-160, imagewoof2[-320|-160]
@@ -297,6 +307,11 @@ fn run(task: Task) -> Result<()> {
         Task::SeedFit => seed_fit::seed_fit(),
         Task::GpuCheck { features, run } => gpu_check(&features, run),
         Task::Bench { quick, dev } => bench::bench(quick, dev),
+        Task::Fuzz { args } => {
+            let mut command = vec!["run", "--release", "--quiet", "-p", "fuzz", "--", "run"];
+            command.extend(args.iter().map(String::as_str));
+            cargo(&command)
+        }
         Task::Download { dataset, data_dir } => {
             let dir = data::data_dir(data_dir.as_deref());
             let folder = data::download(&dataset, &dir, true)?;

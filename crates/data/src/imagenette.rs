@@ -150,15 +150,7 @@ pub fn read_imagenette(
         .cache_dir
         .as_ref()
         .map(|dir| dir.join(format!("{key}.imgs")));
-    let (cached, stale_cache) = match cache.as_ref().filter(|c| c.is_file()) {
-        None => (None, None),
-        Some(c) => match read_cache(c, files.len(), options.size)
-            .and_then(|cached| complete(cached, &files, options))
-        {
-            Ok(cached) => (Some(cached), None),
-            Err(why) => (None, Some(format!("{}: {why}; rebuilt", c.display()))),
-        },
-    };
+    let (cached, stale_cache) = try_cache(cache.as_deref(), &files, options);
     // The labels of the images kept (all but skipped corrupt ones), and the result.
     let finish = |images: Vec<Image>, kept: Vec<usize>, from_cache: bool| {
         let stale_cache = stale_cache.clone();
@@ -178,6 +170,32 @@ pub fn read_imagenette(
         return Ok(finish(images, kept, true));
     }
 
+    let (images, kept) = decode_all(&files, options)?;
+    if let Some(cache) = &cache {
+        write_cache(cache, &images, &kept)?;
+    }
+    Ok(finish(images, kept, false))
+}
+
+/// The images of the cache file `cache` when it fits `files` (see [`complete`]), or why it
+/// does not (it is then rebuilt); neither when there is no cache file.
+fn try_cache(
+    cache: Option<&Path>,
+    files: &[(u16, PathBuf)],
+    options: &ImagenetteOptions,
+) -> (Option<Cached>, Option<String>) {
+    let Some(cache) = cache.filter(|c| c.is_file()) else {
+        return (None, None);
+    };
+    match read_cache(cache, files.len(), options.size).and_then(|c| complete(c, files, options)) {
+        Ok(cached) => (Some(cached), None),
+        Err(why) => (None, Some(format!("{}: {why}; rebuilt", cache.display()))),
+    }
+}
+
+/// Decodes and resizes every file in parallel (corrupt ones skipped with `skip_corrupt`):
+/// the images and their indices in `files`.
+fn decode_all(files: &[(u16, PathBuf)], options: &ImagenetteOptions) -> Result<Cached> {
     let decoded: Vec<Result<Option<Image>>> = files
         .par_iter()
         .map(|(_, path)| match decode_resized(path, options.size) {
@@ -194,10 +212,7 @@ pub fn read_imagenette(
             kept.push(i);
         }
     }
-    if let Some(cache) = &cache {
-        write_cache(cache, &images, &kept)?;
-    }
-    Ok(finish(images, kept, false))
+    Ok((images, kept))
 }
 
 /// A cache that leaves images out is only used when it was written with `skip_corrupt` and

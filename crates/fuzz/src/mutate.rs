@@ -242,7 +242,7 @@ fn edit_text(text: &mut String, words: &[&str], rng: &mut Rng) {
         0 | 1 => {
             let spans = numbers(text);
             if let Some(&(from, to)) = (!spans.is_empty()).then(|| rng.pick(&spans)) {
-                text.replace_range(from..to, *rng.pick(&NUMBERS));
+                text.replace_range(from..to, rng.pick::<&str>(&NUMBERS));
             }
         }
         2 => {
@@ -254,7 +254,7 @@ fn edit_text(text: &mut String, words: &[&str], rng: &mut Rng) {
                 text.push_str(&line);
             }
         }
-        3 => text.insert_str(at, *rng.pick(&INSERTS)),
+        3 => text.insert_str(at, rng.pick::<&str>(&INSERTS)),
         4 => {
             let depth = 1 + rng.below(300);
             let word = rng.pick(words).to_string();
@@ -266,7 +266,7 @@ fn edit_text(text: &mut String, words: &[&str], rng: &mut Rng) {
             text.insert_str(at, &nested);
         }
         5 => text.truncate(at),
-        6 => text.insert_str(at, *rng.pick(words)),
+        6 => text.insert_str(at, rng.pick::<&str>(words)),
         _ => {
             let end = boundary(text, at + 1 + rng.below(16));
             text.replace_range(at..end, "");

@@ -139,18 +139,6 @@ pub fn read_fingerprint(dir: &Path) -> anyhow::Result<Option<Fingerprint>> {
     Ok(Some(fingerprint))
 }
 
-/// Refuses to continue the run in `dir` under `config` when a field that must not change
-/// differs from the run's start (its `fingerprint.json`, else its `config.json`); a directory
-/// with neither is not a run yet. `what` names `config`'s source in the error.
-pub fn check_dir(dir: &Path, config: &TrainConfig, what: &str) -> anyhow::Result<()> {
-    let recorded = match read_fingerprint(dir)? {
-        Some(recorded) => recorded,
-        None if dir.join(super::CONFIG).exists() => Fingerprint::of(&super::read_config(dir)?)?,
-        None => return Ok(()),
-    };
-    recorded.check_config(&Fingerprint::of(config)?, dir, what)
-}
-
 /// Writes `dir/fingerprint.json`, atomically.
 pub fn write_fingerprint(dir: &Path, fingerprint: &Fingerprint) -> anyhow::Result<()> {
     let path = dir.join(FINGERPRINT);

@@ -26,8 +26,7 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 
 pub use fingerprint::{
-    FINGERPRINT, Fingerprint, MAY_CHANGE, check_dir, param_digest, read_fingerprint,
-    write_fingerprint,
+    FINGERPRINT, Fingerprint, MAY_CHANGE, param_digest, read_fingerprint, write_fingerprint,
 };
 pub use metrics::{
     EpochMetrics, IterationLoss, IterationRow, METRICS, MetricsRow, TRAIN_LOSS,
@@ -115,6 +114,18 @@ pub fn read_config(dir: &Path) -> anyhow::Result<TrainConfig> {
         );
     }
     TrainConfig::from_file(&path)
+}
+
+/// Refuses to continue the run in `dir` under `config` when a field that must not change
+/// differs from the run's start (its `fingerprint.json`, else its `config.json`); a directory
+/// with neither is not a run yet. `what` names `config`'s source in the error.
+pub fn check_dir(dir: &Path, config: &TrainConfig, what: &str) -> anyhow::Result<()> {
+    let recorded = match read_fingerprint(dir)? {
+        Some(recorded) => recorded,
+        None if dir.join(CONFIG).exists() => Fingerprint::of(&read_config(dir)?)?,
+        None => return Ok(()),
+    };
+    recorded.check_config(&Fingerprint::of(config)?, dir, what)
 }
 
 /// The epochs with a checkpoint in `dir`, newest first.
