@@ -71,6 +71,8 @@ impl Parser<'_> {
         let mut args = Args::default();
         if self.eat('(') && !self.eat(')') {
             loop {
+                self.skip_ws();
+                let start = self.pos;
                 let word = self.token()?;
                 let key = word.to_lowercase();
                 if self.eat('=') {
@@ -79,7 +81,8 @@ impl Parser<'_> {
                     }
                     args.values.push((key, self.token()?));
                 } else if self.text[self.pos..].trim_start().starts_with('(') {
-                    self.pos -= word.len();
+                    // Back to the word (`eat` skipped the whitespace after it).
+                    self.pos = start;
                     args.calls.push(self.call_at(depth + 1)?);
                 } else if args.words.contains(&key) {
                     return Err(format!("`{key}` is given twice"));
@@ -157,6 +160,13 @@ mod tests {
             "{}",
             error(&deep)
         );
+        // Whitespace between a multi-byte word and its `(` (found by fuzzing: a panic on a char
+        // boundary), and an inner call with a space before its `(`.
+        for text in ["lookahead(sgd,é (k=1))", "rmsprop(m\u{a0}(x=1))"] {
+            assert!(OptimizerSpec::parse(text).is_err(), "{text}");
+        }
+        let spaced = OptimizerSpec::parse("lookahead( sgd (momentum=0.8), k=3)").unwrap();
+        assert_eq!(spaced.to_string(), "lookahead(sgd(momentum=0.8),k=3,alpha=0.5,keep)");
         // A 5 MB spec: refused, and quoted shortened.
         let huge = format!("sgd({})", "x".repeat(5_000_000));
         let message = error(&huge);
