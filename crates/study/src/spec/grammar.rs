@@ -166,7 +166,10 @@ mod tests {
             assert!(OptimizerSpec::parse(text).is_err(), "{text}");
         }
         let spaced = OptimizerSpec::parse("lookahead( sgd (momentum=0.8), k=3)").unwrap();
-        assert_eq!(spaced.to_string(), "lookahead(sgd(momentum=0.8),k=3,alpha=0.5,keep)");
+        assert_eq!(
+            spaced.to_string(),
+            "lookahead(sgd(momentum=0.8),k=3,alpha=0.5,keep)"
+        );
         // A 5 MB spec: refused, and quoted shortened.
         let huge = format!("sgd({})", "x".repeat(5_000_000));
         let message = error(&huge);
