@@ -359,6 +359,31 @@ fn compare_refuses_a_changed_suite_and_touches_nothing() {
         "field `epochs`",
     );
 
+    let broken = cwd.join("broken.toml");
+    fs::write(&broken, SUITE.replace("seeds = [1]", "seeds = [1, 1]")).unwrap();
+    refused(
+        "duplicate seeds",
+        &refs(&compare(&broken)),
+        cwd,
+        &out,
+        "a seed appears twice",
+    );
+
+    // The report refuses a summary no run writes, and writes no report.
+    let summary = run.join("summary.json");
+    let text = fs::read_to_string(&summary).unwrap();
+    let at = text.find("\"final_valid_accuracy\": ").unwrap() + 24;
+    let end = at + text[at..].find(',').unwrap();
+    fs::write(&summary, format!("{}150.0{}", &text[..at], &text[end..])).unwrap();
+    let report = own(["report", out.to_str().unwrap()]);
+    refused(
+        "impossible accuracy",
+        &refs(&report),
+        cwd,
+        &out,
+        "not a percentage",
+    );
+
     for label in [".", "..", ".hidden", &"x".repeat(300)] {
         let bad = cwd.join("bad.toml");
         fs::write(
