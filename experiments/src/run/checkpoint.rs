@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use burn::module::{Module, ModuleVisitor, Param, ParamId};
+use burn::module::{AutodiffModule, Module, ModuleVisitor, Param, ParamId};
 use burn::optim::Optimizer;
 use burn::optim::lr_scheduler::LrScheduler;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
@@ -20,6 +20,9 @@ use crate::optim::StudyOptimizer;
 
 /// The recorder of checkpoints: full precision, so that a resumed run is bit-identical.
 pub type CheckpointRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
+
+/// The backend under the autodiff one.
+type I<B> = <B as AutodiffBackend>::InnerBackend;
 
 /// The optimizer record of a run's checkpoints.
 type OptimRecord<B> = <StudyOptimizer<Classifier<B>, B> as Optimizer<Classifier<B>, B>>::Record;
@@ -100,8 +103,9 @@ pub fn load<B: AutodiffBackend>(
     // Burn's decoding panics on some corrupt files (an invalid parameter id): a panic here is
     // an unreadable file like any other.
     let loaded = quietly(|| {
-        let model: Result<<Classifier<B> as Module<B>>::Record, _> =
-            recorder.load(file("model"), device);
+        // The model on the inner backend: no autodiff graph for a record only inspected.
+        let model: Result<<Classifier<I<B>> as Module<I<B>>>::Record, _> =
+            Recorder::<I<B>>::load(&recorder, file("model"), device);
         let optim: Result<OptimRecord<B>, _> = recorder.load(file("optim"), device);
         let sched: Result<<AnySchedule as LrScheduler>::Record<B>, _> =
             Recorder::<B>::load(&recorder, file("scheduler"), device);
@@ -119,8 +123,10 @@ pub fn load<B: AutodiffBackend>(
         .and_then(|result| result)
         .map_err(Unusable::Unreadable)?;
     let model_file = dir.join("checkpoint").join(format!("model-{epoch}.mpk"));
-    let params = ParamShapes::of::<B, _>(&model.clone().load_record(record));
-    if params.shapes() != ParamShapes::of::<B, _>(model).shapes() {
+    let inner = model.valid();
+    let own = ParamShapes::of::<I<B>, _>(&inner);
+    let params = ParamShapes::of::<I<B>, _>(&inner.load_record(record));
+    if params.shapes() != own.shapes() {
         return Err(Unusable::Foreign(format!(
             "{} holds another model's parameters (their shapes differ from this run's model)",
             model_file.display()

@@ -369,3 +369,28 @@ fn published_numbers_sit_beside_the_replica() {
         "{csv}"
     );
 }
+
+/// A validation loss that overflows the plots' arithmetic (1e308: its std over seeds is +∞)
+/// leaves its points out of the plot instead of failing the report (found by fuzzing).
+#[test]
+fn an_overflowing_loss_is_left_out_of_the_plots() {
+    let suite = Suite::parse(SUITE, "t").unwrap();
+    let mut records = Vec::new();
+    for seed in 1..=3 {
+        for label in ["sgd", "la-reset", "la-keep"] {
+            let mut record = run(label, seed, 50.0 + seed as f64, RunStatus::Complete);
+            if seed == 1 {
+                record.epochs[0].valid_loss = Some(1e308);
+            }
+            records.push(record);
+        }
+    }
+    let (tables, _) = aggregate(&suite, &records);
+    let dir = tempfile::tempdir().unwrap();
+    let (lines, files) = super::render::dataset_plots(dir.path(), &tables[0]).unwrap();
+    assert!(
+        lines.contains("validation loss: no finite values to plot"),
+        "{lines}"
+    );
+    assert!(!files.is_empty(), "the other plots are drawn");
+}

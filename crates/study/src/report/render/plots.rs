@@ -73,6 +73,13 @@ pub fn dataset_plots(dir: &Path, table: &DatasetTable) -> anyhow::Result<(String
         if curves.iter().all(|(_, c)| c.is_empty()) {
             continue;
         }
+        // A loss that overflowed (1e308, a std of +∞) has no place on an axis: such points are
+        // left out, and a plot with none left is replaced by a line saying so.
+        let curves = &finite_points(curves);
+        if curves.iter().all(|(_, c)| c.is_empty()) {
+            lines.push(format!("*{dataset}: {title}: no finite values to plot.*"));
+            continue;
+        }
         let file = format!("{slug}_{name}.svg");
         let path = dir.join(&file);
         let marks = metric.map_or(Vec::new(), |m| markers(table, curves, m));
@@ -90,6 +97,21 @@ pub fn dataset_plots(dir: &Path, table: &DatasetTable) -> anyhow::Result<(String
         files.push(path);
     }
     Ok((format!("\n{}\n\n", lines.join("\n\n")), files))
+}
+
+/// The points of `curves` whose mean, mean − std and mean + std are finite.
+fn finite_points(curves: &Curves) -> Curves {
+    curves
+        .iter()
+        .map(|(label, points)| {
+            let finite = points
+                .iter()
+                .copied()
+                .filter(|&(x, m, s)| [x, m - s, m + s].iter().all(|v| v.is_finite()))
+                .collect();
+            (label.clone(), finite)
+        })
+        .collect()
 }
 
 /// A plot's axis titles, and whether x counts whole units (epochs).
