@@ -58,7 +58,8 @@ enum Cmd {
         /// Seconds one input may run before it counts as a hang.
         #[arg(long, default_value_t = 30)]
         timeout_s: u64,
-        /// A worker's address-space limit in MiB (an allocation past it aborts: a finding).
+        /// The address space a worker may map beyond what it holds once its target is built,
+        /// MiB (an allocation past it aborts: a finding).
         #[arg(long, default_value_t = 4096)]
         mem_mib: u64,
     },
@@ -77,6 +78,8 @@ enum Cmd {
         start: u64,
         #[arg(long)]
         count: u64,
+        #[arg(long, default_value_t = 4096)]
+        mem_mib: u64,
     },
     /// Writes input `index` of a target to a file (without running it).
     Input {
@@ -109,9 +112,36 @@ fn input(target: &dyn Target, seed: u64, index: u64) -> Vec<u8> {
     target.mutate(base, &mut rng)
 }
 
-fn worker(name: &str, work: &PathBuf, seed: u64, start: u64, count: u64) -> anyhow::Result<()> {
+/// Caps this process's address space at what it has mapped now plus `mib` (Linux; elsewhere
+/// no cap): set once the target is built, so the libraries and the seed run are not counted.
+#[cfg(target_os = "linux")]
+fn cap_memory(mib: u64) -> anyhow::Result<()> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let mapped_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmSize in /proc/self/status")?;
+    let limit = (mapped_kib + mib * 1024) * 1024;
+    rlimit::setrlimit(rlimit::Resource::AS, limit, limit)?;
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cap_memory(_mib: u64) -> anyhow::Result<()> {
+    Ok(())
+}
+
+fn worker(
+    name: &str,
+    work: &PathBuf,
+    seed: u64,
+    (start, count): (u64, u64),
+    mem_mib: u64,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(work)?;
     let mut target = build(name, work)?;
+    cap_memory(mem_mib)?;
     let mut out = std::io::stdout().lock();
     for index in start..start + count {
         let bytes = input(target.as_ref(), seed, index);
@@ -130,7 +160,7 @@ fn worker(name: &str, work: &PathBuf, seed: u64, start: u64, count: u64) -> anyh
 /// The summary table of a campaign.
 fn summary(results: &[(String, Tally)], campaign: &Campaign) -> String {
     let mut text = format!(
-        "# Fuzzing summary\n\nseed {}, {} inputs per target, worker memory {} MiB, hang after {} s\n\n\
+        "# Fuzzing summary\n\nseed {}, {} inputs per target, each worker capped at {} MiB of address space beyond its start, hang after {} s\n\n\
          | target | executions | accepted | refused | findings | seconds | executions/s |\n\
          | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         campaign.seed, campaign.execs, campaign.mem_mib, campaign.timeout_s
@@ -239,8 +269,9 @@ fn main() -> anyhow::Result<ExitCode> {
             seed,
             start,
             count,
+            mem_mib,
         } => {
-            worker(&target, &work, seed, start, count)?;
+            worker(&target, &work, seed, (start, count), mem_mib)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Input {

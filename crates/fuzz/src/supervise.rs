@@ -1,4 +1,4 @@
-//! The supervisor: each target runs in a worker process (memory-capped with `ulimit -v`), which
+//! The supervisor: each target runs in a worker process (memory-capped, see `worker`), which
 //! announces every input's index before running it. A worker that dies (panic, abort, stack
 //! overflow, out of memory) or falls silent past the timeout (a hang) leaves the index of the
 //! input that did it; the supervisor regenerates that input from `(seed, index)`, saves it with
@@ -23,7 +23,8 @@ pub struct Campaign {
     pub out: PathBuf,
     /// Seconds an input may run before it counts as a hang.
     pub timeout_s: u64,
-    /// A worker's address-space limit, MiB.
+    /// How much address space a worker may map beyond what it holds once its target is built,
+    /// MiB.
     pub mem_mib: u64,
 }
 
@@ -83,17 +84,12 @@ fn spawn(
 ) -> anyhow::Result<(Child, Receiver<String>)> {
     let exe = std::env::current_exe()?;
     let stderr = std::fs::File::create(work.join("worker-stderr.log"))?;
-    let limit = format!(
-        "ulimit -v {} 2>/dev/null; exec \"$0\" \"$@\"",
-        campaign.mem_mib * 1024
-    );
-    let mut child = Command::new("sh")
-        .args(["-c", &limit])
-        .arg(exe)
+    let mut child = Command::new(exe)
         .args(["worker", "--target", target, "--work"])
         .arg(work)
         .args(["--seed", &campaign.seed.to_string()])
         .args(["--start", &start.to_string(), "--count", &count.to_string()])
+        .args(["--mem-mib", &campaign.mem_mib.to_string()])
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()

@@ -170,6 +170,14 @@ mod tests {
             spaced.to_string(),
             "lookahead(sgd(momentum=0.8),k=3,alpha=0.5,keep)"
         );
+        // Subnormal numbers print in scientific notation, so a printed spec parses back (its
+        // plain decimal has 320 digits; found by fuzzing).
+        let tiny = OptimizerSpec::parse("lookahead(rmsprop(alpha=1e-320), alpha=1e-320)").unwrap();
+        assert_eq!(
+            tiny.to_string(),
+            "lookahead(rmsprop(alpha=1e-320),k=5,alpha=1e-320,keep)"
+        );
+        assert_eq!(OptimizerSpec::parse(&tiny.to_string()).unwrap(), tiny);
         // A 5 MB spec: refused, and quoted shortened.
         let huge = format!("sgd({})", "x".repeat(5_000_000));
         let message = error(&huge);

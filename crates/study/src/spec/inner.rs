@@ -138,10 +138,21 @@ fn check_range(key: &str, v: f64) -> Result<(), String> {
     Err(format!("`{key}` = {text}: must be {range}", text = v))
 }
 
+/// A spec's number as written back: plain decimals (`0.9`, `5e-4` as `0.0005`), but in
+/// scientific notation where the decimal would be long (`1e-320` has 320 digits), so that a
+/// printed spec always parses back within the length limit.
+pub fn number(v: f64) -> String {
+    let plain = format!("{v}");
+    match plain.len() > 24 {
+        true => format!("{v:e}"),
+        false => plain,
+    }
+}
+
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Value::Num(v) => write!(f, "{v}"),
+            Value::Num(v) => write!(f, "{}", number(*v)),
             Value::Flag(b) => write!(f, "{b}"),
         }
     }

@@ -336,6 +336,7 @@ impl fmt::Display for OptimizerSpec {
                     SlowStart::Initial => String::new(),
                     SlowStart::AfterFirstStep => format!(",{THETA1}"),
                 };
+                let alpha = inner::number(*alpha);
                 write!(f, "lookahead({inner},k={k},alpha={alpha},{policy}{start})")
             }
         }
