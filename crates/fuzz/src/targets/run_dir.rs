@@ -101,16 +101,26 @@ struct Files {
     dir: PathBuf,
     names: Vec<String>,
     originals: Vec<Vec<u8>>,
+    seeds: Vec<Vec<u8>>,
     last: Option<usize>,
 }
 
 impl Files {
-    fn seeds(&self) -> Vec<Vec<u8>> {
-        self.originals
+    /// The files `names` of `dir`, whose bytes are `originals`; each is a seed (its index
+    /// first).
+    fn new(dir: PathBuf, names: Vec<String>, originals: Vec<Vec<u8>>) -> Self {
+        let seeds = originals
             .iter()
             .enumerate()
             .map(|(i, b)| with_choice(i, b))
-            .collect()
+            .collect();
+        Self {
+            dir,
+            names,
+            originals,
+            seeds,
+            last: None,
+        }
     }
 
     /// Writes `input`'s file; returns its index.
@@ -148,7 +158,6 @@ fn percent(value: Option<f64>) -> bool {
 /// `run_state`). Oracle: accepted summaries and metrics hold possible numbers; an accepted
 /// fingerprint or config is the run's own recipe.
 pub struct RunDir {
-    seeds: Vec<Vec<u8>>,
     files: Files,
     config: TrainConfig,
 }
@@ -159,23 +168,14 @@ impl RunDir {
         let dir = work.join("run");
         let names: Vec<String> = RUN_FILES.iter().map(|s| s.to_string()).collect();
         let originals = copy_files(&trained, &dir, &names)?;
-        let files = Files {
-            dir,
-            names,
-            originals,
-            last: None,
-        };
-        Ok(Self {
-            seeds: files.seeds(),
-            files,
-            config,
-        })
+        let files = Files::new(dir, names, originals);
+        Ok(Self { files, config })
     }
 }
 
 impl Target for RunDir {
     fn seeds(&self) -> &[Vec<u8>] {
-        &self.seeds
+        &self.files.seeds
     }
 
     fn mutate(&self, seed: &[u8], rng: &mut Rng) -> Vec<u8> {
@@ -258,7 +258,6 @@ conditions = [
 /// and losses; the runs loaded and aggregated (every 100th accepted input also rendered whole:
 /// Markdown, CSV, SVG).
 pub struct Report {
-    seeds: Vec<Vec<u8>>,
     files: Files,
     accepted: usize,
 }
@@ -284,23 +283,14 @@ impl Report {
                     .map(|n| rel.join(n).to_string_lossy().into_owned()),
             );
         }
-        let files = Files {
-            dir,
-            names,
-            originals,
-            last: None,
-        };
-        Ok(Self {
-            seeds: files.seeds(),
-            files,
-            accepted: 0,
-        })
+        let files = Files::new(dir, names, originals);
+        Ok(Self { files, accepted: 0 })
     }
 }
 
 impl Target for Report {
     fn seeds(&self) -> &[Vec<u8>] {
-        &self.seeds
+        &self.files.seeds
     }
 
     fn mutate(&self, seed: &[u8], rng: &mut Rng) -> Vec<u8> {
@@ -335,7 +325,6 @@ impl Target for Report {
 /// Oracle: a run with trained epochs never restarts from epoch 0, and a fingerprint that
 /// passes is the run's own.
 pub struct Checkpoint {
-    seeds: Vec<Vec<u8>>,
     files: Files,
     config: TrainConfig,
     model: Classifier<B>,
@@ -362,14 +351,8 @@ impl Checkpoint {
             config.precision,
             config.effective_loss_scale(),
         );
-        let files = Files {
-            dir,
-            names,
-            originals,
-            last: None,
-        };
+        let files = Files::new(dir, names, originals);
         Ok(Self {
-            seeds: files.seeds(),
             files,
             config,
             model,
@@ -379,7 +362,7 @@ impl Checkpoint {
 
 impl Target for Checkpoint {
     fn seeds(&self) -> &[Vec<u8>] {
-        &self.seeds
+        &self.files.seeds
     }
 
     fn mutate(&self, seed: &[u8], rng: &mut Rng) -> Vec<u8> {
