@@ -7,6 +7,7 @@
 //! ```text
 //! cargo bench -p models                 # flex, tch: 1 warm-up + 3 steps; ndarray: 1 step (slow!)
 //! cargo bench -p models -- --quick      # batch 2, 1 step each: a smoke test
+//! cargo bench -p models -- --only tch,pytorch   # some of the rows
 //! ```
 
 use std::time::Instant;
@@ -62,6 +63,14 @@ fn torch_throughput(batch: usize, steps: usize) -> Result<f64, String> {
         .map_err(|_| format!("PyTorch printed images_per_sec={value}"))
 }
 
+/// The rows `--only a,b` asks for (backend names and `pytorch`); `None`: every row.
+fn only() -> Option<Vec<String>> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|a| a == "--only")?;
+    let list = args.get(at + 1).map_or("", String::as_str);
+    Some(list.split(',').map(|b| b.trim().to_string()).collect())
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this without it, as a
     // smoke test: then (or with `--quick`) fewer, smaller rounds.
@@ -73,19 +82,35 @@ fn main() {
         "CIFAR ResNet-18 (11,173,962 params), batch {batch}, 32×32, forward+backward+SGD-momentum"
     );
     // Burn's backends, in the order of the table: LibTorch (when built with it), Flex, NdArray.
+    let wanted = only();
+    let runs = |name: &str| wanted.as_ref().is_none_or(|w| w.iter().any(|b| b == name));
     let mut backends: Vec<(&str, f64)> = Vec::new();
     #[cfg(feature = "tch")]
-    backends.push((
-        "tch",
-        train_throughput::<Autodiff<burn::backend::LibTorch>>(batch, warmup, flex_steps),
-    ));
-    let flex = train_throughput::<Autodiff<Flex>>(batch, warmup, flex_steps);
-    backends.push(("flex", flex));
-    backends.push((
-        "ndarray",
-        train_throughput::<Autodiff<NdArray>>(batch, 0, ndarray_steps),
-    ));
-    let torch = torch_throughput(batch, flex_steps);
+    if runs("tch") {
+        backends.push((
+            "tch",
+            train_throughput::<Autodiff<burn::backend::LibTorch>>(batch, warmup, flex_steps),
+        ));
+    }
+    if runs("flex") {
+        let flex = train_throughput::<Autodiff<Flex>>(batch, warmup, flex_steps);
+        backends.push(("flex", flex));
+    }
+    if runs("ndarray") {
+        backends.push((
+            "ndarray",
+            train_throughput::<Autodiff<NdArray>>(batch, 0, ndarray_steps),
+        ));
+    }
+    let torch = if runs("pytorch") {
+        torch_throughput(batch, flex_steps)
+    } else {
+        Err("not asked for (--only)".to_string())
+    };
+    let flex = backends
+        .iter()
+        .find(|(name, _)| *name == "flex")
+        .map_or(f64::NAN, |&(_, ips)| ips);
     println!(
         "{:<10} {:>12} {:>12} {:>12}",
         "backend", "images/s", "vs flex", "vs PyTorch"

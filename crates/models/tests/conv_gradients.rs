@@ -1,0 +1,196 @@
+//! A convolution's gradients on each CPU backend equal those of Burn's generic composition.
+//!
+//! Burn's autodiff asks the backend for the input and the weight gradient of `conv2d`
+//! (`conv2d_x_backward`, `conv2d_weight_backward`). NdArray keeps Burn's generic composition (a
+//! transposed convolution, and a convolution of the input by the output gradient); the `tch`
+//! backend (the patched copy in `vendor/burn-tch`: LibTorch's own `convolution_backward`) and
+//! Flex have their own kernels. Each shape below stresses one thing they must agree on: a
+//! stride that leaves input rows unused, padding, 1×1 kernels, groups, dilation.
+#![allow(clippy::unwrap_used)]
+
+use burn::backend::{Autodiff, Flex, NdArray};
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Tensor, TensorData};
+
+/// One convolution: input `[n, c_in, h, w]`, `c_out` filters of `k × k`, and its options.
+struct Case {
+    input: [usize; 4],
+    c_out: usize,
+    k: usize,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+    groups: usize,
+}
+
+const CASES: [Case; 6] = [
+    // ResNet's 3×3 convolution.
+    Case {
+        input: [2, 8, 9, 9],
+        c_out: 16,
+        k: 3,
+        stride: 1,
+        padding: 1,
+        dilation: 1,
+        groups: 1,
+    },
+    // Downsampling with an odd side: the last input row and column reach no output.
+    Case {
+        input: [2, 8, 9, 9],
+        c_out: 16,
+        k: 3,
+        stride: 2,
+        padding: 1,
+        dilation: 1,
+        groups: 1,
+    },
+    // The 1×1 shortcut with stride 2.
+    Case {
+        input: [3, 8, 8, 8],
+        c_out: 4,
+        k: 1,
+        stride: 2,
+        padding: 0,
+        dilation: 1,
+        groups: 1,
+    },
+    // No padding, non-square input.
+    Case {
+        input: [1, 3, 7, 10],
+        c_out: 5,
+        k: 3,
+        stride: 1,
+        padding: 0,
+        dilation: 1,
+        groups: 1,
+    },
+    // Groups.
+    Case {
+        input: [2, 6, 6, 6],
+        c_out: 4,
+        k: 3,
+        stride: 1,
+        padding: 1,
+        dilation: 1,
+        groups: 2,
+    },
+    // Dilation.
+    Case {
+        input: [2, 4, 9, 9],
+        c_out: 3,
+        k: 3,
+        stride: 1,
+        padding: 2,
+        dilation: 2,
+        groups: 1,
+    },
+];
+
+/// Deterministic values in [-1, 1) (the same on every backend).
+fn values(len: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+/// The input and weight gradients of `sum(conv2d(x, w) · g)` for a fixed `g`.
+fn gradients<B: AutodiffBackend>(case: &Case) -> (Vec<f32>, Vec<f32>) {
+    let device = B::Device::default();
+    let [n, c_in, h, w] = case.input;
+    let w_shape = [case.c_out, c_in / case.groups, case.k, case.k];
+    let tensor = |shape: [usize; 4], seed| {
+        let len = shape.iter().product();
+        Tensor::<B, 4>::from_data(TensorData::new(values(len, seed), shape), &device)
+    };
+    let x = tensor([n, c_in, h, w], 1).require_grad();
+    let weight = tensor(w_shape, 2).require_grad();
+    let options = ConvOptions::new(
+        [case.stride; 2],
+        [case.padding; 2],
+        [case.dilation; 2],
+        case.groups,
+    );
+    let y = conv2d(x.clone(), weight.clone(), None, options);
+    let g = tensor(y.dims(), 3);
+    let grads = (y * g).sum().backward();
+    let read = |t: Tensor<B::InnerBackend, 4>| t.into_data().to_vec::<f32>().unwrap();
+    (
+        read(x.grad(&grads).unwrap()),
+        read(weight.grad(&grads).unwrap()),
+    )
+}
+
+fn assert_close(name: &str, index: usize, got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "{name}, case {index}: lengths");
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+            "{name}, case {index}, element {i}: {a} against the generic {b}"
+        );
+    }
+}
+
+fn agrees_with_generic<B: AutodiffBackend>(name: &str) {
+    for (index, case) in CASES.iter().enumerate() {
+        let (x_want, w_want) = gradients::<Autodiff<NdArray>>(case);
+        let (x_got, w_got) = gradients::<B>(case);
+        assert_close(&format!("{name} input gradient"), index, &x_got, &x_want);
+        assert_close(&format!("{name} weight gradient"), index, &w_got, &w_want);
+    }
+}
+
+#[test]
+fn flex_gradients_equal_the_generic_ones() {
+    agrees_with_generic::<Autodiff<Flex>>("Flex");
+}
+
+#[cfg(feature = "tch")]
+#[test]
+fn libtorch_gradients_equal_the_generic_ones() {
+    agrees_with_generic::<Autodiff<burn::backend::LibTorch>>("LibTorch");
+}
+
+/// The generic reference is itself right: a finite difference of one weight on NdArray.
+#[test]
+fn the_generic_reference_matches_a_finite_difference() {
+    type B = NdArray;
+    let case = &CASES[1];
+    let (_, w_grad) = gradients::<Autodiff<B>>(case);
+    let device = Default::default();
+    let [n, c_in, h, w] = case.input;
+    let w_shape = [case.c_out, c_in, case.k, case.k];
+    let x = Tensor::<B, 4>::from_data(
+        TensorData::new(values(n * c_in * h * w, 1), [n, c_in, h, w]),
+        &device,
+    );
+    let loss = |weights: Vec<f32>| {
+        let weight = Tensor::<B, 4>::from_data(TensorData::new(weights, w_shape), &device);
+        let options = ConvOptions::new([case.stride; 2], [case.padding; 2], [1; 2], 1);
+        let y = conv2d(x.clone(), weight, None, options);
+        let g = Tensor::<B, 4>::from_data(
+            TensorData::new(values(y.dims().iter().product(), 3), y.dims()),
+            &device,
+        );
+        f64::from((y * g).sum().into_scalar())
+    };
+    let base = values(w_shape.iter().product(), 2);
+    let at = 37;
+    let eps = 0.5;
+    let (mut up, mut down) = (base.clone(), base);
+    up[at] += eps;
+    down[at] -= eps;
+    let numeric = (loss(up) - loss(down)) / (2.0 * f64::from(eps));
+    assert!(
+        (numeric - f64::from(w_grad[at])).abs() < 1e-2,
+        "{numeric} vs {}",
+        w_grad[at]
+    );
+}
