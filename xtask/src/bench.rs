@@ -53,18 +53,20 @@ fn test_build_benches(libtorch: Option<&LibTorch>) -> Result<Vec<(PathBuf, PathB
 fn bench_summary(bench: &str, output: &str) -> Vec<(String, String)> {
     let last = |line: &str| line.split_whitespace().last().unwrap_or("").to_string();
     let second = |line: &str| line.split_whitespace().nth(1).unwrap_or("").to_string();
+    // The throughput bench prints one table per model, each under its title.
+    let mut model = "CIFAR ResNet-18";
     output
         .lines()
         .filter_map(|line| match bench {
-            "throughput" => ["tch", "flex", "ndarray", "pytorch"]
-                .into_iter()
-                .find(|b| line.starts_with(&format!("{b} ")))
-                .map(|b| {
-                    (
-                        format!("CIFAR ResNet-18 training, images/s, {b}"),
-                        second(line),
-                    )
-                }),
+            "throughput" => {
+                if line.starts_with("micro ResNet") {
+                    model = "micro ResNet";
+                }
+                ["tch", "flex", "ndarray", "pytorch"]
+                    .into_iter()
+                    .find(|b| line.starts_with(&format!("{b} ")))
+                    .map(|b| (format!("{model} training, images/s, {b}"), second(line)))
+            }
             "profile" => line.starts_with("whole step").then(|| {
                 (
                     "CIFAR ResNet-18 step, ms per step (columns as in the profile table)"
@@ -134,10 +136,44 @@ pub fn bench(quick: bool, dev: bool) -> Result<()> {
         summary.extend(bench_summary(bench, &output));
     }
     println!("\n== summary: this machine, one run (ratios are measured side by side)");
+    println!("{:<64} {:>14}", "CPU", machine());
     for (what, figure) in summary {
         println!("{what:<64} {figure:>14}");
     }
     Ok(())
+}
+
+/// This machine's CPU model, core count and SIMD level (what the figures depend on).
+fn machine() -> String {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, name)| name.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{model}, {cores} cores, {}", simd_level())
+}
+
+/// The x86-64 microarchitecture level Flex's and gemm's kernels dispatch to at run time.
+fn simd_level() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            return "x86_64-v4 (AVX-512)";
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            return "x86_64-v3 (AVX2)";
+        }
+        "x86_64 (below v3)"
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        std::env::consts::ARCH
+    }
 }
 
 /// Runs bench `bench` of the test build as `cargo bench` would, returning its stdout.
@@ -170,4 +206,43 @@ fn run_test_build_bench(
         bail!("bench `{bench}` failed ({})", output.status);
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_throughput_summary_names_each_model() {
+        let output = "CIFAR ResNet-18 (11,173,962 params), batch 64\n\
+            backend images/s vs flex vs PyTorch\n\
+            tch 80.00 3.0 1.1\nflex 26.67 1.0 0.4\npytorch 72.7 2.7 1.0\n\n\
+            micro ResNet (quick suite), batch 128\ntch 900.0 1.5 0.9\npytorch 1000.0 1.7 1.0\n";
+        let summary = bench_summary("throughput", output);
+        let find = |key: &str| {
+            summary
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(
+            find("CIFAR ResNet-18 training, images/s, tch"),
+            Some("80.00")
+        );
+        assert_eq!(
+            find("CIFAR ResNet-18 training, images/s, flex"),
+            Some("26.67")
+        );
+        assert_eq!(find("micro ResNet training, images/s, tch"), Some("900.0"));
+        assert_eq!(
+            find("micro ResNet training, images/s, pytorch"),
+            Some("1000.0")
+        );
+        assert_eq!(summary.len(), 5);
+    }
+
+    #[test]
+    fn the_machine_line_names_a_simd_level() {
+        assert!(machine().contains("x86_64") || !cfg!(target_arch = "x86_64"));
+    }
 }

@@ -17,6 +17,7 @@
 //! ```text
 //! cargo bench -p models --bench profile                  # flex (+ tch with --features tch)
 //! cargo bench -p models --bench profile -- --quick       # batch 2: a smoke test
+//! cargo bench -p models --bench profile -- --only flex    # some of the columns
 //! ```
 
 use std::time::Instant;
@@ -31,6 +32,8 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Distribution, Int, Tensor, activation};
 use models::{ResNet, ResNetConfig};
 
+#[path = "support/args.rs"]
+mod args;
 #[path = "support/pytorch.rs"]
 mod pytorch;
 
@@ -244,16 +247,23 @@ fn main() {
         std::env::args().any(|a| a == "--quick") || !std::env::args().any(|a| a == "--bench");
     let (batch, reps) = if quick { (2, 1) } else { (64, 2) };
     println!("CIFAR ResNet-18 training step, batch {batch}: milliseconds per step by op family");
+    let runs = args::Only::from_args();
     let mut columns: Vec<(&str, Vec<f64>)> = Vec::new();
     #[cfg(feature = "tch")]
-    columns.push((
-        "tch",
-        profile::<Autodiff<burn::backend::LibTorch>>(batch, reps),
-    ));
-    columns.push(("flex", profile::<Autodiff<Flex>>(batch, reps)));
-    match torch_profile(batch, reps) {
-        Ok(figures) => columns.push(("pytorch", figures)),
-        Err(why) => println!("pytorch: {why}"),
+    if runs.wants("tch") {
+        columns.push((
+            "tch",
+            profile::<Autodiff<burn::backend::LibTorch>>(batch, reps),
+        ));
+    }
+    if runs.wants("flex") {
+        columns.push(("flex", profile::<Autodiff<Flex>>(batch, reps)));
+    }
+    if runs.wants("pytorch") {
+        match torch_profile(batch, reps) {
+            Ok(figures) => columns.push(("pytorch", figures)),
+            Err(why) => println!("pytorch: {why}"),
+        }
     }
     print!("{:<32}", "family");
     for (name, _) in &columns {

@@ -56,6 +56,14 @@ fn parameter_counts_match_the_references() {
             "CIFAR ResNet-18, {classes} classes"
         );
     }
+    // The quick suite's micro ResNet, as `benches/torch_resnet18.py --model micro` builds it
+    // (torchvision 0.24.0's ResNet with BasicBlock ×[1, 1, 1, 1] rebuilt at widths 8..64, a
+    // 1-channel 7×7 stem and a 64 → 10 linear head): 78,178.
+    let micro = ResNetConfig::tiny(10, 1)
+        .with_stem(models::Stem::ImageNet)
+        .init::<B>(&device)
+        .unwrap();
+    assert_eq!(micro.param_count(), 78_178, "micro ResNet");
     // fastai v1's `cnn_learner(data, models.resnetNN, pretrained=False)`: torchvision 0.24.0's
     // (torch 2.9.0, PyPI) resnetNN body `nn.Sequential(*list(resnetNN().children())[:-2])`
     // plus fastai 1.0.59's `create_head(2·nf, c)` written out in torch (BN1d(2·nf),

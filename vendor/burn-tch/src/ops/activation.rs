@@ -6,6 +6,13 @@ impl<E: TchElement> ActivationOps<Self> for LibTorch<E> {
         tensor.unary_ops(|mut tensor| tensor.relu_(), |tensor| tensor.relu())
     }
 
+    // lookahead-burn patch: LibTorch's one-kernel ReLU backward (`threshold_backward`, what
+    // PyTorch's autograd runs) instead of Burn's default, a comparison then a masked fill.
+    fn relu_backward(output: TchTensor, grad: TchTensor) -> TchTensor {
+        // `self` is the forward's tensor (`output > 0` ⇔ `input > 0`), the result a new one.
+        TchTensor::new(output.tensor.threshold_backward(&grad.tensor, 0))
+    }
+
     fn gelu(tensor: TchTensor) -> TchTensor {
         tensor.unary_ops(
             |mut tensor| tensor.gelu_("none"),

@@ -1,4 +1,5 @@
-//! A convolution's gradients on each CPU backend equal those of Burn's generic composition.
+//! The kernels a backend brings of its own equal Burn's generic composition: a convolution's
+//! forward pass and gradients, and (LibTorch) ReLU's gradient.
 //!
 //! Burn's autodiff asks the backend for the input and the weight gradient of `conv2d`
 //! (`conv2d_x_backward`, `conv2d_weight_backward`). NdArray keeps Burn's generic composition (a
@@ -12,7 +13,7 @@ use burn::backend::{Autodiff, Flex, NdArray};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 
 /// One convolution: input `[n, c_in, h, w]`, `c_out` filters of `k × k`, and its options.
 struct Case {
@@ -101,14 +102,20 @@ fn values(len: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-/// The input and weight gradients of `sum(conv2d(x, w) · g)` for a fixed `g`.
+/// The input and weight gradients of `sum(conv2d(x, w) · g)` for a fixed `g`, in f32.
 fn gradients<B: AutodiffBackend>(case: &Case) -> (Vec<f32>, Vec<f32>) {
+    gradients_in::<B>(case, DType::F32)
+}
+
+/// As [`gradients`], computed in `dtype`.
+fn gradients_in<B: AutodiffBackend>(case: &Case, dtype: DType) -> (Vec<f32>, Vec<f32>) {
     let device = B::Device::default();
     let [n, c_in, h, w] = case.input;
     let w_shape = [case.c_out, c_in / case.groups, case.k, case.k];
     let tensor = |shape: [usize; 4], seed| {
         let len = shape.iter().product();
-        Tensor::<B, 4>::from_data(TensorData::new(values(len, seed), shape), &device)
+        let data = TensorData::new(values(len, seed), shape);
+        Tensor::<B, 4>::from_data(data, (&device, dtype))
     };
     let x = tensor([n, c_in, h, w], 1).require_grad();
     let weight = tensor(w_shape, 2).require_grad();
@@ -121,7 +128,11 @@ fn gradients<B: AutodiffBackend>(case: &Case) -> (Vec<f32>, Vec<f32>) {
     let y = conv2d(x.clone(), weight.clone(), None, options);
     let g = tensor(y.dims(), 3);
     let grads = (y * g).sum().backward();
-    let read = |t: Tensor<B::InnerBackend, 4>| t.into_data().to_vec::<f32>().unwrap();
+    let read = |t: Tensor<B::InnerBackend, 4>| {
+        let data = t.into_data();
+        assert_eq!(data.dtype, dtype, "the gradient's dtype");
+        data.convert::<f32>().to_vec::<f32>().unwrap()
+    };
     (
         read(x.grad(&grads).unwrap()),
         read(weight.grad(&grads).unwrap()),
@@ -129,10 +140,14 @@ fn gradients<B: AutodiffBackend>(case: &Case) -> (Vec<f32>, Vec<f32>) {
 }
 
 fn assert_close(name: &str, index: usize, got: &[f32], want: &[f32]) {
+    assert_close_to(name, index, got, want, 1e-4);
+}
+
+fn assert_close_to(name: &str, index: usize, got: &[f32], want: &[f32], tolerance: f32) {
     assert_eq!(got.len(), want.len(), "{name}, case {index}: lengths");
     for (i, (a, b)) in got.iter().zip(want).enumerate() {
         assert!(
-            (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+            (a - b).abs() <= tolerance * (1.0 + b.abs()),
             "{name}, case {index}, element {i}: {a} against the generic {b}"
         );
     }
@@ -150,6 +165,70 @@ fn agrees_with_generic<B: AutodiffBackend>(name: &str) {
 #[test]
 fn flex_gradients_equal_the_generic_ones() {
     agrees_with_generic::<Autodiff<Flex>>("Flex");
+}
+
+/// The forward pass agrees too (Flex and LibTorch have their own kernels for it).
+#[test]
+fn forward_passes_equal_ndarrays() {
+    fn forward<B: burn::tensor::backend::Backend>(case: &Case) -> Vec<f32> {
+        let device = Default::default();
+        let [n, c_in, h, w] = case.input;
+        let w_shape = [case.c_out, c_in / case.groups, case.k, case.k];
+        let tensor = |shape: [usize; 4], seed| {
+            let len = shape.iter().product();
+            Tensor::<B, 4>::from_data(TensorData::new(values(len, seed), shape), &device)
+        };
+        let options = ConvOptions::new(
+            [case.stride; 2],
+            [case.padding; 2],
+            [case.dilation; 2],
+            case.groups,
+        );
+        let y = conv2d(
+            tensor([n, c_in, h, w], 1),
+            tensor(w_shape, 2),
+            None,
+            options,
+        );
+        y.into_data().to_vec::<f32>().unwrap()
+    }
+    for (index, case) in CASES.iter().enumerate() {
+        let want = forward::<NdArray>(case);
+        assert_close("Flex forward", index, &forward::<Flex>(case), &want);
+        #[cfg(feature = "tch")]
+        assert_close(
+            "LibTorch forward",
+            index,
+            &forward::<burn::backend::LibTorch>(case),
+            &want,
+        );
+    }
+}
+
+/// Flex's kernels run in the tensors' own type: f64 (its own GEMM), bf16 (through f32).
+#[test]
+fn flex_gradients_in_f64_and_bf16_equal_the_generic_ones() {
+    for (dtype, tolerance) in [(DType::F64, 1e-4), (DType::BF16, 5e-2)] {
+        for (index, case) in CASES.iter().enumerate() {
+            let (x_want, w_want) = gradients::<Autodiff<NdArray>>(case);
+            let (x_got, w_got) = gradients_in::<Autodiff<Flex>>(case, dtype);
+            let name = format!("Flex {dtype:?}");
+            assert_close_to(
+                &format!("{name} input gradient"),
+                index,
+                &x_got,
+                &x_want,
+                tolerance,
+            );
+            assert_close_to(
+                &format!("{name} weight gradient"),
+                index,
+                &w_got,
+                &w_want,
+                tolerance,
+            );
+        }
+    }
 }
 
 #[cfg(feature = "tch")]
@@ -193,4 +272,24 @@ fn the_generic_reference_matches_a_finite_difference() {
         "{numeric} vs {}",
         w_grad[at]
     );
+}
+
+/// LibTorch's ReLU backward (`threshold_backward`, in the patched copy) against Burn's default
+/// (a comparison and a masked fill, NdArray), with exact zeros in the input.
+#[cfg(feature = "tch")]
+#[test]
+fn libtorch_relu_gradient_equals_the_generic_one() {
+    fn relu_grad<B: AutodiffBackend>() -> Vec<f32> {
+        let device = Default::default();
+        let mut x = values(64, 5);
+        x[..8].fill(0.0);
+        let x = Tensor::<B, 1>::from_data(TensorData::new(x, [64]), &device).require_grad();
+        let g = Tensor::<B, 1>::from_data(TensorData::new(values(64, 6), [64]), &device);
+        let grads = (burn::tensor::activation::relu(x.clone()) * g)
+            .sum()
+            .backward();
+        x.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap()
+    }
+    let want = relu_grad::<Autodiff<NdArray>>();
+    assert_eq!(relu_grad::<Autodiff<burn::backend::LibTorch>>(), want);
 }
