@@ -39,6 +39,8 @@ struct SystemInfo {
 /// lookahead-burn patch: compiled with LibTorch's headers; without them (no LibTorch found) the
 /// generic composition stays in use.
 const NATIVE_CONV_BACKWARD: &str = "src/lookahead_burn/conv_backward.cpp";
+/// lookahead-burn patch: the same for LibTorch's batch-norm backward.
+const NATIVE_BATCH_NORM_BACKWARD: &str = "src/lookahead_burn/batch_norm_backward.cpp";
 
 fn env_var_rerun(name: &str) -> Result<String, env::VarError> {
     println!("cargo:rerun-if-env-changed={name}");
@@ -151,6 +153,7 @@ impl SystemInfo {
         println!("cargo:rerun-if-changed={cuda_dependency}");
         // lookahead-burn patch: LibTorch's convolution backward (src/lookahead_burn/).
         println!("cargo:rerun-if-changed={NATIVE_CONV_BACKWARD}");
+        println!("cargo:rerun-if-changed={NATIVE_BATCH_NORM_BACKWARD}");
         println!("cargo:rustc-cfg=lookahead_burn_native_conv");
 
         match self.os {
@@ -163,7 +166,7 @@ impl SystemInfo {
                     .flag(format!("-Wl,-rpath={}", self.libtorch_lib_dir.display()))
                     .flag("-std=c++17")
                     .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", self.cxx11_abi))
-                    .files(&[cuda_dependency, NATIVE_CONV_BACKWARD])
+                    .files(&[cuda_dependency, NATIVE_CONV_BACKWARD, NATIVE_BATCH_NORM_BACKWARD])
                     .compile("burn-tch");
             }
             Os::Windows => {
@@ -173,7 +176,7 @@ impl SystemInfo {
                     .warnings(false)
                     .includes(&self.libtorch_include_dirs)
                     .flag("/std:c++17")
-                    .files(&[cuda_dependency, NATIVE_CONV_BACKWARD])
+                    .files(&[cuda_dependency, NATIVE_CONV_BACKWARD, NATIVE_BATCH_NORM_BACKWARD])
                     .compile("burn-tch");
             }
         };

@@ -45,6 +45,22 @@ pub fn batch_norm<B: Backend, const D: usize>(bn: &BatchNorm<B>, x: Tensor<B, D>
     const { assert!(D >= 2, "batch norm needs [batch, channels, ...]") };
     let (x, dtype) = to_f32(x);
     let dims = x.dims();
+    #[cfg(feature = "tch")]
+    let x = if B::ad_enabled(&x.device()) {
+        match crate::batch_norm_tch::train(bn, x) {
+            Ok((y, mean, var)) => {
+                update_running(bn, mean, var);
+                return if dtype == FloatDType::F32 {
+                    y
+                } else {
+                    y.cast(dtype)
+                };
+            }
+            Err(x) => x,
+        }
+    } else {
+        x
+    };
     let (batch, channels) = (dims[0], dims[1]);
     let rows = x.reshape([batch * channels, dims[2..].iter().product::<usize>()]);
     let y = if B::ad_enabled(&rows.device()) {

@@ -29,6 +29,8 @@
 //! ```
 
 mod batch_norm;
+#[cfg(feature = "tch")]
+mod batch_norm_tch;
 mod error;
 mod fastai_head;
 mod layers;

@@ -293,3 +293,66 @@ fn libtorch_relu_gradient_equals_the_generic_one() {
     let want = relu_grad::<Autodiff<NdArray>>();
     assert_eq!(relu_grad::<Autodiff<burn::backend::LibTorch>>(), want);
 }
+
+/// `models::batch_norm` in training mode on LibTorch (its fused kernels, forward and backward)
+/// against the generic path (NdArray): output, the gradients of x, γ and β, and the running
+/// statistics; rank 4 (after a convolution) and rank 2 (fastai's head).
+#[cfg(feature = "tch")]
+#[test]
+fn libtorch_batch_norm_equals_the_generic_one() {
+    use burn::nn::BatchNormConfig;
+
+    /// y, dx, dγ, dβ, running mean, running variance.
+    fn run<B: AutodiffBackend, const D: usize>(shape: [usize; D]) -> [Vec<f32>; 6] {
+        let device = Default::default();
+        let channels = shape[1];
+        let len = shape.iter().product();
+        let mut bn = BatchNormConfig::new(channels).init::<B>(&device);
+        let param = |seed| {
+            let data = TensorData::new(values(channels, seed), [channels]);
+            Tensor::<B, 1>::from_data(data, &device).require_grad()
+        };
+        bn.gamma = bn.gamma.map(|_| param(7));
+        bn.beta = bn.beta.map(|_| param(8));
+        let x = Tensor::<B, D>::from_data(TensorData::new(values(len, 9), shape), &device)
+            .mul_scalar(3.0)
+            .add_scalar(0.5)
+            .detach()
+            .require_grad();
+        let y = models::batch_norm(&bn, x.clone());
+        let g = Tensor::<B, D>::from_data(TensorData::new(values(len, 10), shape), &device);
+        let grads = (y.clone() * g).sum().backward();
+        let flat = |t: Tensor<B::InnerBackend, 1>| t.into_data().to_vec::<f32>().unwrap();
+        let flat_d = |t: Tensor<B::InnerBackend, D>| flat(t.reshape([len]));
+        [
+            flat_d(y.inner()),
+            flat_d(x.grad(&grads).unwrap()),
+            flat(bn.gamma.val().grad(&grads).unwrap()),
+            flat(bn.beta.val().grad(&grads).unwrap()),
+            flat(bn.running_mean.value_sync().inner()),
+            flat(bn.running_var.value_sync().inner()),
+        ]
+    }
+    fn compare<const D: usize>(shape: [usize; D]) {
+        let want = run::<Autodiff<NdArray>, D>(shape);
+        let got = run::<Autodiff<burn::backend::LibTorch>, D>(shape);
+        let names = ["y", "dx", "dγ", "dβ", "running mean", "running var"];
+        for ((name, got), want) in names.iter().zip(&got).zip(&want) {
+            assert_close(
+                &format!("LibTorch batch norm {name}, rank {D}"),
+                0,
+                got,
+                want,
+            );
+        }
+    }
+    // The type `models` recognises for the fused path is the one tested here.
+    use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+    use std::any::TypeId;
+    assert_eq!(
+        TypeId::of::<Autodiff<burn::backend::LibTorch>>(),
+        TypeId::of::<Autodiff<burn::backend::LibTorch<f32>, NoCheckpointing>>()
+    );
+    compare([4, 3, 5, 6]);
+    compare([8, 5]);
+}
