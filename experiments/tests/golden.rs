@@ -21,6 +21,14 @@
 //! differ from each other by up to 2.8 % (train accuracy), 1.9 % (valid loss) and 1.4 %
 //! (per-iteration loss). To add a level's own files, run the test with
 //! `LOOKAHEAD_WRITE_GOLDEN=1` on a commit that passes on another level.
+//!
+//! A lower level's files can be written on a higher-level machine under QEMU's user-mode
+//! emulator, which offers the CPU model's features only: the test process and each run under
+//! `qemu-x86_64 -cpu Haswell` see AVX2 without AVX-512 (`docs/development.md` has the command;
+//! `$LOOKAHEAD_GOLDEN_RUNNER` puts the runs under it). The convolution kernels of the patched
+//! Flex (`vendor/burn-flex`) changed both levels' bytes; both folders were rewritten on an
+//! AVX-512 machine, V3 under QEMU 7.2, after the commit before it had reproduced the V3 files of
+//! a real AVX2 machine byte for byte under the same emulation.
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -111,6 +119,22 @@ const COMMON: &[&str] = &[
     "11",
 ];
 
+/// The command that runs the binary: itself, or under `$LOOKAHEAD_GOLDEN_RUNNER` (a command and
+/// its arguments, split on spaces), e.g. an emulator that offers a lower SIMD level (see
+/// `docs/development.md`).
+fn runner() -> Command {
+    let prefix = std::env::var("LOOKAHEAD_GOLDEN_RUNNER").unwrap_or_default();
+    let mut words = prefix.split_whitespace();
+    match words.next() {
+        Some(program) => {
+            let mut command = Command::new(program);
+            command.args(words).arg(BIN);
+            command
+        }
+        None => Command::new(BIN),
+    }
+}
+
 /// This machine's SIMD level, `<arch>-<level>` (see the module's doc).
 fn this_level() -> String {
     let level = format!("{:?}", macerator::Arch::new()).to_lowercase();
@@ -194,7 +218,7 @@ fn the_same_seed_gives_the_committed_bytes() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     for (name, flags) in RUNS {
         let out = dir.path().join(name);
-        let output = Command::new(BIN)
+        let output = runner()
             .args(["train", "--out", out.to_str().unwrap()])
             .args(COMMON)
             .args(*flags)

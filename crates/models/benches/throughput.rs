@@ -8,7 +8,7 @@
 //! to choose the interpreter).
 //!
 //! ```text
-//! cargo bench -p models                 # 1 warm-up + 5 steps each (micro: 20); ndarray: 1 step
+//! cargo bench -p models                 # 3 rounds of 1 warm-up + 5 steps (micro: 20); ndarray: 1 step
 //! cargo bench -p models -- --quick      # small batches, 1 step each: a smoke test
 //! cargo bench -p models -- --only tch,pytorch   # some of the rows
 //! ```
@@ -51,7 +51,7 @@ impl Model {
 const MODELS: [Model; 2] = [
     Model {
         name: "resnet18",
-        title: "CIFAR ResNet-18 (11,173,962 params), batch 64, 32×32",
+        title: "CIFAR ResNet-18 (11,173,962 params)",
         channels: 3,
         side: 32,
         batch: 64,
@@ -59,7 +59,7 @@ const MODELS: [Model; 2] = [
     },
     Model {
         name: "micro",
-        title: "micro ResNet (quick suite), batch 128, 28×28 grey",
+        title: "micro ResNet (quick suite, 78,178 params)",
         channels: 1,
         side: 28,
         batch: 128,
@@ -114,54 +114,89 @@ fn torch_throughput(model: &Model, steps: usize) -> Result<f64, String> {
         .map_err(|_| format!("PyTorch printed images_per_sec={value}"))
 }
 
-/// One model's table: each backend asked for, then PyTorch, with the ratios.
-fn table(model: &Model, quick: bool, runs: &args::Only) {
+/// Rounds per table: every backend (and PyTorch) runs once per round, one after the other, and
+/// each row is its median round, so a slow spell of this shared machine hits every row alike.
+const ROUNDS: usize = 3;
+
+/// The median of `values` (NaN when empty).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// One round of every backend asked for: images/s per backend, and PyTorch's figure.
+fn round(
+    model: &Model,
+    quick: bool,
+    first: bool,
+    runs: &args::Only,
+) -> Vec<(&'static str, Result<f64, String>)> {
     let (warmup, steps) = if quick { (0, 1) } else { (1, model.steps) };
-    println!("{}, forward+backward+SGD-momentum", model.title);
-    let mut rows: Vec<(&str, f64)> = Vec::new();
+    let mut rows: Vec<(&'static str, Result<f64, String>)> = Vec::new();
     #[cfg(feature = "tch")]
     if runs.wants("tch") {
         let ips = train_throughput::<Autodiff<burn::backend::LibTorch>>(model, warmup, steps);
-        rows.push(("tch", ips));
+        rows.push(("tch", Ok(ips)));
     }
     if runs.wants("flex") {
         rows.push((
             "flex",
-            train_throughput::<Autodiff<Flex>>(model, warmup, steps),
+            Ok(train_throughput::<Autodiff<Flex>>(model, warmup, steps)),
         ));
     }
-    if runs.wants("ndarray") && model.name == "resnet18" {
+    // NdArray: one step, in the first round only (a step of the ResNet-18 takes minutes).
+    if first && runs.wants("ndarray") && model.name == "resnet18" {
         rows.push((
             "ndarray",
-            train_throughput::<Autodiff<NdArray>>(model, 0, 1),
+            Ok(train_throughput::<Autodiff<NdArray>>(model, 0, 1)),
         ));
     }
-    let torch = if runs.wants("pytorch") {
-        torch_throughput(model, steps)
-    } else {
-        Err("not asked for (--only)".to_string())
+    if runs.wants("pytorch") {
+        rows.push(("pytorch", torch_throughput(model, steps)));
+    }
+    rows
+}
+
+/// One model's table: each backend asked for, then PyTorch, with the ratios.
+fn table(model: &Model, quick: bool, runs: &args::Only) {
+    let rounds = if quick { 1 } else { ROUNDS };
+    let (b, c, side) = (model.batch, model.channels, model.side);
+    println!(
+        "{}, batch {b} of {c}×{side}×{side}, forward+backward+SGD-momentum, median of {rounds} \
+         interleaved rounds",
+        model.title
+    );
+    let results: Vec<_> = (0..rounds)
+        .map(|r| round(model, quick, r == 0, runs))
+        .collect();
+    let names: Vec<&str> = results[0].iter().map(|(name, _)| *name).collect();
+    let figure = |name: &str| -> Result<f64, String> {
+        let mut values = Vec::new();
+        for (_, result) in results.iter().flatten().filter(|(n, _)| *n == name) {
+            values.push(result.clone()?);
+        }
+        Ok(median(values))
     };
-    let flex = rows
-        .iter()
-        .find(|(name, _)| *name == "flex")
-        .map_or(f64::NAN, |&(_, ips)| ips);
+    let torch = figure("pytorch");
+    let flex = figure("flex").unwrap_or(f64::NAN);
     println!(
         "{:<10} {:>12} {:>12} {:>12}",
         "backend", "images/s", "vs flex", "vs PyTorch"
     );
-    let row = |name: &str, ips: f64| {
-        let vs_torch = torch
-            .as_ref()
-            .map(|t| format!("{:.3}", ips / t))
-            .unwrap_or_else(|_| "-".into());
-        println!("{name:<10} {ips:>12.2} {:>12.3} {vs_torch:>12}", ips / flex);
-    };
-    for &(name, ips) in &rows {
-        row(name, ips);
+    for name in names {
+        match figure(name) {
+            Ok(ips) => {
+                let vs_torch = torch
+                    .as_ref()
+                    .map(|t| format!("{:.3}", ips / t))
+                    .unwrap_or_else(|_| "-".into());
+                println!("{name:<10} {ips:>12.2} {:>12.3} {vs_torch:>12}", ips / flex);
+            }
+            Err(why) => println!("{name:<10} -            ({why})"),
+        }
     }
-    match &torch {
-        Ok(t) => row("pytorch", *t),
-        Err(why) => println!("pytorch    -            ({why})"),
+    if !runs.wants("pytorch") {
+        println!("pytorch    -            (not asked for: --only)");
     }
     println!();
 }
