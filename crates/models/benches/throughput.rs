@@ -11,6 +11,7 @@
 //! cargo bench -p models                 # 3 rounds of 1 warm-up + 5 steps (micro: 20); ndarray: 1 step
 //! cargo bench -p models -- --quick      # small batches, 1 step each: a smoke test
 //! cargo bench -p models -- --only tch,pytorch   # some of the rows
+//! cargo bench -p models -- --model micro        # one of the tables (resnet18, micro)
 //! ```
 
 use std::time::Instant;
@@ -207,7 +208,15 @@ fn main() {
     let quick =
         std::env::args().any(|a| a == "--quick") || !std::env::args().any(|a| a == "--bench");
     let runs = args::Only::from_args();
-    for model in MODELS {
+    let args: Vec<String> = std::env::args().collect();
+    let wanted = args
+        .iter()
+        .position(|a| a == "--model")
+        .and_then(|at| args.get(at + 1));
+    for model in MODELS
+        .into_iter()
+        .filter(|m| wanted.is_none_or(|w| w == m.name))
+    {
         let model = if quick {
             Model { batch: 2, ..model }
         } else {
