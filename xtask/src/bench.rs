@@ -145,14 +145,10 @@ pub fn bench(quick: bool, dev: bool) -> Result<()> {
 
 /// This machine's CPU model, core count and SIMD level (what the figures depend on).
 fn machine() -> String {
+    // The reader runs record in their provenance, so both name the CPU the same way.
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, name)| name.trim().to_string())
-        })
+        .and_then(|text| study::run_dir::cpu_model_in(&text))
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     format!("{model}, {cores} cores, {}", simd_level())

@@ -176,7 +176,10 @@ fn table(model: &Model, quick: bool, runs: &args::Only) {
         for (_, result) in results.iter().flatten().filter(|(n, _)| *n == name) {
             values.push(result.clone()?);
         }
-        Ok(median(values))
+        match values.is_empty() {
+            true => Err(format!("{name} did not run")),
+            false => Ok(median(values)),
+        }
     };
     let torch = figure("pytorch");
     let flex = figure("flex").unwrap_or(f64::NAN);
@@ -208,14 +211,10 @@ fn main() {
     let quick =
         std::env::args().any(|a| a == "--quick") || !std::env::args().any(|a| a == "--bench");
     let runs = args::Only::from_args();
-    let args: Vec<String> = std::env::args().collect();
-    let wanted = args
-        .iter()
-        .position(|a| a == "--model")
-        .and_then(|at| args.get(at + 1));
+    let wanted = args::value_of("--model");
     for model in MODELS
         .into_iter()
-        .filter(|m| wanted.is_none_or(|w| w == m.name))
+        .filter(|m| wanted.as_ref().is_none_or(|w| w == m.name))
     {
         let model = if quick {
             Model { batch: 2, ..model }

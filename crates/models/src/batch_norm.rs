@@ -44,36 +44,38 @@ use crate::precision::to_f32;
 pub fn batch_norm<B: Backend, const D: usize>(bn: &BatchNorm<B>, x: Tensor<B, D>) -> Tensor<B, D> {
     const { assert!(D >= 2, "batch norm needs [batch, channels, ...]") };
     let (x, dtype) = to_f32(x);
-    let dims = x.dims();
-    #[cfg(feature = "tch")]
-    let x = if B::ad_enabled(&x.device()) {
-        match crate::batch_norm_tch::train(bn, x) {
-            Ok((y, mean, var)) => {
-                update_running(bn, mean, var);
-                return if dtype == FloatDType::F32 {
-                    y
-                } else {
-                    y.cast(dtype)
-                };
-            }
-            Err(x) => x,
-        }
-    } else {
-        x
-    };
-    let (batch, channels) = (dims[0], dims[1]);
-    let rows = x.reshape([batch * channels, dims[2..].iter().product::<usize>()]);
-    let y = if B::ad_enabled(&rows.device()) {
-        train(bn, rows, batch)
-    } else {
-        inference(bn, rows, batch)
-    };
-    let y = y.reshape(dims);
+    let y = normalise(bn, x);
     if dtype == FloatDType::F32 {
         y
     } else {
         y.cast(dtype)
     }
+}
+
+/// [`batch_norm`] in f32: LibTorch's fused kernels when training on `Autodiff<LibTorch>`,
+/// else the row formulation (training or inference).
+fn normalise<B: Backend, const D: usize>(bn: &BatchNorm<B>, x: Tensor<B, D>) -> Tensor<B, D> {
+    let training = B::ad_enabled(&x.device());
+    #[cfg(feature = "tch")]
+    let x = match training {
+        true => match crate::batch_norm_tch::train(bn, x) {
+            Ok((y, mean, var)) => {
+                update_running(bn, mean, var);
+                return y;
+            }
+            Err(x) => x,
+        },
+        false => x,
+    };
+    let dims = x.dims();
+    let (batch, channels) = (dims[0], dims[1]);
+    let rows = x.reshape([batch * channels, dims[2..].iter().product::<usize>()]);
+    let y = if training {
+        train(bn, rows, batch)
+    } else {
+        inference(bn, rows, batch)
+    };
+    y.reshape(dims)
 }
 
 /// Per-channel values `[channels]` repeated into one value per row: `[batch·channels, 1]`.

@@ -211,14 +211,15 @@ fn input_row(geo: &Geometry, oh: usize, ki: usize) -> Option<usize> {
     (ih >= 0 && (ih as usize) < geo.h).then_some(ih as usize)
 }
 
-/// Visits every (im2col row, sample, output row) of a block with its destination slice in
-/// `col` and the input row it reads, for im2col and col2im alike.
+/// Visits every (im2col row, sample, output row) of a block with its start in `col`, the start
+/// of the input row it reads, and the row's [`valid_columns`] (computed once per kernel
+/// column), for im2col and col2im alike.
 fn walk_block(
     geo: &Geometry,
     group: usize,
     first: usize,
     samples: usize,
-    mut visit: impl FnMut(usize, Option<usize>, usize, usize),
+    mut visit: impl FnMut(usize, Option<usize>, (usize, usize, isize)),
 ) {
     let columns = samples * geo.hw_out();
     for ci in 0..geo.cin_g() {
@@ -226,12 +227,13 @@ fn walk_block(
         for ki in 0..geo.kh {
             for kj in 0..geo.kw {
                 let row = (ci * geo.kh + ki) * geo.kw + kj;
+                let valid = valid_columns(geo, kj);
                 for s in 0..samples {
                     let plane = ((first + s) * geo.c_in + channel) * geo.hw_in();
                     for oh in 0..geo.out_h {
                         let at = row * columns + s * geo.hw_out() + oh * geo.out_w;
                         let source = input_row(geo, oh, ki).map(|ih| plane + ih * geo.w);
-                        visit(at, source, kj, row);
+                        visit(at, source, valid);
                     }
                 }
             }
@@ -249,13 +251,12 @@ fn im2col<T: GemmElement>(
     col: &mut [T],
 ) {
     let s = geo.stride[1];
-    walk_block(geo, group, first, samples, |at, source, kj, _| {
+    walk_block(geo, group, first, samples, |at, source, (lo, hi, iw0)| {
         let dst = &mut col[at..at + geo.out_w];
         let Some(start) = source else {
             dst.fill(T::zero());
             return;
         };
-        let (lo, hi, iw0) = valid_columns(geo, kj);
         dst[..lo].fill(T::zero());
         dst[hi..].fill(T::zero());
         // The input column of `ow = lo`, inside the image by construction.
@@ -282,9 +283,8 @@ fn col2im<T: GemmElement>(
 ) {
     let s = geo.stride[1];
     let offset = first * geo.c_in * geo.hw_in();
-    walk_block(geo, group, first, samples, |at, source, kj, _| {
+    walk_block(geo, group, first, samples, |at, source, (lo, hi, iw0)| {
         let Some(start) = source else { return };
-        let (lo, hi, iw0) = valid_columns(geo, kj);
         // The input column of `ow = lo`, inside the image by construction.
         let to = (start as isize + iw0 + (lo * s) as isize) as usize - offset;
         for (ow, &v) in dcol[at + lo..at + hi].iter().enumerate() {
