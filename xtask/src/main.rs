@@ -107,6 +107,11 @@ enum Task {
     Report {
         /// The directory `compare` wrote (default for a shipped suite: runs/<suite>).
         dir: PathBuf,
+        /// Read the runs under this suite's claims and published numbers (a shipped suite's
+        /// name or a suite file): its report-only fields are written into the directory's
+        /// suite.json first, refused if the suite would train any run under another recipe.
+        #[arg(long)]
+        suite: Option<String>,
     },
     /// Fits the smoothing behind the seed study's published numbers (a debiased moving average
     /// over epochs) on its logged per-epoch tables, and prints each published value beside the
@@ -300,7 +305,11 @@ fn run(task: Task) -> Result<()> {
             flags,
         } => compare(suite, backend, flags),
         // The report needs no training code: `study` reads the runs (no Burn crate is built).
-        Task::Report { dir } => {
+        Task::Report { dir, suite } => {
+            if let Some(suite) = suite {
+                let suite = study::suite::Suite::load(&suite)?;
+                study::suite::refresh_report_fields(&dir, &suite)?;
+            }
             print!("{}", study::report::report(&dir)?);
             Ok(())
         }

@@ -1,6 +1,10 @@
 //! What a suite can say about its optimizers before it runs: the seed study's published numbers
-//! for a row ([`Published`]) and the seed study's conclusions as testable claims ([`Claim`]).
-//! Both are parsed once, with the suite, into these types; [`crate::report`] evaluates them.
+//! for a row ([`Published`]) and the seed study's conclusions as testable claims ([`Claim`]),
+//! each quoting the seed's words verbatim ([`seed_quotes`]) and split into [`Part`]s: premises,
+//! assertions and the replica's tests of a mechanism, each traced to its words and saying what
+//! it needs of the evidence ([`Need`]) and where it is tested ([`Evidence`]: the replica's runs
+//! or the seed's own tables). All are parsed once, with the suite, into these types;
+//! [`crate::report`] evaluates them.
 //!
 //! ```toml
 //! [[optimizers]]
@@ -9,11 +13,19 @@
 //! published = { train_loss = 0.0001259, valid_loss = 1.6, accuracy = 80.57 }
 //!
 //! [[claims]]
-//! text = "AdamW overfits"
-//! conditions = [
-//!     { metric = "train_loss", label = "adamw", is = "lowest" },
-//!     { metric = "valid_loss", label = "adamw", is = "above", other = "sgd" },
-//! ]
+//! quote = "adamw-overfits"            # the seed's words (crates/study/seed/conclusions.toml)
+//! note = "Where our reading differs from the words, and why."
+//!
+//! [[claims.parts]]
+//! words = "high validation loss"      # verbatim, from the quote
+//! role = "assertion"                  # or "premise", or "mechanism"
+//! conditions = [{ metric = "valid_loss", label = "adamw", is = "above", other = "sgd" }]
+//!
+//! [[claims.parts]]
+//! words = "a very low training loss"
+//! role = "assertion"
+//! needs = ["convergence"]             # not testable by a suite whose `shows` lacks it
+//! conditions = [{ metric = "train_loss", label = "adamw", is = "lowest" }]
 //! ```
 
 use std::fmt;
@@ -169,13 +181,14 @@ pub enum Relation {
     Lowest,
     /// Above every other optimizer's: tested against each.
     Highest,
-    /// Below `other`'s mean.
+    /// Below `other`'s mean (plus `margin`).
     Below,
-    /// Above `other`'s mean.
+    /// Above `other`'s mean (minus `margin`).
     Above,
 }
 
-/// One testable part of a claim: `label`'s `metric` `is` (lowest | highest | below/above `other`).
+/// One testable comparison of a claim's part: `label`'s `metric` `is` (lowest | highest |
+/// below/above `other`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
@@ -192,64 +205,224 @@ pub struct Condition {
     /// the five of one seed table in a suite that mixes two.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub among: Option<Vec<String>>,
+    /// For `above` and `below`: how far on the wrong side still counts ("loses only by a very
+    /// small margin"): `above` holds when the mean is above `other`'s minus the margin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub margin: Option<f64>,
 }
 
-/// One of the seed study's conclusions, as conditions that must all hold.
+/// What a part of a claim is to the claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// What must hold for the claim to apply: where it goes significantly the other way, the
+    /// claim's premise is not met and nothing the claim asserts is contradicted.
+    Premise,
+    /// What the claim asserts.
+    Assertion,
+    /// The replica's test of the mechanism behind a description of the seed's tables: shown
+    /// with its own outcome, and not part of the claim's.
+    Mechanism,
+}
+
+/// What a part's comparisons are made on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Evidence {
+    /// The replica's runs, with a test per comparison.
+    #[default]
+    Replica,
+    /// The seed's own published numbers (a claim that describes its tables): the numbers as
+    /// printed, corrected where its logs contradict them; no test.
+    SeedTables,
+}
+
+/// What a part needs of the runs before they can test it; a suite lists what its runs can show
+/// (`shows`), and a part needing anything else is "not testable here".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Need {
+    /// Training run long enough to converge and overfit (validation loss rising for several
+    /// epochs while the training loss keeps falling): what a claim about a very low training
+    /// loss or overfitting is about.
+    Convergence,
+}
+
+impl fmt::Display for Need {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Need::Convergence => "training to convergence (long enough to overfit)",
+        })
+    }
+}
+
+/// One part of a claim: the words of the claim it tests and what they need.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Claim {
-    /// The conclusion, in the seed's words.
-    pub text: String,
-    /// What must hold for the replica to support it.
+pub struct Part {
+    /// The words of the quote (or hypothesis) this part tests, verbatim.
+    pub words: String,
+    /// Premise, assertion, or the replica's test of a mechanism.
+    pub role: Role,
+    /// The replica's runs (default) or the seed's own tables.
+    #[serde(default)]
+    pub on: Evidence,
+    /// What the runs must be able to show for this part to be tested.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<Need>,
+    /// The comparisons, all of which must hold.
     pub conditions: Vec<Condition>,
 }
 
+/// One of the seed study's conclusions (or one of our hypotheses about them), split into parts
+/// each traced to its words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    /// The id of the seed's words it tests ([`seed_quotes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<String>,
+    /// A hypothesis of ours, in our words, where the claim is not the seed's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hypothesis: Option<String>,
+    /// An editor's note: where our reading of the words differs from them, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The parts, each tested on its own.
+    pub parts: Vec<Part>,
+}
+
+/// The seed's words, as `crates/study/seed/conclusions.toml` quotes them.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quote {
+    /// What a claim names it by.
+    pub id: String,
+    /// Where in the seed's README it stands.
+    pub source: String,
+    /// The words, verbatim.
+    pub text: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Quotes {
+    quotes: Vec<Quote>,
+}
+
+/// Every quote of the seed's conclusions (`crates/study/seed/conclusions.toml`).
+///
+/// ```
+/// let quotes = study::claim::seed_quotes();
+/// assert!(quotes.iter().any(|q| q.text.starts_with("AdamW almost always overfits")));
+/// ```
+pub fn seed_quotes() -> &'static [Quote] {
+    static QUOTES: std::sync::OnceLock<Vec<Quote>> = std::sync::OnceLock::new();
+    QUOTES.get_or_init(|| {
+        toml::from_str::<Quotes>(include_str!("../seed/conclusions.toml"))
+            .map(|q| q.quotes)
+            // The file is compiled in and parsed by a test: an empty list can only follow an
+            // edit that the test refuses.
+            .unwrap_or_default()
+    })
+}
+
 impl Claim {
-    /// Checks the conditions against the suite's labels.
+    /// The seed's quote this claim tests, if it is the seed's.
+    pub fn seed_quote(&self) -> Option<&'static Quote> {
+        let id = self.quote.as_deref()?;
+        seed_quotes().iter().find(|q| q.id == id)
+    }
+
+    /// The claim's words: the seed's quote, or our hypothesis.
+    pub fn text(&self) -> &str {
+        match self.seed_quote() {
+            Some(q) => &q.text,
+            None => self.hypothesis.as_deref().unwrap_or(""),
+        }
+    }
+
+    /// Checks the claim: one source of words, each part's words found in them, and the
+    /// conditions against the suite's labels.
     pub fn check(&self, labels: &[&str]) -> anyhow::Result<()> {
-        if self.conditions.is_empty() {
+        let name = self.quote.as_deref().unwrap_or("hypothesis");
+        match (&self.quote, &self.hypothesis) {
+            (Some(id), None) if self.seed_quote().is_none() => bail!(
+                "claim `{id}`: field `quote` names no quote of the seed's conclusions \
+                 (crates/study/seed/conclusions.toml)"
+            ),
+            (Some(_), None) | (None, Some(_)) => {}
+            _ => bail!("claim `{name}`: give exactly one of the fields `quote` and `hypothesis`"),
+        }
+        if self.parts.is_empty() {
+            bail!("claim `{name}`: field `parts` must not be empty");
+        }
+        if self.parts.iter().all(|p| p.role == Role::Mechanism) {
+            bail!("claim `{name}`: needs a premise or an assertion besides its mechanisms");
+        }
+        for (i, part) in self.parts.iter().enumerate() {
+            part.check(self.text(), labels)
+                .map_err(|e| anyhow::anyhow!("claim `{name}`, `parts[{i}]`: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+impl Part {
+    fn check(&self, text: &str, labels: &[&str]) -> anyhow::Result<()> {
+        if self.words.trim().is_empty() || !text.contains(&self.words) {
             bail!(
-                "claim `{}`: field `conditions` must not be empty",
-                self.text
+                "field `words`: `{}` is not found verbatim in the claim's words",
+                crate::input::shown(&self.words)
             );
         }
+        if self.conditions.is_empty() {
+            bail!("field `conditions` must not be empty");
+        }
+        if self.on == Evidence::SeedTables && self.role == Role::Mechanism {
+            bail!("a mechanism is tested on the replica: drop `on = \"seed_tables\"`");
+        }
+        if self.on == Evidence::SeedTables && !self.needs.is_empty() {
+            bail!("the seed's tables need nothing of the runs: drop `needs`");
+        }
+        self.conditions.iter().try_for_each(|c| c.check(labels))
+    }
+}
+
+impl Condition {
+    fn check(&self, labels: &[&str]) -> anyhow::Result<()> {
         let known = |label: &str| -> anyhow::Result<()> {
             if labels.contains(&label) {
                 Ok(())
             } else {
-                bail!(
-                    "claim `{}`: `{label}` is not one of the optimizers' labels",
-                    self.text
-                )
+                bail!("`{label}` is not one of the optimizers' labels")
             }
         };
-        for c in &self.conditions {
-            known(&c.label)?;
-            for label in c.among.iter().flatten() {
-                known(label)?;
+        known(&self.label)?;
+        for label in self.among.iter().flatten() {
+            known(label)?;
+        }
+        let pairwise = matches!(self.is, Relation::Below | Relation::Above);
+        if self.among.is_some() && pairwise {
+            bail!("`among` is for `lowest` and `highest` only");
+        }
+        if let Some(m) = self.margin {
+            if !pairwise {
+                bail!("`margin` is for `above` and `below` only");
             }
-            if c.among.is_some() && matches!(c.is, Relation::Below | Relation::Above) {
-                bail!(
-                    "claim `{}`: `among` is for `lowest` and `highest` only",
-                    self.text
-                );
-            }
-            match (c.is, &c.other) {
-                (Relation::Below | Relation::Above, Some(other)) => known(other)?,
-                (Relation::Below | Relation::Above, None) => bail!(
-                    "claim `{}`: `{:?}` needs the field `other`",
-                    self.text,
-                    c.is
-                ),
-                (Relation::Lowest | Relation::Highest, Some(_)) => bail!(
-                    "claim `{}`: `{:?}` compares with every optimizer; drop the field `other`",
-                    self.text,
-                    c.is
-                ),
-                (Relation::Lowest | Relation::Highest, None) => {}
+            if !(m.is_finite() && m >= 0.0) {
+                bail!("field `margin` must be a finite number ≥ 0");
             }
         }
-        Ok(())
+        match (pairwise, &self.other) {
+            (true, Some(other)) => known(other),
+            (true, None) => bail!("`{:?}` needs the field `other`", self.is),
+            (false, Some(_)) => bail!(
+                "`{:?}` compares with every optimizer; drop the field `other`",
+                self.is
+            ),
+            (false, None) => Ok(()),
+        }
     }
 }
 
@@ -257,35 +430,40 @@ impl Claim {
 mod tests {
     use super::*;
 
+    fn parse(text: &str) -> Claim {
+        toml::from_str::<Claim>(text).unwrap()
+    }
+
+    const RMSPROP: &str = "quote = \"rmsprop\"\n[[parts]]\nwords = \"RMSProp does not seem like a good choice\"\nrole = \"assertion\"\n";
+
     #[test]
     fn claims_name_unknown_labels_and_missing_fields() {
-        let parse = |text: &str| toml::from_str::<Claim>(text).unwrap();
-        let ok = parse(
-            "text = \"t\"\nconditions = [{ metric = \"accuracy\", label = \"a\", is = \"above\", other = \"b\" }]",
-        );
+        let ok = parse(&format!(
+            "{RMSPROP}conditions = [{{ metric = \"accuracy\", label = \"a\", is = \"above\", other = \"b\" }}]"
+        ));
         assert!(ok.check(&["a", "b"]).is_ok());
         let err = ok.check(&["a"]).unwrap_err().to_string();
-        assert!(err.contains("`b`"), "{err}");
-        let no_other = parse(
-            "text = \"t\"\nconditions = [{ metric = \"accuracy\", label = \"a\", is = \"below\" }]",
-        );
-        assert!(
-            no_other
-                .check(&["a"])
-                .unwrap_err()
-                .to_string()
-                .contains("`other`")
-        );
-        let among = parse(
-            "text = \"t\"\nconditions = [{ metric = \"top5\", label = \"a\", is = \"lowest\", among = [\"a\", \"c\"] }]",
-        );
+        assert!(err.contains("`b`") && err.contains("parts[0]"), "{err}");
+        let no_other = parse(&format!(
+            "{RMSPROP}conditions = [{{ metric = \"accuracy\", label = \"a\", is = \"below\" }}]"
+        ));
+        let err = no_other.check(&["a"]).unwrap_err().to_string();
+        assert!(err.contains("`other`"), "{err}");
+        let among = parse(&format!(
+            "{RMSPROP}conditions = [{{ metric = \"top5\", label = \"a\", is = \"lowest\", among = [\"a\", \"c\"] }}]"
+        ));
         assert!(among.check(&["a", "c"]).is_ok());
         let err = among.check(&["a", "b"]).unwrap_err().to_string();
         assert!(err.contains("`c`"), "{err}");
+        let margin = parse(&format!(
+            "{RMSPROP}conditions = [{{ metric = \"accuracy\", label = \"a\", is = \"lowest\", margin = 0.5 }}]"
+        ));
+        let err = margin.check(&["a"]).unwrap_err().to_string();
+        assert!(err.contains("`margin`"), "{err}");
         assert!(
-            toml::from_str::<Claim>(
-                "text = \"t\"\nconditions = [{ metric = \"f1\", label = \"a\", is = \"lowest\" }]"
-            )
+            toml::from_str::<Claim>(&format!(
+                "{RMSPROP}conditions = [{{ metric = \"f1\", label = \"a\", is = \"lowest\" }}]"
+            ))
             .is_err()
         );
         let published = Published {
@@ -294,5 +472,43 @@ mod tests {
         };
         let err = published.check("sgd").unwrap_err().to_string();
         assert!(err.contains("published.accuracy"), "{err}");
+    }
+
+    /// A part's words must be the seed's, verbatim; a claim quotes a known quote or states a
+    /// hypothesis, not both.
+    #[test]
+    fn parts_are_traced_to_the_seeds_words() {
+        let cond = "conditions = [{ metric = \"accuracy\", label = \"a\", is = \"above\", other = \"b\" }]";
+        let bent = parse(&format!(
+            "quote = \"rmsprop\"\n[[parts]]\nwords = \"RMSProp is a bad choice\"\nrole = \"assertion\"\n{cond}"
+        ));
+        let err = bent.check(&["a", "b"]).unwrap_err().to_string();
+        assert!(err.contains("not found verbatim"), "{err}");
+        let unknown = parse(&format!(
+            "quote = \"nope\"\n[[parts]]\nwords = \"x\"\nrole = \"assertion\"\n{cond}"
+        ));
+        let err = unknown.check(&["a", "b"]).unwrap_err().to_string();
+        assert!(err.contains("names no quote"), "{err}");
+        let both = parse(&format!(
+            "quote = \"rmsprop\"\nhypothesis = \"RMSProp\"\n[[parts]]\nwords = \"RMSProp\"\nrole = \"assertion\"\n{cond}"
+        ));
+        assert!(both.check(&["a", "b"]).is_err());
+        let only_mechanism = parse(&format!(
+            "hypothesis = \"the flip helps\"\n[[parts]]\nwords = \"the flip helps\"\nrole = \"mechanism\"\n{cond}"
+        ));
+        let err = only_mechanism.check(&["a", "b"]).unwrap_err().to_string();
+        assert!(err.contains("premise or an assertion"), "{err}");
+    }
+
+    /// Every quote parses, has a unique id, and is one of the README's sentences.
+    #[test]
+    fn the_seeds_words_parse() {
+        let quotes = seed_quotes();
+        assert_eq!(quotes.len(), 8);
+        let mut ids: Vec<&str> = quotes.iter().map(|q| q.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), quotes.len());
+        assert!(quotes.iter().all(|q| q.text.ends_with('.')));
     }
 }

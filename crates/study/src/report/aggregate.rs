@@ -3,17 +3,21 @@
 //! published numbers beside ours, verdicts on the seed's claims, curves) and the [`Findings`]
 //! across them. No I/O: unit-tested on hand-made runs.
 //!
-//! Every comparison is tested twice: Welch's t-test (independent samples) and the paired t-test
-//! over the seeds both sides share (same initial weights, same data order). Each kind of test is
-//! one family across the whole report, adjusted by Holm–Bonferroni; the verdicts' tests are a
-//! third family.
+//! Every comparison is decided by one pre-registered test ([`Tests`]: the paired test over the
+//! seeds both sides share, rank-based where a value is infinite), and each distinct comparison is
+//! tested once per family: every comparison of a report on final-epoch values (the tables
+//! against the baseline, reset against keep, and the verdicts' comparisons) is one
+//! Holm–Bonferroni family, the verdicts' comparisons on the smoothed curve another ([`Families`]).
+//! A comparison that appears in a table and in a verdict is the same test with the same adjusted
+//! p, so it cannot read "significant" in one place and "inconclusive" in another.
 
 use super::load::RunRecord;
+use super::power::ALPHA;
 use super::published::{PublishedRow, published_rows};
 pub use super::runs::{At, PValue, Tests, metric_value};
 use super::runs::{DatasetRuns, is};
-use super::stats::{Sample, band, holm, smooth};
-use super::verdict::{Verdict, verdicts};
+use super::stats::{Sample, band, holm, holm_levels, smooth};
+use super::verdict::{PartBody, Verdict, verdicts};
 use crate::claim::Metric;
 use crate::run_dir::{EpochMetrics, RunStatus};
 use crate::spec::{OptimizerSpec, StatePolicy};
@@ -93,12 +97,25 @@ pub struct DatasetTable {
 /// What the tests found, across datasets.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Findings {
-    /// One line per comparison significant at 5 % after Holm–Bonferroni (either test).
+    /// One line per table comparison significant at 5 % after Holm–Bonferroni.
     pub significant: Vec<String>,
     /// Whether some comparison could not be tested (too few runs, no variance).
     pub untestable: bool,
-    /// Comparisons tested (each by Welch and paired).
+    /// Comparisons of the tables (against the baseline, reset against keep).
     pub tests_run: usize,
+    /// The report's families of tests.
+    pub families: Families,
+}
+
+/// The report's Holm–Bonferroni families: how many distinct comparisons each holds.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Families {
+    /// Every distinct comparison on final-epoch values: the tables and the verdicts.
+    pub final_epoch: usize,
+    /// Of those, the tables' (against the baseline, reset against keep).
+    pub final_tables: usize,
+    /// Every distinct comparison of the verdicts on the smoothed curve (0 without smoothing).
+    pub smoothed: usize,
 }
 
 /// p-value as the report prints it.
@@ -172,56 +189,135 @@ pub fn aggregate(suite: &Suite, records: &[RunRecord]) -> (Vec<DatasetTable>, Fi
             }
         })
         .collect();
-    adjust(&mut tables);
-    let findings = findings(&tables);
+    let families = adjust(&mut tables);
+    let findings = Findings {
+        families,
+        ..findings(&tables)
+    };
     (tables, findings)
 }
 
-/// Holm–Bonferroni within each family, one per question: every Welch test of the tables (does
-/// an optimizer differ from the baseline, does reset differ from keep), every paired test of
-/// them, every verdict's test on the final epoch (which of the seed's conclusions hold), and
-/// every verdict's test on the smoothed curve (do they hold as the seed measured them).
-fn adjust(tables: &mut [DatasetTable]) {
-    fn family(slots: Vec<&mut PValue>) {
-        let raw: Vec<Option<f64>> = slots.iter().map(|p| p.raw).collect();
-        for (slot, adjusted) in slots.into_iter().zip(holm(&raw)) {
-            slot.holm = adjusted;
-        }
-    }
-    let mut welch = Vec::new();
-    let mut paired = Vec::new();
-    let mut claims = Vec::new();
-    let mut smoothed = Vec::new();
-    for t in tables.iter_mut() {
-        let comparisons = t
-            .rows
-            .iter_mut()
-            .filter(|r| !r.baseline)
-            .flat_map(|r| [&mut r.accuracy_tests, &mut r.loss_tests])
-            .chain(
-                t.pairs
-                    .iter_mut()
-                    .flat_map(|p| [&mut p.accuracy_tests, &mut p.loss_tests]),
-            );
-        for tests in comparisons {
-            welch.push(&mut tests.welch);
-            paired.push(&mut tests.paired);
-        }
-        claims.extend(verdict_tests(&mut t.verdicts));
-        smoothed.extend(verdict_tests(&mut t.smoothed_verdicts));
-    }
-    family(welch);
-    family(paired);
-    family(claims);
-    family(smoothed);
+/// What makes two comparisons the same: the dataset, the metric, both sides and the margin
+/// moved onto the other side (a comparison without a margin is the same in either order).
+#[derive(Debug, Clone, PartialEq)]
+struct Key {
+    dataset: String,
+    metric: Metric,
+    sides: (String, String),
+    shift: f64,
 }
 
-/// Every comparison's p of a set of verdicts.
-fn verdict_tests(verdicts: &mut [Verdict]) -> impl Iterator<Item = &mut PValue> {
-    verdicts
-        .iter_mut()
-        .flat_map(|v| v.conditions.iter_mut())
-        .flat_map(|c| c.comparisons.iter_mut().map(|c| &mut c.p))
+impl Key {
+    fn new(dataset: &str, metric: Metric, a: &str, b: &str, shift: f64) -> Self {
+        let sides = if shift == 0.0 && a > b {
+            (b.to_string(), a.to_string())
+        } else {
+            (a.to_string(), b.to_string())
+        };
+        Key {
+            dataset: dataset.to_string(),
+            metric,
+            sides,
+            shift,
+        }
+    }
+}
+
+/// Holm–Bonferroni within each family: every distinct comparison on final-epoch values (the
+/// tables and the verdicts; the question "what do these runs show"), and every distinct
+/// comparison of the verdicts on the smoothed curve (do the seed's conclusions hold as it
+/// measured them). A comparison met twice in a family is tested once: every place it appears
+/// gets the same adjusted p and the same Holm level.
+fn adjust(tables: &mut [DatasetTable]) -> Families {
+    let final_tables = table_keys(tables);
+    let mut final_epoch: Vec<(Key, &mut Tests)> = Vec::new();
+    let mut smoothed: Vec<(Key, &mut Tests)> = Vec::new();
+    for t in tables.iter_mut() {
+        let baseline = t.rows.iter().find(|r| r.baseline).map(|r| r.label.clone());
+        let dataset = t.dataset.clone();
+        for r in t.rows.iter_mut().filter(|r| !r.baseline) {
+            let b = baseline.as_deref().unwrap_or_default();
+            let key = |m| Key::new(&dataset, m, &r.label, b, 0.0);
+            final_epoch.push((key(Metric::Accuracy), &mut r.accuracy_tests));
+            final_epoch.push((key(Metric::ValidLoss), &mut r.loss_tests));
+        }
+        for p in t.pairs.iter_mut() {
+            let key = |m| Key::new(&dataset, m, &p.reset, &p.keep, 0.0);
+            final_epoch.push((key(Metric::Accuracy), &mut p.accuracy_tests));
+            final_epoch.push((key(Metric::ValidLoss), &mut p.loss_tests));
+        }
+        final_epoch.extend(verdict_tests(&dataset, &mut t.verdicts));
+        smoothed.extend(verdict_tests(&dataset, &mut t.smoothed_verdicts));
+    }
+    Families {
+        final_epoch: family(final_epoch),
+        final_tables,
+        smoothed: family(smoothed),
+    }
+}
+
+/// How many distinct comparisons the tables hold (against the baseline, reset against keep).
+fn table_keys(tables: &[DatasetTable]) -> usize {
+    let mut keys: Vec<Key> = Vec::new();
+    for t in tables {
+        let baseline = t.rows.iter().find(|r| r.baseline).map(|r| r.label.as_str());
+        let rows = t.rows.iter().filter(|r| !r.baseline);
+        let sides = rows
+            .map(|r| (r.label.as_str(), baseline.unwrap_or_default()))
+            .chain(t.pairs.iter().map(|p| (p.reset.as_str(), p.keep.as_str())));
+        for (a, b) in sides {
+            for metric in [Metric::Accuracy, Metric::ValidLoss] {
+                let key = Key::new(&t.dataset, metric, a, b, 0.0);
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+    }
+    keys.len()
+}
+
+/// Adjusts one family over its distinct comparisons; returns how many there are.
+fn family(slots: Vec<(Key, &mut Tests)>) -> usize {
+    let mut keys: Vec<Key> = Vec::new();
+    let mut raw: Vec<Option<f64>> = Vec::new();
+    for (key, tests) in &slots {
+        if !keys.contains(key) {
+            keys.push(key.clone());
+            raw.push(tests.p.raw);
+        }
+    }
+    let (adjusted, levels) = (holm(&raw), holm_levels(&raw, ALPHA));
+    for (key, tests) in slots {
+        if let Some(i) = keys.iter().position(|k| *k == key) {
+            tests.p.holm = adjusted[i];
+            tests.p.level = levels[i];
+        }
+    }
+    keys.len()
+}
+
+/// Every replica comparison of a set of verdicts, with its key.
+fn verdict_tests<'a>(dataset: &str, verdicts: &'a mut [Verdict]) -> Vec<(Key, &'a mut Tests)> {
+    let mut slots = Vec::new();
+    for part in verdicts.iter_mut().flat_map(|v| v.parts.iter_mut()) {
+        let PartBody::Replica(conditions) = &mut part.body else {
+            continue;
+        };
+        for c in conditions.iter_mut() {
+            for x in c.comparisons.iter_mut() {
+                let key = Key::new(
+                    dataset,
+                    c.condition.metric,
+                    &c.condition.label,
+                    &x.other,
+                    x.shift,
+                );
+                slots.push((key, &mut x.tests));
+            }
+        }
+    }
+    slots
 }
 
 /// The significant comparisons, in the tables' order.
@@ -232,12 +328,11 @@ fn findings(tables: &[DatasetTable]) -> Findings {
         findings.untestable |= tests.untestable();
         if tests.significant() {
             findings.significant.push(format!(
-                "{what} {} (Welch p = {}, Holm {}; paired p = {}, Holm {})",
+                "{what} {} ({} p = {}, Holm {})",
                 d.map_or("–".into(), |d| format!("{d:+.digits$}")),
-                p_text(tests.welch.raw),
-                p_text(tests.welch.holm),
-                p_text(tests.paired.raw),
-                p_text(tests.paired.holm),
+                tests.kind,
+                p_text(tests.p.raw),
+                p_text(tests.p.holm),
             ));
         }
     };

@@ -21,13 +21,17 @@ mod verdict;
 use std::path::{Path, PathBuf};
 
 pub use aggregate::{
-    At, DatasetTable, Findings, OptimizerRow, PValue, PairRow, Tests, aggregate, metric_value,
+    At, DatasetTable, Families, Findings, OptimizerRow, PValue, PairRow, Tests, aggregate,
+    metric_value,
 };
 pub use load::{RunRecord, load_run};
 pub use published::{Placement, PublishedRow, placement};
+pub use runs::TestKind;
 pub use runs::{diverged_value, epoch_value};
 pub use stats::{Sample, Stats, holm, paired_p, welch_p};
-pub use verdict::{Comparison, ConditionResult, Outcome, Power, TestKind, Verdict};
+pub use verdict::{
+    Comparison, ConditionResult, Outcome, PartBody, PartResult, Power, TableCheck, Verdict,
+};
 
 use crate::suite::read_suite_json;
 
@@ -64,6 +68,7 @@ pub fn report(dir: &Path) -> anyhow::Result<ReportFiles> {
     let (tables, findings) = aggregate(&suite, &records);
 
     let mut md = render::header(&suite);
+    md.push_str(&render::families(&findings.families));
     let mut plots = Vec::new();
     for table in &tables {
         md.push_str(&render::dataset_section(table, suite.baseline_label()));

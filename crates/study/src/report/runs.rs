@@ -1,7 +1,7 @@
 //! A dataset's runs as samples over seeds: which epoch a number comes from ([`At`]: final,
 //! best-valid-loss checkpoint, or the smoothed curve the seed published), what a diverged run
-//! counts as ([`diverged_value`]: every run stays in the sample), and the two tests of one
-//! comparison ([`Tests`], each p-value with its Holm adjustment). Shared by the aggregation, the
+//! counts as ([`diverged_value`]: every run stays in the sample), and the one test that decides a
+//! comparison ([`Tests`], its p-value with its Holm adjustment). Shared by the aggregation, the
 //! published rows and the verdicts.
 
 use super::load::RunRecord;
@@ -10,66 +10,108 @@ use super::stats::{Sample, paired_p, welch_p};
 use crate::claim::Metric;
 use crate::run_dir::{EpochMetrics, RunStatus, Summary, debiased_ema};
 
-/// A p-value and its Holm–Bonferroni adjustment within its family.
+/// A p-value, its Holm–Bonferroni adjustment within its family, and the level Holm tests it at.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct PValue {
     /// As tested.
     pub raw: Option<f64>,
     /// Adjusted for the family's other tests.
     pub holm: Option<f64>,
+    /// The level Holm's step-down tests the raw p at (α/(m − r + 1) for the r-th smallest of
+    /// the family's m): what the power of this comparison is computed at.
+    pub level: Option<f64>,
 }
 
 impl PValue {
     /// An unadjusted p-value (adjusted later, within its family).
     pub fn new(raw: Option<f64>) -> Self {
-        PValue { raw, holm: raw }
+        PValue {
+            raw,
+            holm: raw,
+            level: raw.map(|_| super::power::ALPHA),
+        }
     }
 
     /// Whether the adjusted p is below 5 %.
     pub fn significant(&self) -> bool {
-        self.holm.is_some_and(|p| p < 0.05)
+        self.holm.is_some_and(|p| p < super::power::ALPHA)
     }
 }
 
-/// One comparison, tested on independent samples and on the pairs of shared seeds: with t-tests
-/// (Welch's, paired) when every value is finite, else with their rank-based counterparts
-/// (rank-sum, signed-rank; a diverged run's loss is +∞).
+/// The test a comparison used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TestKind {
+    /// Paired t-test over shared seeds.
+    #[default]
+    Paired,
+    /// Wilcoxon signed-rank test over shared seeds (a value was infinite).
+    SignedRank,
+    /// Welch's t-test (fewer than two shared seeds).
+    Welch,
+    /// Wilcoxon rank-sum (Mann–Whitney) test (fewer than two shared seeds, a value infinite).
+    RankSum,
+}
+
+impl std::fmt::Display for TestKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TestKind::Paired => "paired",
+            TestKind::Welch => "Welch",
+            TestKind::SignedRank => "signed-rank",
+            TestKind::RankSum => "rank-sum",
+        })
+    }
+}
+
+/// One comparison and its one pre-registered test: the paired t-test over the seeds both sides
+/// share (same initial weights, same data order), or the Wilcoxon signed-rank test where a
+/// value is infinite (a diverged run's loss); their unpaired counterparts (Welch's, rank-sum)
+/// only where fewer than two seeds are shared. That test alone decides, everywhere in a report.
+/// Welch's test (rank-sum) is kept beside it as a raw p-value that decides nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Tests {
-    /// Welch's unequal-variances t-test (the rank-sum test when `rank_based`).
-    pub welch: PValue,
-    /// The paired t-test over shared seeds (the signed-rank test when `rank_based`).
-    pub paired: PValue,
-    /// Whether a value was infinite, so the rank-based tests ran.
-    pub rank_based: bool,
+    /// The deciding test.
+    pub kind: TestKind,
+    /// Its p-value, adjusted within its family.
+    pub p: PValue,
+    /// Welch's unequal-variances t-test (the rank-sum test where a value is infinite), raw:
+    /// shown, never adjusted, never deciding.
+    pub welch: Option<f64>,
 }
 
 impl Tests {
-    /// Both tests of `a` against `b`.
+    /// The deciding test of `a` against `b`, and Welch's beside it.
     pub fn of(a: &Sample, b: &Sample) -> Self {
-        if a.all_finite() && b.all_finite() {
-            Tests {
-                welch: PValue::new(welch_p(&a.values(), &b.values())),
-                paired: PValue::new(paired_p(&a.0, &b.0)),
-                rank_based: false,
-            }
+        let finite = a.all_finite() && b.all_finite();
+        let (paired, welch) = if finite {
+            (paired_p(&a.0, &b.0), welch_p(&a.values(), &b.values()))
         } else {
-            Tests {
-                welch: PValue::new(rank_sum_p(&a.values(), &b.values())),
-                paired: PValue::new(signed_rank_p(&a.0, &b.0)),
-                rank_based: true,
-            }
+            (
+                signed_rank_p(&a.0, &b.0),
+                rank_sum_p(&a.values(), &b.values()),
+            )
+        };
+        let (kind, p) = match (paired, finite) {
+            (Some(_), true) => (TestKind::Paired, paired),
+            (Some(_), false) => (TestKind::SignedRank, paired),
+            (None, true) => (TestKind::Welch, welch),
+            (None, false) => (TestKind::RankSum, welch),
+        };
+        Tests {
+            kind,
+            p: PValue::new(p),
+            welch,
         }
     }
 
-    /// Whether either test is significant after adjustment.
+    /// Whether the deciding test is significant after adjustment.
     pub fn significant(&self) -> bool {
-        self.welch.significant() || self.paired.significant()
+        self.p.significant()
     }
 
-    /// Whether neither test could run.
+    /// Whether no test could run.
     pub fn untestable(&self) -> bool {
-        self.welch.raw.is_none() && self.paired.raw.is_none()
+        self.p.raw.is_none()
     }
 }
 

@@ -86,6 +86,11 @@ impl Sample {
         }
     }
 
+    /// Every value moved by `by` (a margin: "above `b` − 0.5" is above `b` shifted by −0.5).
+    pub fn shifted(&self, by: f64) -> Sample {
+        Sample(self.0.iter().map(|(seed, v)| (*seed, v + by)).collect())
+    }
+
     /// The number of values.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -152,12 +157,7 @@ pub fn paired_p(a: &[(u64, f64)], b: &[(u64, f64)]) -> Option<f64> {
 /// maxⱼ≤ᵢ min(1, (m − j + 1)·p₍ⱼ₎): the step-down form that controls the family-wise error
 /// rate at the level each adjusted p is compared with.
 pub fn holm(ps: &[Option<f64>]) -> Vec<Option<f64>> {
-    let mut order: Vec<(usize, f64)> = ps
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| p.map(|p| (i, p)))
-        .collect();
-    order.sort_by(|x, y| x.1.total_cmp(&y.1));
+    let order = ascending(ps);
     let m = order.len();
     let mut adjusted = vec![None; ps.len()];
     let mut running = 0.0_f64;
@@ -166,6 +166,31 @@ pub fn holm(ps: &[Option<f64>]) -> Vec<Option<f64>> {
         adjusted[i] = Some(running);
     }
     adjusted
+}
+
+/// The p-values that are there, with their positions, smallest first.
+fn ascending(ps: &[Option<f64>]) -> Vec<(usize, f64)> {
+    let mut order: Vec<(usize, f64)> = ps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.map(|p| (i, p)))
+        .collect();
+    order.sort_by(|x, y| x.1.total_cmp(&y.1));
+    order
+}
+
+/// The level Holm–Bonferroni tests each p-value of a family at: α/(m − r + 1) for the r-th
+/// smallest of m (`None` where there is no p-value). A comparison is significant when its p and
+/// every smaller one's pass their levels; this is the level the power of a comparison is
+/// computed at.
+pub fn holm_levels(ps: &[Option<f64>], alpha: f64) -> Vec<Option<f64>> {
+    let order = ascending(ps);
+    let m = order.len();
+    let mut levels = vec![None; ps.len()];
+    for (rank, (i, _)) in order.into_iter().enumerate() {
+        levels[i] = Some(alpha / (m - rank) as f64);
+    }
+    levels
 }
 
 pub use crate::run_dir::metrics::smooth;

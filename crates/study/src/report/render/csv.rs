@@ -1,9 +1,11 @@
 //! The report's CSV files (with the `csv` crate).
 
-use super::super::aggregate::DatasetTable;
+use super::super::aggregate::{DatasetTable, Tests};
 use super::super::load::RunRecord;
 use super::super::published::placement;
 use super::super::stats::{Sample, Stats};
+use super::super::verdict::{PartBody, PartResult};
+use crate::claim::Condition;
 use crate::suite::Suite;
 
 /// CSV text with the given header and rows (fields quoted where needed).
@@ -142,15 +144,11 @@ pub fn summary_csv(tables: &[DatasetTable]) -> anyhow::Result<Vec<u8>> {
                 field(&r.valid_loss, true),
                 field(&r.valid_accuracy, false),
                 field(&r.valid_accuracy, true),
-                opt(r.accuracy_tests.welch.raw),
-                opt(r.accuracy_tests.welch.holm),
-                opt(r.accuracy_tests.paired.raw),
-                opt(r.accuracy_tests.paired.holm),
-                opt(r.loss_tests.welch.raw),
-                opt(r.loss_tests.welch.holm),
-                opt(r.loss_tests.paired.raw),
-                opt(r.loss_tests.paired.holm),
             ]
+            .into_iter()
+            .chain(test_fields(&r.accuracy_tests, r.baseline))
+            .chain(test_fields(&r.loss_tests, r.baseline))
+            .collect::<Vec<String>>()
         })
     });
     csv_text(
@@ -165,14 +163,14 @@ pub fn summary_csv(tables: &[DatasetTable]) -> anyhow::Result<Vec<u8>> {
             "valid_loss_std",
             "valid_accuracy_mean",
             "valid_accuracy_std",
-            "p_accuracy_welch",
-            "p_accuracy_welch_holm",
-            "p_accuracy_paired",
-            "p_accuracy_paired_holm",
-            "p_valid_loss_welch",
-            "p_valid_loss_welch_holm",
-            "p_valid_loss_paired",
-            "p_valid_loss_paired_holm",
+            "accuracy_test",
+            "p_accuracy",
+            "p_accuracy_holm",
+            "p_accuracy_welch_not_deciding",
+            "valid_loss_test",
+            "p_valid_loss",
+            "p_valid_loss_holm",
+            "p_valid_loss_welch_not_deciding",
         ],
         rows,
     )
@@ -234,68 +232,136 @@ pub fn published_csv(tables: &[DatasetTable]) -> anyhow::Result<Vec<u8>> {
     )
 }
 
-/// `verdicts.csv`: one row per dataset, extraction (final, smoothed), claim, condition and
-/// comparison, with the claim's and the condition's outcome.
+/// The deciding test's name, p and adjusted p, and Welch's raw p beside them (empty for the
+/// baseline).
+fn test_fields(t: &Tests, baseline: bool) -> [String; 4] {
+    if baseline {
+        return Default::default();
+    }
+    [
+        t.kind.to_string(),
+        opt(t.p.raw),
+        opt(t.p.holm),
+        opt(t.welch),
+    ]
+}
+
+/// `verdicts.csv`: one row per dataset, extraction (final, smoothed), claim, part and
+/// comparison (one row for a part not testable here), with the claim's and the part's outcome.
 pub fn verdicts_csv(tables: &[DatasetTable]) -> anyhow::Result<Vec<u8>> {
     let mut rows = Vec::new();
     for t in tables {
         let sets = [("final", &t.verdicts), ("smoothed", &t.smoothed_verdicts)];
         for (at, verdicts) in sets {
             for v in verdicts {
-                for c in &v.conditions {
-                    for x in &c.comparisons {
-                        rows.push(vec![
-                            t.dataset.clone(),
-                            at.to_string(),
-                            v.claim.clone(),
-                            v.outcome().to_string(),
-                            opt_bool(v.on_published()),
-                            c.condition.metric.to_string(),
-                            c.condition.label.clone(),
-                            format!("{:?}", c.condition.is).to_lowercase(),
-                            x.other.clone(),
-                            opt(c.sample.center()),
-                            opt(x.other_sample.center()),
-                            c.sample.len().to_string(),
-                            x.other_sample.len().to_string(),
-                            c.diverged.to_string(),
-                            opt_bool(x.holds),
-                            x.test.to_string(),
-                            opt(x.p.raw),
-                            opt(x.p.holm),
-                            opt(x.power.mde),
-                            x.power.n_needed.map_or(String::new(), |n| n.to_string()),
-                        ]);
+                for (i, part) in v.parts.iter().enumerate() {
+                    let head = vec![
+                        t.dataset.clone(),
+                        at.to_string(),
+                        v.claim.quote.clone().unwrap_or_else(|| "hypothesis".into()),
+                        v.outcome().to_string(),
+                        opt_bool(v.on_published()),
+                        i.to_string(),
+                        format!("{:?}", part.part.role).to_lowercase(),
+                        part.part.words.clone(),
+                        part.outcome().to_string(),
+                    ];
+                    for tail in part_rows(part) {
+                        rows.push(head.iter().cloned().chain(tail).collect());
                     }
                 }
             }
         }
     }
-    csv_text(
-        &[
-            "dataset",
-            "at",
-            "claim",
-            "outcome",
-            "holds_on_published",
-            "metric",
-            "optimizer",
-            "relation",
-            "other",
-            "value",
-            "other_value",
-            "n",
-            "other_n",
-            "diverged_runs",
-            "holds",
-            "test",
-            "p",
-            "p_holm",
-            "min_detectable_difference",
-            "seeds_needed",
-        ],
-        rows,
-    )
+    csv_text(&VERDICT_COLUMNS, rows)
+}
+
+const VERDICT_COLUMNS: [&str; 27] = [
+    "dataset",
+    "at",
+    "claim",
+    "claim_outcome",
+    "holds_on_published",
+    "part",
+    "role",
+    "words",
+    "part_outcome",
+    "evidence",
+    "not_testable_because",
+    "metric",
+    "optimizer",
+    "relation",
+    "other",
+    "margin",
+    "value",
+    "other_value",
+    "n",
+    "other_n",
+    "diverged_runs",
+    "holds",
+    "test",
+    "p",
+    "p_holm",
+    "holm_level",
+    "seeds_needed_at_holm_level",
+];
+
+/// The columns after the part's, one row per comparison (18 fields each).
+fn part_rows(part: &PartResult) -> Vec<Vec<String>> {
+    let condition = |c: &Condition, other: &str| {
+        vec![
+            c.metric.to_string(),
+            c.label.clone(),
+            format!("{:?}", c.is).to_lowercase(),
+            other.to_string(),
+            opt(c.margin),
+        ]
+    };
+    match &part.body {
+        PartBody::NotTestable(why) => {
+            let mut row = vec!["replica".to_string(), why.clone()];
+            row.resize(18, String::new());
+            vec![row]
+        }
+        PartBody::SeedTables(checks) => checks
+            .iter()
+            .flat_map(|c| {
+                c.others.iter().map(|(other, theirs, holds)| {
+                    let mut row = vec!["seed_tables".to_string(), String::new()];
+                    row.extend(condition(&c.condition, other));
+                    row.extend([c.value.to_string(), theirs.to_string()]);
+                    row.extend([String::new(), String::new(), String::new()]);
+                    row.push(holds.to_string());
+                    row.resize(18, String::new());
+                    row
+                })
+            })
+            .collect(),
+        PartBody::Replica(conditions) => conditions
+            .iter()
+            .flat_map(|c| {
+                c.comparisons.iter().map(|x| {
+                    let mut row = vec!["replica".to_string(), String::new()];
+                    row.extend(condition(&c.condition, &x.other));
+                    let power = x.power(&c.sample);
+                    row.extend([
+                        opt(c.sample.center()),
+                        opt(x.other_sample.center()),
+                        c.sample.len().to_string(),
+                        x.other_sample.len().to_string(),
+                        c.diverged.to_string(),
+                        opt_bool(x.holds),
+                        x.tests.kind.to_string(),
+                        opt(x.tests.p.raw),
+                        opt(x.tests.p.holm),
+                        opt(x.tests.p.level),
+                        power.n_needed.map_or(String::new(), |n| n.to_string()),
+                    ]);
+                    row
+                })
+            })
+            .collect(),
+    }
 }
 
 fn opt_bool(v: Option<bool>) -> String {

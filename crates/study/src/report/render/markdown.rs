@@ -2,8 +2,9 @@
 
 use std::fmt::Write as _;
 
-use super::super::aggregate::{DatasetTable, Findings, PValue, Tests, p_text};
+use super::super::aggregate::{DatasetTable, Families, Findings, PValue, Tests, p_text};
 use super::super::load::RunRecord;
+use super::super::runs::TestKind;
 use super::super::stats::Sample;
 use crate::claim::Metric;
 use crate::suite::Suite;
@@ -60,6 +61,40 @@ pub fn header(suite: &Suite) -> String {
     )
 }
 
+/// How the report tests: the deciding test, and its families, listed once.
+pub fn families(families: &Families) -> String {
+    let mut md = String::from(
+        "## How this report tests\n\nEvery comparison is decided by one test, fixed before \
+         the runs: the paired t-test over the seeds both sides share (same initial weights, same \
+         data order), or the Wilcoxon signed-rank test where a diverged run's loss is infinite \
+         (their unpaired counterparts, Welch's and rank-sum, only where fewer than two seeds are \
+         shared). Welch's t-test is shown beside it as a raw p that decides nothing. Each \
+         distinct comparison is tested once per family, and every place it appears shows the \
+         same p and the same Holm–Bonferroni-adjusted p; \"significant\" means an adjusted p \
+         below 0.05 in its family. The families:\n\n",
+    );
+    let _ = writeln!(
+        md,
+        "1. **final-epoch values**: {} distinct comparisons ({} in the tables against the \
+         baseline and reset against keep, the others the verdicts' on the seed's claims);",
+        families.final_epoch, families.final_tables
+    );
+    if families.smoothed > 0 {
+        let _ = writeln!(
+            md,
+            "2. **the smoothed curve** (the verdicts again, on the values as the seed published \
+             them): {} distinct comparisons.",
+            families.smoothed
+        );
+    }
+    md.push_str(
+        "\nThe smallest difference a comparison could detect and the seeds it would need are \
+         computed at the level Holm tests it at in its family (α/(m − r + 1) for the r-th \
+         smallest p of m, α = 0.05), with power 0.8.\n\n",
+    );
+    md
+}
+
 /// One dataset's section: the table against the baseline and the reset/keep pairs.
 pub fn dataset_section(table: &DatasetTable, baseline: &str) -> String {
     let mut md = String::new();
@@ -69,57 +104,47 @@ pub fn dataset_section(table: &DatasetTable, baseline: &str) -> String {
         "Final-epoch values over the seeds, mean ± sample std (n = completed and diverged runs: \
          a diverged run counts with infinite losses and chance accuracy, and a column with an \
          infinite value shows its median; train loss: the last epoch's mean). p against \
-         `{baseline}`, two-sided: Welch's t-test, and the paired t-test over the seeds both share \
-         (same initial weights and data order), or their rank-based counterparts (rank-sum, \
-         signed-rank) where a value is infinite; in brackets, Holm–Bonferroni-adjusted across \
-         this table's and the reset/keep table's tests of that kind (the verdicts below are \
-         another family).\n"
+         `{baseline}`, two-sided, by the deciding test (paired over the shared seeds; \
+         signed-rank where a value is infinite), Holm-adjusted in brackets within the \
+         final-epoch family; Welch's p beside it, raw, decides nothing.\n"
     );
     let _ = writeln!(
         md,
-        "| optimizer | spec | n | diverged | train loss | valid loss | valid accuracy (%) | p acc: Welch | p acc: paired | p loss: Welch | p loss: paired |\n|---|---|---|---|---|---|---|---|---|---|---|"
+        "| optimizer | spec | n | diverged | train loss | valid loss | valid accuracy (%) | p acc (Holm) | p loss (Holm) | Welch p acc, loss (not deciding) |\n|---|---|---|---|---|---|---|---|---|---|"
     );
     for row in &table.rows {
         let mut n = row.valid_accuracy.len().to_string();
         if row.unfinished > 0 {
             let _ = write!(n, " ({} unfinished)", row.unfinished);
         }
-        let p = |p: PValue| {
-            if row.baseline {
-                "baseline".to_string()
-            } else {
-                p_pair(p)
-            }
+        let (acc, loss, welch) = if row.baseline {
+            ("baseline".into(), "baseline".into(), "–".into())
+        } else {
+            test_columns(&row.accuracy_tests, &row.loss_tests)
         };
         let _ = writeln!(
             md,
-            "| {} | `{}` | {n} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | `{}` | {n} | {} | {} | {} | {} | {acc} | {loss} | {welch} |",
             row.label,
             row.spec,
             row.diverged,
             pm(&row.train_loss, 4),
             pm(&row.valid_loss, 4),
             pm(&row.valid_accuracy, 2),
-            p(row.accuracy_tests.welch),
-            p(row.accuracy_tests.paired),
-            p(row.loss_tests.welch),
-            p(row.loss_tests.paired),
         );
     }
     if !table.pairs.is_empty() {
         let _ = writeln!(
             md,
             "\nReset against keep (same inner optimizer, k, α, learning rate and flip; reset is a full \
-             reset or the seed's zero-moments): Welch and paired \
-             t-tests (Holm-adjusted in brackets).\n\n| reset | keep | Δ valid accuracy (points) | p acc: Welch | p acc: paired | Δ valid loss | p loss: Welch | p loss: paired |\n|---|---|---|---|---|---|---|---|"
+             reset or the seed's zero-moments), by the same test in the same family.\n\n| reset | keep | Δ valid accuracy (points) | p acc (Holm) | Δ valid loss | p loss (Holm) | Welch p acc, loss (not deciding) |\n|---|---|---|---|---|---|---|"
         );
         let d = |d: Option<f64>| d.map_or("–".into(), |d| format!("{d:+.4}"));
         for pair in &table.pairs {
-            let t = |t: &Tests| (p_pair(t.welch), p_pair(t.paired));
-            let ((aw, ap), (lw, lp)) = (t(&pair.accuracy_tests), t(&pair.loss_tests));
+            let (acc, loss, welch) = test_columns(&pair.accuracy_tests, &pair.loss_tests);
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {aw} | {ap} | {} | {lw} | {lp} |",
+                "| {} | {} | {} | {acc} | {} | {loss} | {welch} |",
                 pair.reset,
                 pair.keep,
                 d(pair.accuracy_diff),
@@ -128,6 +153,25 @@ pub fn dataset_section(table: &DatasetTable, baseline: &str) -> String {
         }
     }
     md
+}
+
+/// The accuracy and loss columns (deciding p with its Holm adjustment) and Welch's raw pair.
+fn test_columns(accuracy: &Tests, loss: &Tests) -> (String, String, String) {
+    (
+        p_decided(accuracy),
+        p_decided(loss),
+        format!("{}, {}", p_text(accuracy.welch), p_text(loss.welch)),
+    )
+}
+
+/// The deciding test's p and its Holm adjustment, naming the test where it is not the paired
+/// t-test: `0.012 (0.084)`, `0.020 (0.150) signed-rank`.
+pub(super) fn p_decided(t: &Tests) -> String {
+    let text = p_pair(t.p);
+    match t.kind {
+        TestKind::Paired => text,
+        kind => format!("{text} {kind}"),
+    }
 }
 
 /// A p-value and its Holm adjustment: `0.012 (0.084)`.
@@ -165,39 +209,38 @@ pub fn conclusions(suite: &Suite, findings: &Findings, records: &[RunRecord]) ->
         let _ = writeln!(
             md,
             "- No optimizer differs from `{baseline}` (nor reset from keep) at the 5 % level after \
-             Holm–Bonferroni ({} comparisons, each by Welch's and the paired t-test). With \
-             {n_seeds} seed(s) per optimizer this is an absence of evidence, not evidence of no \
-             difference: a t-test on {n_seeds} values per side only detects differences several \
-             times larger than the seed-to-seed spread.",
+             Holm–Bonferroni ({} comparisons in the tables). With {n_seeds} seed(s) per optimizer \
+             this is an absence of evidence, not evidence of no difference: a test on \
+             {n_seeds} values per side only detects differences several times larger than the \
+             seed-to-seed spread.",
             findings.tests_run
         );
     } else {
         let _ = writeln!(
             md,
-            "- Significant at the 5 % level after Holm–Bonferroni (Welch's or the paired t-test):"
+            "- Significant at the 5 % level after Holm–Bonferroni, by the deciding test, in the \
+             tables ({} comparisons):",
+            findings.tests_run
         );
         for s in &findings.significant {
             let _ = writeln!(md, "  - {s}");
         }
         let _ = writeln!(
             md,
-            "- Everything else: no difference at the 5 % level, which with {n_seeds} seed(s) per \
-             optimizer is an absence of evidence, not evidence of no difference.\n- These are \
-             {} comparisons (accuracy and loss, against the baseline and reset vs keep), each tested \
-             by Welch's t-test and by the paired t-test; each kind is one Holm–Bonferroni family, \
-             which keeps the chance of any false positive among them at 5 %. The raw p-values are \
-             in the tables beside the adjusted ones: a raw p < 0.05 that does not survive the \
-             adjustment is a hint to rerun with more seeds, not a finding.",
-            findings.tests_run
+            "- Everything else in the tables: no difference at the 5 % level, which with \
+             {n_seeds} seed(s) per optimizer is an absence of evidence, not evidence of no \
+             difference. A raw p < 0.05 that does not survive the adjustment is a hint to rerun \
+             with more seeds, not a finding."
         );
     }
     let _ = writeln!(
         md,
-        "- Every number here is reproduced by `cargo xtask compare {} --backend <backend>` then \
-         `cargo xtask report <dir>`; the CSV files beside this report hold them all \
-         (`results.csv` per run, `summary.csv` per optimizer, `epochs.csv` per epoch, \
-         `published.csv` beside the seed's numbers, `verdicts.csv` per comparison of each \
-         verdict).",
+        "- Every number here is regenerated from the runs' own files (`summary.json`, \
+         `metrics.csv`, `train_loss.csv` in `<dataset>/<label>/seed-<seed>/` beside this report) \
+         by `cargo xtask report <dir>`, and the runs by `cargo xtask compare {} --backend \
+         <backend>`; the CSV files beside this report hold every number (`results.csv` per run, \
+         `summary.csv` per optimizer, `epochs.csv` per epoch, `published.csv` beside the seed's \
+         numbers, `verdicts.csv` per comparison of each claim's parts).",
         suite.name
     );
     let summaries = || records.iter().filter_map(|r| r.summary.as_ref());
@@ -206,8 +249,9 @@ pub fn conclusions(suite: &Suite, findings: &Findings, records: &[RunRecord]) ->
         let _ = writeln!(
             md,
             "- Runs trained on {}; total training wall time {:.0} s (every process of a resumed \
-             run counted). The numbers reproduce to the last digit on the same backend and \
-             device (on a CPU: the same SIMD level); elsewhere within the seeds' spread.",
+             run counted). Retrained at the commit below on the same backend and device (on a \
+             CPU: the same SIMD level) the runs reproduce byte for byte; at another commit, \
+             SIMD level or device, within the seeds' spread.",
             s.backend, total_time
         );
     }
