@@ -122,6 +122,12 @@ impl BuildModel for ModelKind {
                 .with_stem(models::Stem::ImageNet)
                 .with_head(models::Head::FastaiV1)
                 .init(device)?,
+            ModelKind::SmallFastai => ResNetConfig::tiny(classes, channels)
+                .with_width(0.25)
+                .with_blocks(Some([2, 2, 2, 2]))
+                .with_stem(models::Stem::ImageNet)
+                .with_head(models::Head::FastaiV1)
+                .init(device)?,
             ModelKind::XResNet(depth, act) => XResNetConfig::new(xresnet_variant(*depth))
                 .with_num_classes(classes)
                 .with_in_channels(channels)

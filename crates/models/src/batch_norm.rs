@@ -15,7 +15,12 @@
 //! * `μ_c = mean_{n,h,w} x`: the mean over `n` of the row means (rows have equal lengths);
 //! * `σ²_c = mean_{n,h,w} (x − μ_c)²`, the biased variance, computed from the centred values;
 //! * `y = (x − μ_c) · γ_c / √(σ²_c + ε) + β_c`;
-//! * running statistics as Burn's module: `r ← (1 − m)·r + m·s` for `s ∈ {μ, σ²}`;
+//! * running statistics: `r ← (1 − m)·r + m·s` for `s ∈ {μ, σ²·n/(n − 1)}`, n the values per
+//!   channel: PyTorch's `BatchNorm` (and so fastai's) keeps the *unbiased* variance of the batch
+//!   in its running variance while it normalises with the biased one; Burn's module keeps the
+//!   biased one (found by the step-by-step comparison with PyTorch, `experiments/tests/
+//!   torch_steps.rs`: it moves only what inference computes, by a factor of n/(n − 1), 1/127 on
+//!   the 128 values per channel of a head BatchNorm);
 //! * inference: `y = x · a_c + b_c` with `a = γ / √(r_σ² + ε)`, `b = β − r_μ · a`.
 
 use burn::nn::BatchNorm;
@@ -60,7 +65,8 @@ fn normalise<B: Backend, const D: usize>(bn: &BatchNorm<B>, x: Tensor<B, D>) -> 
     let x = match training {
         true => match crate::batch_norm_tch::train(bn, x) {
             Ok((y, mean, var)) => {
-                update_running(bn, mean, var);
+                let count = x_count(&y);
+                update_running(bn, mean, var, count);
                 return y;
             }
             Err(x) => x,
@@ -98,19 +104,38 @@ fn channel_mean<B: Backend>(rows: Tensor<B, 2>, batch: usize) -> Tensor<B, 1> {
 
 /// Training mode: batch statistics, running statistics updated.
 fn train<B: Backend>(bn: &BatchNorm<B>, rows: Tensor<B, 2>, batch: usize) -> Tensor<B, 2> {
+    let count = rows.dims()[1] * batch;
     let mean = channel_mean(rows.clone(), batch);
     let centred = rows - per_row(mean.clone(), batch);
     let var = channel_mean(centred.clone().square(), batch);
-    update_running(bn, mean, var.clone());
+    update_running(bn, mean, var.clone(), count);
     let scale = bn.gamma.val() / var.add_scalar(bn.epsilon).sqrt();
     centred * per_row(scale, batch) + per_row(bn.beta.val(), batch)
 }
 
-/// `r ← (1 − m)·r + m·s` for the running mean and variance (detached: not part of the graph).
-fn update_running<B: Backend>(bn: &BatchNorm<B>, mean: Tensor<B, 1>, var: Tensor<B, 1>) {
+/// Values per channel of `[batch, channels, …]` activations.
+#[cfg(feature = "tch")]
+fn x_count<B: Backend, const D: usize>(x: &Tensor<B, D>) -> usize {
+    let dims = x.dims();
+    dims[0] * dims[2..].iter().product::<usize>()
+}
+
+/// `r ← (1 − m)·r + m·s` for the running mean and variance (detached: not part of the graph),
+/// the batch's biased variance `var` of `count` values per channel made unbiased first, as
+/// PyTorch's running variance is.
+fn update_running<B: Backend>(
+    bn: &BatchNorm<B>,
+    mean: Tensor<B, 1>,
+    var: Tensor<B, 1>,
+    count: usize,
+) {
     let device = mean.device();
     let m = bn.momentum;
-    for (running, batch_value) in [(&bn.running_mean, mean), (&bn.running_var, var)] {
+    let unbiased = match count {
+        0 | 1 => var,
+        n => var.mul_scalar(n as f64 / (n - 1) as f64),
+    };
+    for (running, batch_value) in [(&bn.running_mean, mean), (&bn.running_var, unbiased)] {
         let old = running.value_sync().to_device(&device);
         running.update(
             old.mul_scalar(1.0 - m)
@@ -167,7 +192,8 @@ mod tests {
         );
         y.into_data()
             .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(1e-5));
-        // Running statistics, momentum 0.1: 0.9·0 + 0.1·4, 0.9·0 + 0.1·3; 0.9·1 + 0.1·5, 0.9·1 + 0.1·3.
+        // Running statistics, momentum 0.1, 4 values per channel (variance unbiased, ×4/3):
+        // 0.9·0 + 0.1·4, 0.9·0 + 0.1·3; 0.9·1 + 0.1·5·4/3, 0.9·1 + 0.1·3·4/3.
         // `value_sync`: `value` returns the value before this thread's last update.
         bn.running_mean
             .value_sync()
@@ -176,7 +202,10 @@ mod tests {
         bn.running_var
             .value_sync()
             .into_data()
-            .assert_approx_eq::<f32>(&TensorData::from([1.4f32, 1.2]), Tolerance::absolute(1e-6));
+            .assert_approx_eq::<f32>(
+                &TensorData::from([0.9f32 + 0.5 * 4.0 / 3.0, 1.3]),
+                Tolerance::absolute(1e-6),
+            );
     }
 
     #[test]
@@ -196,8 +225,10 @@ mod tests {
             .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(1e-4));
     }
 
-    /// Outputs, input and parameter gradients, and running statistics equal Burn's module's
-    /// (rank 4 as after a conv, rank 2 as in fastai's head).
+    /// Outputs, input and parameter gradients, and the running mean equal Burn's module's (rank
+    /// 4 as after a conv, rank 2 as in fastai's head); the running variance is Burn's with the
+    /// batch's variance made unbiased (PyTorch's): r = 0.9 + 0.1·σ²·n/(n − 1) where Burn's is
+    /// 0.9 + 0.1·σ².
     #[test]
     fn agrees_with_burns_batch_norm_forward_and_backward() {
         let device = Default::default();
@@ -236,12 +267,24 @@ mod tests {
             let gb = b.val().grad(&grads_burn).expect("gradient").into_data();
             ga.assert_approx_eq::<f32>(&gb, tolerance);
         }
+        let n = (shape[0] * shape[2..].iter().product::<usize>()) as f64;
+        let unbiased = |burns: Tensor<A, 1>| {
+            burns
+                .sub_scalar(0.9)
+                .mul_scalar(n / (n - 1.0))
+                .add_scalar(0.9)
+        };
         for (a, b) in [
-            (&ours.running_mean, &burns.running_mean),
-            (&ours.running_var, &burns.running_var),
+            (
+                ours.running_mean.value_sync(),
+                burns.running_mean.value_sync(),
+            ),
+            (
+                ours.running_var.value_sync(),
+                unbiased(burns.running_var.value_sync()),
+            ),
         ] {
             // `value_sync`: `value` would return the value before this thread's update.
-            let (a, b) = (a.value_sync(), b.value_sync());
             assert!(
                 a.clone().abs().sum().into_scalar() > 0.1,
                 "running statistics moved"

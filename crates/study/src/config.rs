@@ -291,7 +291,7 @@ train_config! {
     /// Model: `tiny-resnet`, `micro-resnet`, `tiny-xresnet`, `resnet18-cifar`, `resnet18`, `resnet34`,
     /// `resnet50`, `xresnet18`, `xresnet34`, `xresnet50` (append `-mish` to an XResNet for
     /// Mish); fastai v1's `cnn_learner` models `resnet18-fastai`, `resnet34-fastai`,
-    /// `resnet50-fastai` and `micro-resnet-fastai`. Default `tiny-resnet`.
+    /// `resnet50-fastai`, `micro-resnet-fastai` and `small-resnet-fastai`. Default `tiny-resnet`.
     model: ModelKind, flag ModelKind = ModelKind::TinyResNet;
     /// Training/validation image side for Imagenette (random-resized crop / center crop).
     /// Default 128, the study's size. CIFAR and Fashion-MNIST keep their native size.

@@ -44,6 +44,10 @@ pub enum ModelKind {
     FastaiResNet(Depth),
     /// `MicroResNet` with fastai v1's head: the seed study's model shape in miniature.
     MicroFastai,
+    /// `small-resnet-fastai`: ResNet-18's layout (two basic blocks per stage) at width 1/4
+    /// (16–128 channels), ImageNet stem and fastai's head: room to overfit a few thousand small
+    /// images on a CPU (the `seed-overfit` suite).
+    SmallFastai,
     /// fastai XResNet-18/34/50, ReLU or Mish.
     XResNet(Depth, Act),
 }
@@ -64,6 +68,7 @@ fn model_names() -> Vec<(String, ModelKind)> {
         names.push((format!("resnet{n}-fastai"), ModelKind::FastaiResNet(depth)));
     }
     names.push(("micro-resnet-fastai".into(), ModelKind::MicroFastai));
+    names.push(("small-resnet-fastai".into(), ModelKind::SmallFastai));
     for (n, depth) in depths {
         names.push((format!("xresnet{n}"), ModelKind::XResNet(depth, Act::Relu)));
         names.push((
@@ -128,7 +133,7 @@ mod tests {
     #[test]
     fn every_name_round_trips() {
         let names = model_names();
-        assert_eq!(names.len(), 17);
+        assert_eq!(names.len(), 18);
         for (name, kind) in names {
             assert_eq!(kind.to_string(), name);
             assert_eq!(ModelKind::parse(&name).unwrap(), kind);

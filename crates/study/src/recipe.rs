@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::config::{DatasetKind, TrainConfig};
+use crate::config::{DatasetKind, Schedule, TrainConfig};
 use crate::suite::Suite;
 
 /// The layer a field's value came from.
@@ -102,6 +102,9 @@ pub struct Layered {
     pub config: TrainConfig,
     /// Field → (value as written, source), for every field that differs from the defaults.
     pub sources: BTreeMap<String, (String, Source)>,
+    /// What a layer changed under another's feet, said before training (a run length that
+    /// leaves a recipe's step decay where it was).
+    pub notes: Vec<String>,
 }
 
 impl Layered {
@@ -110,14 +113,24 @@ impl Layered {
     pub fn new(layers: Vec<(Source, Map<String, Value>)>) -> anyhow::Result<Self> {
         let mut config = TrainConfig::new();
         let mut set_by: BTreeMap<String, Source> = BTreeMap::new();
+        // The layer that set the decay epochs, and the run length they were set for.
+        let mut decay_set: Option<(Source, usize)> = None;
         for (source, fields) in layers {
             for key in fields.keys() {
                 set_by.insert(key.clone(), source.clone());
             }
+            let sets_decay = fields.contains_key("lr_decay_epochs");
             config = config
                 .with_fields(fields)
                 .with_context(|| source.to_string())?;
+            if sets_decay {
+                decay_set = Some((source, config.epochs));
+            }
         }
+        let notes = decay_set
+            .and_then(|(source, epochs)| step_decay_note(&config, &source, epochs))
+            .into_iter()
+            .collect();
         let sources = non_default(&config)?
             .into_iter()
             .filter_map(|(k, v)| {
@@ -129,7 +142,11 @@ impl Layered {
                 Some((k, (text, source)))
             })
             .collect();
-        Ok(Self { config, sources })
+        Ok(Self {
+            config,
+            sources,
+            notes,
+        })
     }
 
     /// A config that came whole from one source (a suite's run: `suite:label`), its non-default
@@ -154,6 +171,42 @@ impl Layered {
     }
 }
 
+/// A step decay set for a run of `set_for` epochs, in a run of another length: what happens to
+/// the learning rate, and the decay epochs at the same fractions of training.
+fn step_decay_note(config: &TrainConfig, source: &Source, set_for: usize) -> Option<String> {
+    let (epochs, decay) = (config.epochs, &config.lr_decay_epochs.0);
+    if config.schedule != Schedule::StepDecay || epochs == set_for || decay.is_empty() {
+        return None;
+    }
+    // Decay epoch e (0-based) ends a phase after e + 1 of `set_for` epochs: the same fraction of
+    // `epochs`, rounded, at least one epoch after the one before.
+    let mut scaled: Vec<usize> = Vec::new();
+    for e in decay {
+        let end = ((e + 1) * epochs + set_for / 2) / set_for.max(1);
+        let min = scaled.last().map_or(0, |last| last + 1);
+        scaled.push(end.saturating_sub(1).max(min));
+    }
+    let last = decay.last().copied().unwrap_or(0);
+    let factor = config.lr_decay_factor.powi(decay.len() as i32);
+    let tail = match epochs.checked_sub(last + 1) {
+        Some(n) if n > 0 => format!(
+            "the learning rate is divided after epochs {} and stays at 1/{factor} of its peak \
+             for the last {n} of {epochs} epochs",
+            config.lr_decay_epochs
+        ),
+        _ => format!(
+            "decay epochs {} at or past the run's end never all take effect",
+            config.lr_decay_epochs
+        ),
+    };
+    let scaled: Vec<String> = scaled.iter().map(usize::to_string).collect();
+    Some(format!(
+        "epochs = {epochs}, but the step decay ({source}) was set for {set_for} epochs: {tail}. \
+         To keep its phases at the same fractions of training, pass --lr-decay-epochs {}.",
+        scaled.join(",")
+    ))
+}
+
 /// `effective configuration (fields that differ from the defaults):` then one `field = value
 /// (source)` line per field.
 impl fmt::Display for Layered {
@@ -165,6 +218,9 @@ impl fmt::Display for Layered {
         let width = self.sources.keys().map(String::len).max().unwrap_or(0);
         for (field, (value, source)) in &self.sources {
             writeln!(f, "  {field:<width$} = {value}  ({source})")?;
+        }
+        for note in &self.notes {
+            writeln!(f, "note: {note}")?;
         }
         Ok(())
     }
@@ -222,5 +278,26 @@ mod tests {
             Layered::new(vec![(Source::File("run.toml".into()), fields("epoch = 3"))]).unwrap_err()
         );
         assert!(err.contains("run.toml") && err.contains("`epoch`"), "{err}");
+    }
+
+    /// A run length other than the one a recipe's step decay was set for is said before
+    /// training, with the decay epochs at the same fractions.
+    #[test]
+    fn a_longer_run_is_told_where_the_step_decay_stays() {
+        let arm = recipe_fields("seed-quick:adamw").unwrap();
+        let recipe = Source::Recipe("seed-quick:adamw".into());
+        let layered = Layered::new(vec![
+            (recipe.clone(), arm.clone()),
+            (Source::Flag, fields("epochs = 30")),
+        ])
+        .unwrap();
+        let text = layered.to_string();
+        assert!(
+            text.contains("stays at 1/125 of its peak for the last 27 of 30 epochs")
+                && text.contains("--lr-decay-epochs 7,14,22"),
+            "{text}"
+        );
+        let same = Layered::new(vec![(recipe, arm)]).unwrap();
+        assert!(same.notes.is_empty());
     }
 }

@@ -173,6 +173,7 @@ pub const SHIPPED: &[(&str, &str)] = &[
     ("cifar100", include_str!("../suites/cifar100.toml")),
     ("imagenette", include_str!("../suites/imagenette.toml")),
     ("seed-quick", include_str!("../suites/seed-quick.toml")),
+    ("seed-overfit", include_str!("../suites/seed-overfit.toml")),
     ("seed-cifar10", include_str!("../suites/seed-cifar10.toml")),
     (
         "seed-cifar10-reset",

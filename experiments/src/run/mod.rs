@@ -31,4 +31,5 @@ pub use finish::read_metrics;
 pub use options::RunOptions;
 pub use resume::{ResumePoint, resume_point};
 pub use schedule::run_schedule;
+pub use setup::RunSetup;
 pub use train::train;

@@ -73,11 +73,18 @@ pub fn families(families: &Families) -> String {
          same p and the same Holm–Bonferroni-adjusted p; \"significant\" means an adjusted p \
          below 0.05 in its family. The families:\n\n",
     );
+    let verdicts = families.final_epoch - families.final_tables.min(families.final_epoch);
     let _ = writeln!(
         md,
-        "1. **final-epoch values**: {} distinct comparisons ({} in the tables against the \
-         baseline and reset against keep, the others the verdicts' on the seed's claims);",
-        families.final_epoch, families.final_tables
+        "1. **final-epoch values**: {} distinct comparisons: {} in the tables (against the \
+         baseline, reset against keep){};",
+        families.final_epoch,
+        families.final_tables,
+        if verdicts > 0 {
+            format!(", {verdicts} more in the verdicts on the seed's claims")
+        } else {
+            String::new()
+        }
     );
     if families.smoothed > 0 {
         let _ = writeln!(
