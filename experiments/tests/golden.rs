@@ -28,7 +28,12 @@
 //! `$LOOKAHEAD_GOLDEN_RUNNER` puts the runs under it). The convolution kernels of the patched
 //! Flex (`vendor/burn-flex`) changed both levels' bytes; both folders were rewritten on an
 //! AVX-512 machine, V3 under QEMU 7.2, after the commit before it had reproduced the V3 files of
-//! a real AVX2 machine byte for byte under the same emulation.
+//! a real AVX2 machine byte for byte under the same emulation. BatchNorm's running variance made
+//! unbiased (PyTorch's) moved every validation column of both levels (training columns and
+//! `train_loss.csv` unchanged on V4); the V3 folder was rewritten under the same emulation, where
+//! its `train_loss.csv` files moved too from the second iteration on: the V3 path had drifted
+//! with the commit before (its im2col/col2im bounds change was checked on V4 only), which no
+//! real AVX2 machine has checked since.
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
