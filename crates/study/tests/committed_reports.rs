@@ -3,6 +3,8 @@
 //! `train_loss.csv` in `<dataset>/<label>/seed-<seed>/`), without training: the report in the
 //! repository is what its evidence says, at the commit that trained it.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 
 /// The directories under `docs/` that hold a suite's report.
