@@ -273,14 +273,25 @@ impl Verdict {
             .count()
     }
 
-    /// Whether the claim's replica parts hold on the seed's own published table: `Some(false)`
-    /// as soon as a condition fails there, `None` where a needed value is missing.
+    /// Whether the claim's premises and assertions hold on the seed's own published table (its
+    /// replica parts' conditions checked there, and its parts on the seed's tables):
+    /// `Some(false)` as soon as one fails there, `None` where a needed value is missing.
     pub fn on_published(&self) -> Option<bool> {
         let all: Vec<Option<bool>> = self
             .parts
             .iter()
             .filter(|p| p.part.role != Role::Mechanism)
-            .flat_map(|p| p.conditions().iter().map(|c| c.on_published))
+            .flat_map(|p| match &p.body {
+                PartBody::SeedTables(checks) => checks
+                    .iter()
+                    .map(|c| Some(c.others.iter().all(|(_, _, h)| *h)))
+                    .collect(),
+                _ => p
+                    .conditions()
+                    .iter()
+                    .map(|c| c.on_published)
+                    .collect::<Vec<_>>(),
+            })
             .collect();
         if all.contains(&Some(false)) {
             Some(false)
