@@ -5,6 +5,8 @@
 //! tensorboard fails the test; elsewhere the read-back is skipped with a message.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -56,23 +58,6 @@ exp = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment
 print("metrics", " ".join(m.name.tag for m in exp.experiment.metric_infos))
 "#;
 
-fn python_with_tensorboard() -> Option<String> {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&python)
-        .args(["-c", "import tensorboard"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(python);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI: no tensorboard in {python} (run `cargo xtask setup libtorch`, which installs it)"
-    );
-    eprintln!("skipped: no tensorboard package in {python}");
-    None
-}
-
 #[test]
 fn tensorboard_reads_the_runs_scalars_and_hparams() {
     let dir = tempfile::tempdir().unwrap();
@@ -83,7 +68,7 @@ fn tensorboard_reads_the_runs_scalars_and_hparams() {
     train(&off, &["--tensorboard", "false"]);
     assert!(!off.join(EVENT_FILE).exists());
 
-    let Some(python) = python_with_tensorboard() else {
+    let Some(python) = support::python_with("tensorboard") else {
         return;
     };
     let output = Command::new(python)

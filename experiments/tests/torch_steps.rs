@@ -24,6 +24,8 @@
 //! message.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
@@ -247,24 +249,6 @@ fn train_burn(run: &SuiteRun, dir: &Path) -> Vec<f64> {
     losses
 }
 
-/// `$PYTHON` when it imports torch; `None` (skipped) outside CI.
-fn python_with_torch() -> Option<String> {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&python)
-        .args(["-c", "import torch"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(python);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI: no torch in {python} (run `cargo xtask setup libtorch`)"
-    );
-    eprintln!("skipped: no torch in {python}");
-    None
-}
-
 /// One step's differences: the loss's (relative), the parameters' and the BatchNorm running
 /// statistics' (each over all their tensors together, see [`Distance`]), and, to point at a
 /// cause, the tensor that differs most on its own.
@@ -418,7 +402,7 @@ fn every_seed_quick_arm_steps_as_pytorch() {
     if let Ok(only) = std::env::var("LOOKAHEAD_TORCH_STEPS_ARMS") {
         runs.retain(|r| only.split(',').any(|label| label == r.label));
     }
-    let Some(python) = python_with_torch() else {
+    let Some(python) = support::python_with("torch") else {
         return;
     };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch_steps.py");
