@@ -308,7 +308,7 @@ fn run(task: Task) -> Result<()> {
         Task::Report { dir, suite } => {
             if let Some(suite) = suite {
                 let suite = study::suite::Suite::load(&suite)?;
-                study::suite::refresh_report_fields(&dir, &suite)?;
+                study::refresh::refresh_report_fields(&dir, &suite)?;
             }
             print!("{}", study::report::report(&dir)?);
             Ok(())

@@ -51,6 +51,7 @@ pub mod config;
 pub mod input;
 pub mod model_kind;
 pub mod recipe;
+pub mod refresh;
 pub mod report;
 pub mod run_dir;
 pub mod seed;
