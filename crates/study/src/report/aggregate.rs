@@ -229,8 +229,8 @@ impl Key {
 /// measured them). A comparison met twice in a family is tested once: every place it appears
 /// gets the same adjusted p and the same Holm level.
 fn adjust(tables: &mut [DatasetTable]) -> Families {
-    let final_tables = table_keys(tables);
-    let mut final_epoch: Vec<(Key, &mut Tests)> = Vec::new();
+    let mut in_tables: Vec<(Key, &mut Tests)> = Vec::new();
+    let mut in_verdicts: Vec<(Key, &mut Tests)> = Vec::new();
     let mut smoothed: Vec<(Key, &mut Tests)> = Vec::new();
     for t in tables.iter_mut() {
         let baseline = t.rows.iter().find(|r| r.baseline).map(|r| r.label.clone());
@@ -238,43 +238,35 @@ fn adjust(tables: &mut [DatasetTable]) -> Families {
         for r in t.rows.iter_mut().filter(|r| !r.baseline) {
             let b = baseline.as_deref().unwrap_or_default();
             let key = |m| Key::new(&dataset, m, &r.label, b, 0.0);
-            final_epoch.push((key(Metric::Accuracy), &mut r.accuracy_tests));
-            final_epoch.push((key(Metric::ValidLoss), &mut r.loss_tests));
+            in_tables.push((key(Metric::Accuracy), &mut r.accuracy_tests));
+            in_tables.push((key(Metric::ValidLoss), &mut r.loss_tests));
         }
         for p in t.pairs.iter_mut() {
             let key = |m| Key::new(&dataset, m, &p.reset, &p.keep, 0.0);
-            final_epoch.push((key(Metric::Accuracy), &mut p.accuracy_tests));
-            final_epoch.push((key(Metric::ValidLoss), &mut p.loss_tests));
+            in_tables.push((key(Metric::Accuracy), &mut p.accuracy_tests));
+            in_tables.push((key(Metric::ValidLoss), &mut p.loss_tests));
         }
-        final_epoch.extend(verdict_tests(&dataset, &mut t.verdicts));
+        in_verdicts.extend(verdict_tests(&dataset, &mut t.verdicts));
         smoothed.extend(verdict_tests(&dataset, &mut t.smoothed_verdicts));
     }
+    let final_tables = distinct(in_tables.iter().map(|(k, _)| k)).len();
+    in_tables.extend(in_verdicts);
     Families {
-        final_epoch: family(final_epoch),
+        final_epoch: family(in_tables),
         final_tables,
         smoothed: family(smoothed),
     }
 }
 
-/// How many distinct comparisons the tables hold (against the baseline, reset against keep).
-fn table_keys(tables: &[DatasetTable]) -> usize {
-    let mut keys: Vec<Key> = Vec::new();
-    for t in tables {
-        let baseline = t.rows.iter().find(|r| r.baseline).map(|r| r.label.as_str());
-        let rows = t.rows.iter().filter(|r| !r.baseline);
-        let sides = rows
-            .map(|r| (r.label.as_str(), baseline.unwrap_or_default()))
-            .chain(t.pairs.iter().map(|p| (p.reset.as_str(), p.keep.as_str())));
-        for (a, b) in sides {
-            for metric in [Metric::Accuracy, Metric::ValidLoss] {
-                let key = Key::new(&t.dataset, metric, a, b, 0.0);
-                if !keys.contains(&key) {
-                    keys.push(key);
-                }
-            }
+/// The distinct keys, in their first order.
+fn distinct<'a>(keys: impl Iterator<Item = &'a Key>) -> Vec<&'a Key> {
+    let mut seen: Vec<&Key> = Vec::new();
+    for key in keys {
+        if !seen.contains(&key) {
+            seen.push(key);
         }
     }
-    keys.len()
+    seen
 }
 
 /// Adjusts one family over its distinct comparisons; returns how many there are.
