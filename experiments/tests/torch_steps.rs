@@ -146,7 +146,7 @@ fn optimizer_json(run: &SuiteRun) -> Value {
         _ => {
             let la = spec.lookahead();
             json!({ "k": la.k, "alpha": la.alpha,
-                    "reset": format!("{:?}", la.policy) == "ZeroMoments",
+                    "reset": la.policy == study::spec::StatePolicy::ZeroMoments,
                     "policy": format!("{:?}", la.policy),
                     "slow_start": format!("{:?}", la.slow_start) })
         }
