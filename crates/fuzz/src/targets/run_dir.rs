@@ -247,11 +247,18 @@ label = "la"
 spec = "lookahead(sgd(momentum=0.9), k=2, alpha=0.5)"
 published = { accuracy = 81.0, valid_loss = 0.5, train_loss = 0.45 }
 [[claims]]
-text = "Lookahead reaches a higher accuracy and a lower validation loss than SGD"
-conditions = [
-    { metric = "accuracy", label = "la", is = "above", other = "sgd" },
-    { metric = "valid_loss", label = "la", is = "lowest", among = ["la", "sgd"] },
-]
+hypothesis = "Lookahead reaches a higher accuracy and a lower validation loss than SGD"
+note = "A claim of the fuzz suite, so that verdicts are rendered from mutated inputs."
+
+[[claims.parts]]
+words = "Lookahead reaches a higher accuracy"
+role = "assertion"
+conditions = [{ metric = "accuracy", label = "la", is = "above", other = "sgd" }]
+
+[[claims.parts]]
+words = "a lower validation loss than SGD"
+role = "assertion"
+conditions = [{ metric = "valid_loss", label = "la", is = "lowest", among = ["la", "sgd"] }]
 "#;
 
 /// A suite directory's inputs to the report: `suite.json` and each run's summary, metrics
