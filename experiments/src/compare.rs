@@ -154,13 +154,13 @@ fn one_run(
         },
         false => None,
     };
-    let (finished, has_checkpoints) = run_state(&run.dir)?;
+    let (finished, progress) = run_state(&run.dir)?;
     drop(lock);
     if let Some(status @ (RunStatus::Complete | RunStatus::Diverged)) = finished {
         println!("{name}: already {status:?}, skipped");
         return Ok(RunOutcome::Skipped(status));
     }
-    let resume = has_checkpoints || finished == Some(RunStatus::Interrupted);
+    let resume = progress.is_some() || finished == Some(RunStatus::Interrupted);
     println!(
         "{name}: {} ({})",
         if resume { "resuming" } else { "training" },

@@ -204,6 +204,54 @@ fn every_refusal_of_a_run_directory_leaves_it_as_it_was() {
         "no checkpoint that loads",
     );
 
+    // Nothing but `metrics.csv` and `sessions.json` left of the trained epochs: still progress.
+    let records_only = path("records-only");
+    interrupted_copy(&a, &records_only);
+    fs::remove_dir_all(records_only.join("checkpoint")).unwrap();
+    for split in ["train", "valid"] {
+        fs::remove_dir_all(records_only.join(split)).unwrap();
+    }
+    run(
+        "only the records of trained epochs",
+        &records_only,
+        &resume(&records_only),
+        "metrics.csv holds 3 epoch(s)",
+    );
+    fs::remove_file(records_only.join("metrics.csv")).unwrap();
+    run(
+        "only the sessions of trained epochs",
+        &records_only,
+        &resume(&records_only),
+        "sessions.json records",
+    );
+    fs::write(records_only.join("checkpoint"), b"").unwrap();
+    run(
+        "`checkpoint` is a file",
+        &records_only,
+        &resume(&records_only),
+        "`checkpoint` is not a folder",
+    );
+
+    let unnamed = path("no-model-files");
+    interrupted_copy(&a, &unnamed);
+    fs::remove_file(ckpt(&unnamed, "model", 2)).unwrap();
+    run(
+        "the only checkpoint's model file missing",
+        &unnamed,
+        &resume(&unnamed),
+        "model-2.mpk is missing",
+    );
+
+    let no_fingerprint = path("no-fingerprint");
+    interrupted_copy(&a, &no_fingerprint);
+    fs::remove_file(no_fingerprint.join("fingerprint.json")).unwrap();
+    run(
+        "no fingerprint",
+        &no_fingerprint,
+        &resume(&no_fingerprint),
+        "no fingerprint.json",
+    );
+
     let not_a_file = path("not-a-file");
     interrupted_copy(&a, &not_a_file);
     let model = ckpt(&not_a_file, "model", 2);

@@ -412,7 +412,14 @@ fn test(lint: bool, args: &[String]) -> Result<()> {
                 .collect();
             command.env("CLIPPY_ARGS", separated);
         }
-        command.args(["test", "--workspace", "--no-fail-fast", "--features", &features, targets]);
+        command.args([
+            "test",
+            "--workspace",
+            "--no-fail-fast",
+            "--features",
+            &features,
+            targets,
+        ]);
         command.args(args);
         if let Some(dir) = &runtime {
             command.env("XDG_RUNTIME_DIR", dir);

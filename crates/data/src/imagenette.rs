@@ -488,6 +488,7 @@ pub const MAX_IMAGE_SIDE: usize = 4096;
 /// shortest side `size`; the reason when it does not fit (it is then rebuilt). Every count and
 /// dimension is checked before it is allocated.
 fn read_cache(path: &Path, files: usize, size: usize) -> std::result::Result<Cached, String> {
+    crate::source::check_regular(path).map_err(|e| e.to_string())?;
     let file = fs::File::open(path).map_err(|e| e.to_string())?;
     let mut input = Verified {
         input: BufReader::new(file),

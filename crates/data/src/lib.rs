@@ -92,5 +92,5 @@ pub use images::{Image, ImageSet, VarImageSet};
 pub use mixup::{Mix, MixPlan, MixTargets, mixed_cross_entropy, smoothed_cross_entropy};
 pub use normalize::Normalize;
 pub use seed::{GOLDEN_GAMMA, mix64, splitmix64};
-pub use source::MAX_FILE_BYTES;
+pub use source::{MAX_FILE_BYTES, check_regular, read_regular, read_text};
 pub use split::Split;

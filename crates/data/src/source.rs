@@ -70,9 +70,54 @@ pub(crate) fn read_named(
 
 /// Reads a dataset file whole, its size checked first.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let size = std::fs::metadata(path).map_err(DataError::io(path))?.len();
-    check_size(path, size)?;
-    std::fs::read(path).map_err(DataError::io(path))
+    read_regular(path, MAX_FILE_BYTES)
+}
+
+/// Refuses `path` unless it is a regular file (after symlinks): a FIFO, socket or device would
+/// block or never end a read, and a folder is not the file expected. Returns its size.
+pub fn check_regular(path: &Path) -> Result<u64> {
+    let meta = std::fs::metadata(path).map_err(DataError::io(path))?;
+    let kind = meta.file_type();
+    let what = match () {
+        _ if kind.is_file() => return Ok(meta.len()),
+        _ if kind.is_dir() => "a folder",
+        _ => "not a regular file (a FIFO, socket or device)",
+    };
+    Err(DataError::Format {
+        path: path.to_path_buf(),
+        reason: format!("is {what}, where a file is expected"),
+    })
+}
+
+/// Reads `path` whole if it is a regular file of at most `max_bytes` (its size checked
+/// before anything is read, and the read itself bounded: a file that grows meanwhile is cut
+/// off and refused).
+pub fn read_regular(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
+    let size = check_regular(path)?;
+    let too_big = |size| DataError::Size {
+        path: path.to_path_buf(),
+        size,
+        expected: format!("at most {max_bytes}"),
+    };
+    if size > max_bytes {
+        return Err(too_big(size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    File::open(path)
+        .and_then(|f| f.take(max_bytes + 1).read_to_end(&mut bytes))
+        .map_err(DataError::io(path))?;
+    match bytes.len() as u64 > max_bytes {
+        true => Err(too_big(bytes.len() as u64)),
+        false => Ok(bytes),
+    }
+}
+
+/// [`read_regular`] as UTF-8 text.
+pub fn read_text(path: &Path, max_bytes: u64) -> Result<String> {
+    String::from_utf8(read_regular(path, max_bytes)?).map_err(|e| DataError::Format {
+        path: path.to_path_buf(),
+        reason: format!("not UTF-8 text ({e})"),
+    })
 }
 
 fn missing(path: PathBuf, hint: &str) -> DataError {
@@ -135,4 +180,35 @@ fn read_from_archive(
                 })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod regular_tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_within_the_limit_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.txt");
+        std::fs::write(&file, "hello").unwrap();
+        assert_eq!(read_text(&file, 5).unwrap(), "hello");
+        let long = read_regular(&file, 4).unwrap_err().to_string();
+        assert!(long.contains("5 bytes, expected at most 4"), "{long}");
+        let folder = read_regular(dir.path(), 100).unwrap_err().to_string();
+        assert!(folder.contains("is a folder"), "{folder}");
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            // Opening a FIFO for reading would block until a writer comes: refused before.
+            let e = read_regular(&fifo, 100).unwrap_err().to_string();
+            assert!(e.contains("not a regular file"), "{e}");
+        }
+        std::fs::write(&file, [0xff, 0xfe]).unwrap();
+        assert!(
+            read_text(&file, 5)
+                .unwrap_err()
+                .to_string()
+                .contains("not UTF-8")
+        );
+    }
 }

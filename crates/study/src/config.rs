@@ -388,8 +388,7 @@ impl TrainConfig {
 
     /// The fields a config file names (JSON for `.json`, else TOML), unchecked.
     pub fn file_fields(path: &Path) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read config {}", path.display()))?;
+        let text = crate::input::read_text(path).context("config")?;
         let value: serde_json::Value = if path.extension().is_some_and(|e| e == "json") {
             crate::input::from_json(&text)
                 .with_context(|| format!("invalid config {}", path.display()))?

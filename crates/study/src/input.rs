@@ -21,6 +21,13 @@ pub fn shown(text: &str) -> String {
     format!("{head}… ({count} characters)")
 }
 
+/// Reads a text file a user or a run gave: only a regular file (a FIFO or a device would block,
+/// a folder is refused by name), at most [`data::MAX_FILE_BYTES`], UTF-8. The error names the
+/// file and the reason once.
+pub fn read_text(path: &std::path::Path) -> anyhow::Result<String> {
+    data::read_text(path, data::MAX_FILE_BYTES).map_err(|e| anyhow::anyhow!("cannot read {e}"))
+}
+
 /// Parses JSON text into `T`, refusing a key given twice in one object.
 pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, serde_json::Error> {
     serde_json::from_str::<Unique>(text)?;

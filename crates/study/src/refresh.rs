@@ -25,8 +25,7 @@ const REPORT_ONLY: [&str; 5] = [
 /// old file's report-only fields are not read (they may be in an older format).
 pub fn refresh_report_fields(dir: &Path, suite: &Suite) -> anyhow::Result<()> {
     let path = dir.join(SUITE_JSON);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text = crate::input::read_text(&path)?;
     let mut value: serde_json::Value =
         crate::input::from_json(&text).with_context(|| format!("corrupt {}", path.display()))?;
     if let Some(fields) = value.as_object_mut() {

@@ -245,8 +245,7 @@ impl Suite {
                 names.join(", ")
             );
         }
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let text = crate::input::read_text(path)?;
         Self::parse(&text, &path.display().to_string())
     }
 
@@ -413,13 +412,14 @@ fn check_name(what: &str, name: &str) -> anyhow::Result<()> {
 /// Reads `suite.json` of a suite's output directory (written by `compare`).
 pub fn read_suite_json(dir: &Path) -> anyhow::Result<Suite> {
     let path = dir.join(SUITE_JSON);
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "cannot read {}: is {} a suite's output directory (from `compare`)?",
+    if !path.exists() {
+        bail!(
+            "no {}: is {} a suite's output directory (from `compare`)?",
             path.display(),
             dir.display()
-        )
-    })?;
+        );
+    }
+    let text = crate::input::read_text(&path)?;
     let suite: Suite =
         crate::input::from_json(&text).with_context(|| format!("corrupt {}", path.display()))?;
     suite

@@ -90,6 +90,15 @@ pub enum Unusable {
     Foreign(String),
 }
 
+/// Why one checkpoint file (`path` without its extension) does not load, naming it.
+fn unreadable(path: &Path, e: burn::record::RecorderError) -> String {
+    let file = path.with_extension("mpk");
+    match file.exists() {
+        false => format!("{} is missing", file.display()),
+        true => format!("{}: {e}", file.display()),
+    }
+}
+
 /// Loads the three files of `epoch`'s checkpoint in `dir` and checks that they hold `model`'s
 /// parameters (same shapes) and one run's state (the optimizer's ids are the model's).
 pub fn load<B: AutodiffBackend>(
@@ -111,12 +120,15 @@ pub fn load<B: AutodiffBackend>(
             Recorder::<B>::load(&recorder, file("scheduler"), device);
         match (model, optim, sched) {
             (Ok(model), Ok(optim), Ok(_)) => Ok((model, optim)),
-            (m, o, s) => Err([m.err(), o.err(), s.err()]
-                .into_iter()
-                .flatten()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("; ")),
+            (m, o, s) => Err([
+                ("model", m.err()),
+                ("optim", o.err()),
+                ("scheduler", s.err()),
+            ]
+            .into_iter()
+            .filter_map(|(kind, e)| Some(unreadable(&file(kind), e?)))
+            .collect::<Vec<_>>()
+            .join("; ")),
         }
     });
     let (record, optim) = loaded

@@ -168,11 +168,18 @@ fn for_session<LC: LearningComponentsTypes>(
     training
 }
 
-/// The epochs a session completed: node 0 (or one process) counts its checkpoints, another
-/// node the epochs it validated.
+/// The epochs a session completed: node 0 (or one process) its newest checkpoint with all three
+/// files, another node the epochs it validated.
 fn completed_epochs(dir: &Path, writer: bool) -> usize {
     match writer {
-        true => checkpoint_epochs(dir).first().copied().unwrap_or(0),
+        true => checkpoint_epochs(dir)
+            .into_iter()
+            .find(|epoch| {
+                ["model", "optim", "scheduler"]
+                    .iter()
+                    .all(|kind| dir.join(format!("checkpoint/{kind}-{epoch}.mpk")).exists())
+            })
+            .unwrap_or(0),
         false => epoch_dirs(dir, "valid").last().map_or(0, |(e, _)| *e),
     }
 }

@@ -8,8 +8,8 @@ use anyhow::{Context, bail};
 use burn::tensor::backend::AutodiffBackend;
 use study::config::TrainConfig;
 use study::run_dir::{
-    Fingerprint, Summary, checkpoint_epochs, epoch_dirs, has_progress, read_fingerprint,
-    read_summary, write_config,
+    FINGERPRINT, Fingerprint, Summary, checkpoint_epochs, epoch_dirs, read_fingerprint,
+    read_summary, recorded_progress, write_config,
 };
 
 use super::checkpoint::{self, ParamShapes, Unusable};
@@ -63,10 +63,10 @@ pub fn check_dir_state(dir: &Path, resume: bool) -> anyhow::Result<()> {
             summary.status
         );
     }
-    if has_progress(dir, None) {
+    if let Some(found) = recorded_progress(dir, None) {
         bail!(
-            "{} holds an interrupted run; continue it with `--resume`, or choose another output \
-             directory",
+            "{} holds an interrupted run ({found}); continue it with `--resume`, or choose \
+             another output directory",
             dir.display()
         );
     }
@@ -101,14 +101,14 @@ pub fn resume_point<B: AutodiffBackend>(
     let (newest, skipped) = newest_loadable::<B>(dir, model, device)?;
     let Some((epoch, loaded)) = newest else {
         let summary = read_summary(dir)?;
-        if has_progress(dir, summary.as_ref()) {
+        if let Some(found) = recorded_progress(dir, summary.as_ref()) {
             bail!(
-                "{}: cannot resume: it holds trained epochs but no checkpoint that loads ({}); \
-                 nothing was changed. Put back the checkpoint files, or delete the directory to \
-                 start again",
+                "{}: cannot resume: it holds trained epochs ({found}) but no checkpoint that \
+                 loads ({}); nothing was changed. Put back the checkpoint files, or delete the \
+                 directory to start again",
                 dir.display(),
                 if skipped.is_empty() {
-                    "no checkpoint files".into()
+                    "no model-N.mpk in checkpoint/".into()
                 } else {
                     skipped.join("; ")
                 }
@@ -116,9 +116,16 @@ pub fn resume_point<B: AutodiffBackend>(
         }
         return Ok(fresh(own));
     };
-    if let Some(recorded) = &recorded {
-        recorded.check_params(&loaded.params.digest(), &loaded.model_file)?;
-    }
+    let Some(recorded) = &recorded else {
+        bail!(
+            "{}: cannot resume: it has no {FINGERPRINT}, so nothing shows that {} was trained \
+             with this run's recipe (seed, optimizer, data); nothing was changed. Delete the \
+             directory to start again",
+            dir.display(),
+            loaded.model_file.display()
+        );
+    };
+    recorded.check_params(&loaded.params.digest(), &loaded.model_file)?;
     for message in &skipped {
         console::line(format!(
             "warning: {}: {message}: continuing from epoch {epoch}, the newest checkpoint that \

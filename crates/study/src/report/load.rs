@@ -75,4 +75,19 @@ mod tests {
             "{err}"
         );
     }
+
+    #[test]
+    fn a_folder_where_a_file_is_expected_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("metrics.csv")).unwrap();
+        let err = format!("{:#}", load_run(dir.path(), "d", "sgd", 1).unwrap_err());
+        assert!(
+            err.contains("metrics.csv") && err.contains("is a folder"),
+            "{err}"
+        );
+        std::fs::remove_dir(dir.path().join("metrics.csv")).unwrap();
+        std::fs::create_dir(dir.path().join("summary.json")).unwrap();
+        let err = format!("{:#}", load_run(dir.path(), "d", "sgd", 1).unwrap_err());
+        assert!(err.contains("summary.json: is a folder"), "{err}");
+    }
 }

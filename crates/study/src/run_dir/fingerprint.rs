@@ -8,7 +8,6 @@
 //! checkpoint from another run is refused even when the recipes are equal.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -128,11 +127,11 @@ pub fn read_fingerprint(dir: &Path) -> anyhow::Result<Option<Fingerprint>> {
     if !path.exists() {
         return Ok(None);
     }
-    let text =
-        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = crate::input::read_text(&path)?;
     let fingerprint = crate::input::from_json(&text).with_context(|| {
         format!(
-            "corrupt {}: delete it to continue unchecked",
+            "corrupt {}: nothing else shows which recipe the checkpoints were trained with; \
+             delete the run directory to start again",
             path.display()
         )
     })?;
@@ -212,7 +211,7 @@ mod tests {
             .with_params("ab".into());
         write_fingerprint(dir.path(), &f).unwrap();
         assert_eq!(read_fingerprint(dir.path()).unwrap(), Some(f));
-        fs::write(dir.path().join(FINGERPRINT), "{\"config\": 3").unwrap();
+        std::fs::write(dir.path().join(FINGERPRINT), "{\"config\": 3").unwrap();
         let err = read_fingerprint(dir.path()).unwrap_err();
         assert!(format!("{err:#}").contains(FINGERPRINT));
     }

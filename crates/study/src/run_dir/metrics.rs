@@ -148,9 +148,8 @@ fn read_csv<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Vec<T
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
-    reader
+    let text = crate::input::read_text(path)?;
+    csv::Reader::from_reader(text.as_bytes())
         .deserialize()
         .collect::<Result<_, _>>()
         .with_context(|| format!("cannot read {}", path.display()))

@@ -37,7 +37,7 @@ pub use provenance::{Provenance, SESSIONS, SessionTime, Sessions, cpu_model_in};
 pub use summary::{AllReduceStats, BackendInfo, Divergence, NodesSummary, RunStatus, Summary};
 
 use crate::config::TrainConfig;
-use crate::input::from_json;
+use crate::input::{from_json, read_text};
 
 /// `config.json`: the run's recipe.
 pub const CONFIG: &str = "config.json";
@@ -75,8 +75,7 @@ pub fn read_summary(dir: &Path) -> anyhow::Result<Option<Summary>> {
     if !path.exists() {
         return Ok(None);
     }
-    let text =
-        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = read_text(&path)?;
     let summary: Summary =
         from_json(&text).with_context(|| format!("corrupt {}", path.display()))?;
     summary
@@ -91,8 +90,7 @@ pub fn read_summary(dir: &Path) -> anyhow::Result<Option<Summary>> {
 pub fn recorded_backend(dir: &Path) -> anyhow::Result<Option<BackendInfo>> {
     let path = dir.join(BACKEND);
     if path.exists() {
-        let text =
-            fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = read_text(&path)?;
         let info = from_json(&text).with_context(|| {
             format!(
                 "corrupt {}: expected {{\"backend\", \"device\"}}",
@@ -128,7 +126,9 @@ pub fn check_dir(dir: &Path, config: &TrainConfig, what: &str) -> anyhow::Result
     recorded.check_config(&Fingerprint::of(config)?, dir, what)
 }
 
-/// The epochs with a checkpoint in `dir`, newest first.
+/// The epochs with any checkpoint file (`model-N.mpk`, `optim-N.mpk`, `scheduler-N.mpk`) in
+/// `dir`, newest first: an epoch one of whose files is missing is listed, so that loading it
+/// names the missing file.
 pub fn checkpoint_epochs(dir: &Path) -> Vec<usize> {
     let mut epochs: Vec<usize> = fs::read_dir(dir.join("checkpoint"))
         .into_iter()
@@ -136,13 +136,14 @@ pub fn checkpoint_epochs(dir: &Path) -> Vec<usize> {
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            name.strip_prefix("model-")?
-                .strip_suffix(".mpk")?
-                .parse()
-                .ok()
+            let rest = ["model-", "optim-", "scheduler-"]
+                .iter()
+                .find_map(|kind| name.strip_prefix(kind))?;
+            rest.strip_suffix(".mpk")?.parse().ok()
         })
         .collect();
     epochs.sort_unstable_by(|a, b| b.cmp(a));
+    epochs.dedup();
     epochs
 }
 
@@ -161,24 +162,66 @@ pub fn epoch_dirs(dir: &Path, split: &str) -> Vec<(usize, PathBuf)> {
     out
 }
 
-/// Whether a run directory is finished (its summary's status) and whether it holds trained
-/// epochs a fresh start would overwrite ([`has_progress`]: it needs `--resume`).
-pub fn run_state(dir: &Path) -> anyhow::Result<(Option<RunStatus>, bool)> {
+/// Whether a run directory is finished (its summary's status) and what it has recorded of
+/// trained epochs that a fresh start would overwrite ([`recorded_progress`]: it needs
+/// `--resume`).
+pub fn run_state(dir: &Path) -> anyhow::Result<(Option<RunStatus>, Option<String>)> {
     let summary = read_summary(dir)?;
-    let progress = has_progress(dir, summary.as_ref());
+    let progress = recorded_progress(dir, summary.as_ref());
     Ok((summary.map(|s| s.status), progress))
 }
 
-/// Whether `dir` holds a trained epoch that a start from epoch 0 would overwrite: any file in
-/// `checkpoint/` (loadable or not), a summary with a completed epoch, or the logs of a second
-/// epoch (the first was then complete).
-pub fn has_progress(dir: &Path, summary: Option<&Summary>) -> bool {
-    let checkpoint_entries = fs::read_dir(dir.join("checkpoint"))
-        .map(|entries| entries.count() > 0)
-        .unwrap_or(false);
-    checkpoint_entries
-        || summary.is_some_and(|s| s.epochs_completed > 0)
-        || epoch_dirs(dir, "train")
-            .iter()
-            .any(|(epoch, _)| *epoch >= 2)
+/// What `dir` has recorded of trained epochs, which a start from epoch 0 would overwrite,
+/// named for an error (the first found); `None` when it holds none. Anything a run records
+/// counts: a `checkpoint` entry that is not a folder or a folder with any file (loadable or
+/// not), a summary with a completed epoch, a `metrics.csv` with an epoch's row (or one that
+/// does not read), a session of `sessions.json` with a completed epoch (or a file that does not
+/// read), the logs of a second epoch (the first was then complete), the final `model.mpk`.
+pub fn recorded_progress(dir: &Path, summary: Option<&Summary>) -> Option<String> {
+    let checkpoint = dir.join("checkpoint");
+    match fs::symlink_metadata(&checkpoint) {
+        Ok(meta) if !meta.is_dir() => return Some("`checkpoint` is not a folder".into()),
+        Ok(_) => {
+            let files = fs::read_dir(&checkpoint).map_or(0, |entries| entries.count());
+            if files > 0 {
+                return Some(format!("checkpoint/ holds {files} file(s)"));
+            }
+        }
+        Err(_) => {}
+    }
+    if let Some(s) = summary.filter(|s| s.epochs_completed > 0) {
+        return Some(format!(
+            "{SUMMARY} records {} completed epoch(s)",
+            s.epochs_completed
+        ));
+    }
+    if let Some(found) = recorded_in_files(dir) {
+        return Some(found);
+    }
+    if let Some((epoch, _)) = epoch_dirs(dir, "train").into_iter().rfind(|(e, _)| *e >= 2) {
+        return Some(format!(
+            "train/epoch-{epoch}/ holds the logs of epoch {epoch}"
+        ));
+    }
+    dir.join("model.mpk")
+        .exists()
+        .then(|| "model.mpk holds final weights".into())
+}
+
+/// The epochs `metrics.csv` and `sessions.json` record (a file that does not read counts).
+fn recorded_in_files(dir: &Path) -> Option<String> {
+    if dir.join(METRICS).exists() {
+        match metrics::read_epochs(dir) {
+            Ok(epochs) if epochs.is_empty() => {}
+            Ok(epochs) => return Some(format!("{METRICS} holds {} epoch(s)", epochs.len())),
+            Err(e) => return Some(format!("{METRICS} exists and does not read ({e:#})")),
+        }
+    }
+    match Sessions::read(dir) {
+        Ok(sessions) => {
+            let epochs: usize = sessions.sessions.iter().map(|s| s.epochs).sum();
+            (epochs > 0).then(|| format!("{SESSIONS} records {epochs} trained epoch(s)"))
+        }
+        Err(e) => Some(format!("{SESSIONS} does not read ({e:#})")),
+    }
 }

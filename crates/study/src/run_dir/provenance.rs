@@ -97,12 +97,11 @@ impl Sessions {
     /// The sessions recorded in `dir` (none when the file is missing).
     pub fn read(dir: &Path) -> anyhow::Result<Self> {
         let path = dir.join(SESSIONS);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => crate::input::from_json(&text)
-                .with_context(|| format!("corrupt {}", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        if !path.exists() {
+            return Ok(Self::default());
         }
+        let text = crate::input::read_text(&path)?;
+        crate::input::from_json(&text).with_context(|| format!("corrupt {}", path.display()))
     }
 
     /// Writes the file (atomically).
