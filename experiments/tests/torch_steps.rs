@@ -499,9 +499,11 @@ fn committed_accuracy(label: &str, seed: u64) -> f64 {
 /// the Burn run's batches, once from the Burn run's initial weights and once from PyTorch's own
 /// draw of fastai's initialisation, with the recipe's dropout, each seed beside the committed
 /// Burn run's final accuracy. It locates an offset between implementations that the step test
-/// cannot see (initial weights, dropout, evaluation). Run with
-/// `LOOKAHEAD_TORCH_STEPS_ARMS=adamw cargo xtask test -- --ignored --exact end_to_end_in_pytorch`
-/// (seeds: `LOOKAHEAD_TORCH_FREE_SEEDS=1,2,...`, default all the suite's).
+/// cannot see (initial weights, dropout, evaluation); `docs/study.md` quotes its output. Run
+/// with `PYTHON=<the venv of cargo xtask setup libtorch>/bin/python
+/// LOOKAHEAD_TORCH_STEPS_ARMS=adamw,sgd cargo test -p experiments --test torch_steps --
+/// --ignored --exact end_to_end_in_pytorch --nocapture` (seeds: `LOOKAHEAD_TORCH_FREE_SEEDS=1,2`;
+/// default all the suite's).
 #[test]
 #[ignore]
 fn end_to_end_in_pytorch() {
