@@ -25,7 +25,16 @@ impl<'a> AtomicFile<'a> {
             _ => Path::new("."),
         };
         std::fs::create_dir_all(dir).map_err(DataError::io(dir))?;
-        let tmp = NamedTempFile::new_in(dir).map_err(DataError::io(path))?;
+        let mut builder = tempfile::Builder::new();
+        // A temporary file is created 0600; the file it becomes gets the mode any file gets
+        // here (0666 less the umask), so others on a shared machine read results as they read
+        // plots and checkpoints.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let tmp: NamedTempFile = builder.tempfile_in(dir).map_err(DataError::io(path))?;
         Ok(Self { path, tmp })
     }
 
@@ -98,5 +107,19 @@ mod tests {
         let err = write_atomic_with(&path, |_| Err(std::io::Error::other("disk full")));
         assert!(err.unwrap_err().to_string().contains("metrics.csv"));
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
+    }
+
+    /// A result file gets the mode a plain `File::create` gives here (the umask's), not the
+    /// temporary file's 0600.
+    #[cfg(unix)]
+    #[test]
+    fn a_written_file_has_the_mode_of_any_new_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (atomic, plain) = (dir.path().join("a.json"), dir.path().join("b.json"));
+        write_atomic(&atomic, b"{}").unwrap();
+        std::fs::write(&plain, b"{}").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&atomic), mode(&plain));
     }
 }

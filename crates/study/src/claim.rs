@@ -101,6 +101,15 @@ impl Published {
             {
                 bail!("optimizer `{label}`: field `published.{metric}` must be a finite number");
             }
+            if let Some(v) = self.printed(metric) {
+                let (ok, range) = match metric {
+                    Metric::Accuracy | Metric::Top5 => ((0.0..=100.0).contains(&v), "in [0, 100]"),
+                    Metric::TrainLoss | Metric::ValidLoss => (v >= 0.0, "0 or above"),
+                };
+                if !ok {
+                    bail!("optimizer `{label}`: field `published.{metric}` = {v}: must be {range}");
+                }
+            }
         }
         for (i, e) in self.errata.iter().enumerate() {
             if !e.logged.is_finite() {

@@ -226,6 +226,32 @@ impl Suite {
     pub fn parse(text: &str, origin: &str) -> anyhow::Result<Self> {
         let suite: Suite =
             toml::from_str(text).with_context(|| format!("invalid suite {origin}"))?;
+        let table: toml::Table =
+            toml::from_str(text).with_context(|| format!("invalid suite {origin}"))?;
+        if let Some(recipe) = table.get("recipe").and_then(toml::Value::as_table) {
+            for (key, instead) in [
+                ("optimizer", "each [[optimizers]] entry's `spec`"),
+                ("seed", "`seeds`"),
+                ("dataset", "`datasets`"),
+            ] {
+                if recipe.contains_key(key) {
+                    bail!(
+                        "invalid suite {origin}: field `recipe.{key}`: a suite sets it by \
+                         {instead}, for every run"
+                    );
+                }
+            }
+            // The recipe goes through JSON, where a NaN or an infinity would become an unset
+            // field: refused here, by name.
+            if let Some((key, v)) = recipe
+                .iter()
+                .find(|(_, v)| v.as_float().is_some_and(|f| !f.is_finite()))
+            {
+                bail!(
+                    "invalid suite {origin}: field `recipe.{key}`: must be a finite number, not {v}"
+                );
+            }
+        }
         suite
             .check()
             .with_context(|| format!("invalid suite {origin}"))?;
@@ -292,12 +318,17 @@ impl Suite {
                 self.baseline_label()
             );
         }
+        let d = &self.datasets;
+        if let Some(twice) = (1..d.len()).find(|&i| d[..i].contains(&d[i])) {
+            bail!("field `datasets`: `{}` appears twice", d[twice]);
+        }
         let mut seeds = self.seeds.clone();
         seeds.sort_unstable();
         seeds.dedup();
         if seeds.len() != self.seeds.len() {
             bail!("field `seeds`: a seed appears twice");
         }
+        self.recipe.check().context("field `recipe`")?;
         for run in self.runs(Path::new(".")) {
             run.config
                 .check()
@@ -488,5 +519,36 @@ mod tests {
         assert!(unknown.contains("adagrad"), "{unknown}");
         let baseline = err("baseline = \"nope\"\n[[optimizers]]\nlabel = \"x\"\nspec = \"sgd\"\n");
         assert!(baseline.contains("`baseline`"), "{baseline}");
+        let sgd = "[[optimizers]]\nlabel = \"x\"\nspec = \"sgd\"\n";
+        for (recipe, says) in [
+            ("optimizer = \"adam\"", "field `recipe.optimizer`"),
+            ("seed = 3", "field `recipe.seed`"),
+            ("dataset = \"cifar10\"", "field `recipe.dataset`"),
+            // Every arm setting its own weight decay must not hide the recipe's.
+            (
+                "weight_decay = nan",
+                "field `recipe.weight_decay`: must be a finite number",
+            ),
+        ] {
+            let e = err(&format!("[recipe]\n{recipe}\n{sgd}weight_decay = 0.1\n"));
+            assert!(e.contains(says), "{recipe}: {e}");
+        }
+        let twice = Suite::parse(
+            &format!(
+                "{}{sgd}",
+                base.replace("\"]", "\", \"fashion-mnist-embedded\"]")
+            ),
+            "t.toml",
+        );
+        let twice = format!("{:#}", twice.unwrap_err());
+        assert!(
+            twice.contains("`datasets`") && twice.contains("twice"),
+            "{twice}"
+        );
+        let published = err(&format!("{sgd}published = {{ accuracy = -5.0 }}\n"));
+        assert!(
+            published.contains("`published.accuracy` = -5"),
+            "{published}"
+        );
     }
 }

@@ -193,6 +193,11 @@ mod tests {
             ("adam(beta1=1.5)", "`beta1` = 1.5"),
             ("adam(eps=-1e-8)", "`eps`"),
             ("sgd(dampening=2)", "`dampening` = 2"),
+            (
+                "sgd(nesterov=true, momentum=0)",
+                "`nesterov=true` needs `momentum` > 0",
+            ),
+            ("sgd(nesterov=true, dampening=0.1)", "`dampening=0`"),
             ("lookahead(sgd, k=1e30)", "`k`"),
             ("lookahead(sgd, alpha=inf)", "not a finite number"),
             // Ambiguous specs.

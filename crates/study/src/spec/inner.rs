@@ -477,7 +477,19 @@ impl InnerSpec {
                 },
             )
             .collect::<Result<Values, String>>()?;
-        Ok(Self::from_values(decl, &values))
+        let spec = Self::from_values(decl, &values);
+        if let InnerSpec::Sgd {
+            momentum,
+            dampening,
+            nesterov: true,
+            ..
+        } = spec
+            && (momentum <= 0.0 || dampening != 0.0)
+        {
+            // PyTorch's SGD refuses it: Nesterov momentum needs a momentum and no dampening.
+            return Err("sgd: `nesterov=true` needs `momentum` > 0 and `dampening=0`".into());
+        }
+        Ok(spec)
     }
 }
 
