@@ -272,7 +272,7 @@ impl TrainConfig {
         pub struct TrainFlags {
             $(
                 $(#[doc = $doc])*
-                #[arg(long)]
+                #[arg(long, allow_negative_numbers = true)]
                 #[serde(skip_serializing_if = "Option::is_none")]
                 pub $name: Option<$flag>,
             )*

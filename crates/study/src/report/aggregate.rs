@@ -103,6 +103,8 @@ pub struct Findings {
     pub untestable: bool,
     /// Comparisons of the tables (against the baseline, reset against keep).
     pub tests_run: usize,
+    /// Of those, the ones with a test (enough runs on both sides, some variance).
+    pub tested: usize,
     /// The report's families of tests.
     pub families: Families,
 }
@@ -317,6 +319,7 @@ fn findings(tables: &[DatasetTable]) -> Findings {
     let mut findings = Findings::default();
     let mut note = |what: String, d: Option<f64>, digits: usize, tests: &Tests| {
         findings.tests_run += 1;
+        findings.tested += usize::from(!tests.untestable());
         findings.untestable |= tests.untestable();
         if tests.significant() {
             findings.significant.push(format!(

@@ -543,3 +543,16 @@ fn an_overflowing_loss_is_left_out_of_the_plots() {
     );
     assert!(!files.is_empty(), "the other plots are drawn");
 }
+
+#[test]
+fn a_suite_without_finished_runs_concludes_nothing() {
+    let suite = Suite::parse(SUITE, "t").unwrap();
+    let records = vec![run("sgd", 1, 0.0, RunStatus::Interrupted)];
+    let (_, findings) = aggregate(&suite, &records);
+    let md = super::render::conclusions(&suite, &findings, &records);
+    assert!(
+        md.contains("Nothing: no comparison could be tested")
+            && !md.contains("No optimizer differs"),
+        "{md}"
+    );
+}

@@ -212,7 +212,24 @@ pub fn conclusions(suite: &Suite, findings: &Findings, records: &[RunRecord]) ->
              test is possible there (`n/a`)."
         );
     }
-    if findings.significant.is_empty() {
+    let finished = records
+        .iter()
+        .filter(|r| {
+            r.summary.as_ref().is_some_and(|s| {
+                matches!(
+                    s.status,
+                    crate::run_dir::RunStatus::Complete | crate::run_dir::RunStatus::Diverged
+                )
+            })
+        })
+        .count();
+    if findings.tested == 0 {
+        let _ = writeln!(
+            md,
+            "- Nothing: no comparison could be tested ({finished} of the suite's runs have \
+             finished)."
+        );
+    } else if findings.significant.is_empty() {
         let _ = writeln!(
             md,
             "- No optimizer differs from `{baseline}` (nor reset from keep) at the 5 % level after \
