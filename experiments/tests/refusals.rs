@@ -152,6 +152,13 @@ fn every_refusal_of_a_run_directory_leaves_it_as_it_was() {
         "drop the config flags",
     );
 
+    // A negative number is the flag's value (clap read `-1` as an unknown flag).
+    let negative = path("negative");
+    fs::create_dir(&negative).unwrap();
+    let mut args = owned(train_args(negative.to_str().unwrap(), "1"));
+    args.extend(["--lr-max".into(), "-1".into()]);
+    run("a negative learning rate", &negative, &args, "field `lr_max`");
+
     let edited = path("edited");
     interrupted_copy(&a, &edited);
     let config = fs::read_to_string(edited.join("config.json")).unwrap();
