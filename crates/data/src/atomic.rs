@@ -24,7 +24,7 @@ impl<'a> AtomicFile<'a> {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
         };
-        std::fs::create_dir_all(dir).map_err(DataError::io(dir))?;
+        std::fs::create_dir_all(dir).map_err(DataError::io(path))?;
         let mut builder = tempfile::Builder::new();
         // A temporary file is created 0600; the file it becomes gets the mode any file gets
         // here (0666 less the umask), so others on a shared machine read results as they read

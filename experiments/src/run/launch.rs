@@ -20,7 +20,7 @@ use burn::train::{
 use study::config::TrainConfig;
 use study::run_dir::{BackendInfo, NodesSummary, Sessions, Summary, checkpoint_epochs, epoch_dirs};
 
-use super::checkpoint::CheckpointRecorder;
+use super::atomic_recorder::AtomicMpkRecorder;
 use super::finish::{Session, finish};
 use super::logger::{ResumedMetricLogger, SessionClock};
 use super::options::RunOptions;
@@ -82,7 +82,7 @@ pub fn launch<B: AutodiffBackend>(
     .metric_train(guard)
     .with_application_logger(None)
     .with_metric_logger(metric_logger(dir, writer, resumed_from)?)
-    .with_file_checkpointer(CheckpointRecorder::new())
+    .with_file_checkpointer(AtomicMpkRecorder::new())
     .with_interrupter(interrupter)
     .num_epochs(config.epochs);
     training = for_session(training, writer, resumed_from, options);
@@ -100,7 +100,7 @@ pub fn launch<B: AutodiffBackend>(
         .transpose()?;
     result
         .model
-        .save_file(dir.join("model"), &CheckpointRecorder::new())
+        .save_file(dir.join("model"), &AtomicMpkRecorder::new())
         .with_context(|| format!("cannot write {}", dir.join("model.mpk").display()))?;
     let own = divergence.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let divergence = stop::recorded(own, vote.and_then(|v| v.divergence()));

@@ -15,6 +15,7 @@
 //! The files a run directory holds, and which are written atomically, are described in
 //! `study::run_dir`.
 
+mod atomic_recorder;
 mod checkpoint;
 mod finish;
 mod launch;
@@ -26,6 +27,7 @@ mod schedule;
 mod setup;
 mod train;
 
+pub use atomic_recorder::AtomicMpkRecorder;
 pub use checkpoint::CheckpointRecorder;
 pub use finish::read_metrics;
 pub use options::RunOptions;
