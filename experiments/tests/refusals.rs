@@ -157,7 +157,12 @@ fn every_refusal_of_a_run_directory_leaves_it_as_it_was() {
     fs::create_dir(&negative).unwrap();
     let mut args = owned(train_args(negative.to_str().unwrap(), "1"));
     args.extend(["--lr-max".into(), "-1".into()]);
-    run("a negative learning rate", &negative, &args, "field `lr_max`");
+    run(
+        "a negative learning rate",
+        &negative,
+        &args,
+        "field `lr_max`",
+    );
 
     let edited = path("edited");
     interrupted_copy(&a, &edited);

@@ -6,6 +6,7 @@
 //! error names the file and the OS reason (no space left, permission denied).
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use burn::record::{
     BurnRecord, FileRecorder, FullPrecisionSettings, NamedMpkFileRecorder, Record, Recorder,
@@ -18,16 +19,33 @@ use serde::de::DeserializeOwned;
 /// The recorder `AtomicMpkRecorder` writes as (its metadata names it, and it reads the files).
 type Named = NamedMpkFileRecorder<FullPrecisionSettings>;
 
-/// [`NamedMpkFileRecorder`] at full precision, written atomically.
+/// [`NamedMpkFileRecorder`] at full precision, written atomically. Its clones share the first
+/// write error (burn-train's checkpointer threads stop training on it, with a message the
+/// session does not keep): [`failure`](Self::failure) reads it after training.
 #[derive(Debug, Default, Clone)]
 pub struct AtomicMpkRecorder {
     named: Named,
+    failure: Arc<Mutex<Option<String>>>,
 }
 
 impl AtomicMpkRecorder {
     /// The recorder.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The first file this recorder or a clone could not write, and why.
+    pub fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn fail(&self, why: String) -> RecorderError {
+        let mut slot = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        slot.get_or_insert_with(|| why.clone());
+        RecorderError::Unknown(why)
     }
 }
 
@@ -48,8 +66,8 @@ impl<B: Backend> Recorder<B> for AtomicMpkRecorder {
         let path = file.with_extension(<Self as FileRecorder<B>>::file_extension());
         let mut bytes = Vec::new();
         rmp_serde::encode::write_named(&mut bytes, &item)
-            .map_err(|e| RecorderError::Unknown(format!("{}: {e}", path.display())))?;
-        data::write_atomic(&path, &bytes).map_err(|e| RecorderError::Unknown(e.to_string()))
+            .map_err(|e| self.fail(format!("{}: {e}", path.display())))?;
+        data::write_atomic(&path, &bytes).map_err(|e| self.fail(e.to_string()))
     }
 
     fn load_item<I: DeserializeOwned>(&self, file: &mut PathBuf) -> Result<I, RecorderError> {
@@ -81,7 +99,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ours = dir.path().join("ours");
         let burns = dir.path().join("burns");
-        model.clone().save_file(&ours, &AtomicMpkRecorder::new()).unwrap();
+        model
+            .clone()
+            .save_file(&ours, &AtomicMpkRecorder::new())
+            .unwrap();
         model.clone().save_file(&burns, &Named::new()).unwrap();
         let read = |p: &PathBuf| std::fs::read(p.with_extension("mpk")).unwrap();
         assert_eq!(read(&ours), read(&burns));
@@ -94,7 +115,9 @@ mod tests {
         assert_eq!(loaded.weight.val().to_data(), model.weight.val().to_data());
         // A folder that cannot be created: the error names the file.
         let blocked = dir.path().join("ours.mpk").join("model-1");
-        let e = model.save_file(&blocked, &AtomicMpkRecorder::new()).unwrap_err();
+        let recorder = AtomicMpkRecorder::new();
+        let e = model.save_file(&blocked, &recorder.clone()).unwrap_err();
         assert!(format!("{e:?}").contains("model-1.mpk"), "{e:?}");
+        assert!(recorder.failure().unwrap().contains("model-1.mpk"));
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use burn::module::Module;
 use burn::tensor::backend::AutodiffBackend;
 use burn::train::checkpoint::{CheckpointingAction, CheckpointingStrategy, KeepLastNCheckpoints};
@@ -70,6 +70,7 @@ pub fn launch<B: AutodiffBackend>(
     let (guard, divergence) =
         DivergenceGuard::new(vote.as_ref().map_or(interrupter.clone(), |v| v.request()));
     let optim = setup.optim.with_vote(vote.clone());
+    let recorder = AtomicMpkRecorder::new();
     let mut training = SupervisedTraining::new(
         dir,
         Arc::new(setup.train_loader),
@@ -82,7 +83,7 @@ pub fn launch<B: AutodiffBackend>(
     .metric_train(guard)
     .with_application_logger(None)
     .with_metric_logger(metric_logger(dir, writer, resumed_from)?)
-    .with_file_checkpointer(AtomicMpkRecorder::new())
+    .with_file_checkpointer(recorder.clone())
     .with_interrupter(interrupter)
     .num_epochs(config.epochs);
     training = for_session(training, writer, resumed_from, options);
@@ -95,6 +96,13 @@ pub fn launch<B: AutodiffBackend>(
     let result = training.launch(Learner::new(setup.model, optim, setup.schedule));
     let wall_time_s = start.elapsed().as_secs_f64();
     drop(result.renderer);
+    if let Some(why) = recorder.failure() {
+        bail!(
+            "a checkpoint could not be written ({why}); training stopped. The checkpoints \
+             written before are whole: once the cause is fixed (space freed, permissions), \
+             continue with `--resume`"
+        );
+    }
     let total_wall_time_s = writer
         .then(|| close_session(dir, resumed_from, wall_time_s))
         .transpose()?;
