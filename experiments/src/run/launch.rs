@@ -6,11 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::epoch_logs::EpochLogs;
 use anyhow::{Context, bail};
 use burn::module::Module;
 use burn::tensor::backend::AutodiffBackend;
 use burn::train::checkpoint::{CheckpointingAction, CheckpointingStrategy, KeepLastNCheckpoints};
-use burn::train::logger::FileMetricLogger;
 use burn::train::metric::store::EventStoreClient;
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric, TopKAccuracyMetric};
 use burn::train::{
@@ -71,6 +71,8 @@ pub fn launch<B: AutodiffBackend>(
         DivergenceGuard::new(vote.as_ref().map_or(interrupter.clone(), |v| v.request()));
     let optim = setup.optim.with_vote(vote.clone());
     let recorder = AtomicMpkRecorder::new();
+    let logger = metric_logger(dir, writer, resumed_from, interrupter.clone())?;
+    let log_failure = logger.inner.failure();
     let mut training = SupervisedTraining::new(
         dir,
         Arc::new(setup.train_loader),
@@ -82,7 +84,7 @@ pub fn launch<B: AutodiffBackend>(
     .metric_valid(guard.for_validation())
     .metric_train(guard)
     .with_application_logger(None)
-    .with_metric_logger(metric_logger(dir, writer, resumed_from)?)
+    .with_metric_logger(logger)
     .with_file_checkpointer(recorder.clone())
     .with_interrupter(interrupter)
     .num_epochs(config.epochs);
@@ -101,6 +103,16 @@ pub fn launch<B: AutodiffBackend>(
             "a checkpoint could not be written ({why}); training stopped. The checkpoints \
              written before are whole: once the cause is fixed (space freed, permissions), \
              continue with `--resume`"
+        );
+    }
+    if let Some(why) = log_failure
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+    {
+        bail!(
+            "a metric log could not be written ({why}); training stopped. Once the cause is \
+             fixed (space freed, permissions), continue with `--resume`"
         );
     }
     let total_wall_time_s = writer
@@ -128,14 +140,16 @@ pub fn launch<B: AutodiffBackend>(
     finish(dir, session, divergence)
 }
 
-/// burn-train's metric logger with the session's clock (the writing process only).
+/// The run's metric logger with the session's clock (the writing process only); a log that
+/// cannot be written stops `interrupter`'s training.
 fn metric_logger(
     dir: &Path,
     writer: bool,
     resumed_from: usize,
+    interrupter: Interrupter,
 ) -> anyhow::Result<ResumedMetricLogger> {
     Ok(ResumedMetricLogger {
-        inner: FileMetricLogger::new(dir),
+        inner: EpochLogs::new(dir, interrupter),
         first_epoch: resumed_from + 1,
         clock: writer
             .then(|| SessionClock::start(dir.to_path_buf(), resumed_from))

@@ -1,14 +1,15 @@
-//! burn-train 0.21's metric logger, with the epoch numbers of a resumed run corrected, and the
+//! The run's metric logger, with the epoch numbers of a resumed run corrected, and the
 //! session's clock: `sessions.json` updated at each epoch's end.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use burn::train::logger::{FileMetricLogger, MetricLogger};
+use burn::train::logger::MetricLogger;
 use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
 use burn::train::metric::{MetricDefinition, NumericEntry};
 use study::run_dir::Sessions;
 
+use super::epoch_logs::EpochLogs;
 use crate::console;
 
 /// This session's entry in `sessions.json`, written at each validated epoch's end so that the
@@ -50,12 +51,12 @@ impl SessionClock {
     }
 }
 
-/// Burn's `FileMetricLogger`, with the epoch numbers of a resumed run corrected: burn-train
-/// 0.21's event store numbers the first epoch of every session 1 (later ones correctly), so a
-/// run resumed after epoch N would overwrite epoch 1's logs with epoch N + 1's.
+/// The run's metric logs ([`EpochLogs`]), with the epoch numbers of a resumed run corrected:
+/// burn-train 0.21's event store numbers the first epoch of every session 1 (later ones
+/// correctly), so a run resumed after epoch N would overwrite epoch 1's logs with epoch N + 1's.
 pub struct ResumedMetricLogger {
-    /// burn-train's logger.
-    pub inner: FileMetricLogger,
+    /// The logs.
+    pub inner: EpochLogs,
     /// The first epoch of this session (1-based).
     pub first_epoch: usize,
     /// The session's clock (the process that writes the run directory only).

@@ -17,6 +17,7 @@
 
 mod atomic_recorder;
 mod checkpoint;
+mod epoch_logs;
 mod finish;
 mod launch;
 mod logger;
