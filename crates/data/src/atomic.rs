@@ -50,6 +50,7 @@ impl<'a> AtomicFile<'a> {
 
     /// Flushes the file to disk and renames it to its destination.
     pub fn commit(self) -> Result<()> {
+        injected_fault(self.path).map_err(DataError::io(self.path))?;
         self.tmp
             .as_file()
             .sync_all()
@@ -58,6 +59,24 @@ impl<'a> AtomicFile<'a> {
             .persist(self.path)
             .map_err(|e| DataError::io(self.path)(e.error))?;
         Ok(())
+    }
+}
+
+/// The environment variable of the fault-injection tests: every atomic write whose path
+/// contains its value fails as on a full disk ("No space left on device"), the temporary file
+/// removed, the destination untouched.
+pub const FAULT_ENV: &str = "LOOKAHEAD_FAIL_WRITES";
+
+/// The injected failure of a write to `path` (see [`FAULT_ENV`]); none when it is unset.
+fn injected_fault(path: &Path) -> std::io::Result<()> {
+    match std::env::var_os(FAULT_ENV) {
+        Some(part)
+            if !part.is_empty() && path.to_string_lossy().contains(&*part.to_string_lossy()) =>
+        {
+            const ENOSPC: i32 = 28;
+            Err(std::io::Error::from_raw_os_error(ENOSPC))
+        }
+        _ => Ok(()),
     }
 }
 

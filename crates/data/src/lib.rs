@@ -65,7 +65,7 @@ mod seed;
 mod source;
 mod split;
 
-pub use atomic::{AtomicFile, write_atomic, write_atomic_with};
+pub use atomic::{AtomicFile, FAULT_ENV, write_atomic, write_atomic_with};
 pub use augment::Augment;
 #[cfg(feature = "burn")]
 pub use batcher::{HostBatch, ImageBatch, ImageBatcher, ImageDataset, ImageItem};

@@ -39,6 +39,14 @@ fn newest_loadable<B: AutodiffBackend>(
 ) -> anyhow::Result<(Option<Newest>, Vec<String>)> {
     let mut skipped = Vec::new();
     for epoch in checkpoint_epochs(dir) {
+        if let Some(missing) = missing_log(dir, epoch) {
+            skipped.push(format!(
+                "the checkpoint of epoch {epoch} comes without the logs it continues from \
+                 ({} is missing)",
+                missing.display()
+            ));
+            continue;
+        }
         match checkpoint::load::<B>(dir, epoch, model, device) {
             Ok(loaded) => return Ok((Some((epoch, loaded)), skipped)),
             Err(Unusable::Foreign(why)) => bail!("{why}; nothing was changed"),
@@ -48,6 +56,17 @@ fn newest_loadable<B: AutodiffBackend>(
         }
     }
     Ok((None, skipped))
+}
+
+/// The first metric log of epochs `1..=epoch` missing from `dir` (the run's metrics are read
+/// from them: a checkpoint whose epochs lack a log, as after a log that could not be written,
+/// would continue to a run with a hole in its metrics).
+fn missing_log(dir: &Path, epoch: usize) -> Option<std::path::PathBuf> {
+    (1..=epoch)
+        .flat_map(|e| {
+            ["train", "valid"].map(|split| dir.join(format!("{split}/epoch-{e}/Loss.log")))
+        })
+        .find(|path| !path.is_file())
 }
 
 /// Refuses a directory holding a finished or interrupted run unless resuming, before any work.
