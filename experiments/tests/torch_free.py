@@ -18,44 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from torch_steps import Lookahead, bn, conv_bn, is_statistic, lr_at, optimizer, unflatten
-
-
-def forward(P, s, x, drop, training):
-    """`torch_steps.forward` with the head's two dropouts, and BatchNorm in eval mode when not
-    training."""
-    def norm(prefix, x):
-        return F.batch_norm(x, P[prefix + ".running_mean"], P[prefix + ".running_var"],
-                            P[prefix + ".gamma"], P[prefix + ".beta"], training, 0.1, 1e-5)
-
-    def conv(prefix, x, stride):
-        w = P[prefix + ".conv.weight"]
-        return norm(prefix + ".bn", F.conv2d(x, w, None, stride, w.shape[-1] // 2))
-
-    strides = s["strides"]
-    for i in range(sum(1 for k in strides if k.startswith("net.stem."))):
-        x = F.relu(conv(f"net.stem.{i}", x, strides[f"net.stem.{i}"]))
-    if s["stem_pool"]:
-        x = F.max_pool2d(x, 3, 2, 1)
-    for b, block in enumerate(s["blocks"]):
-        y = x
-        for i in range(block["convs"]):
-            prefix = f"net.blocks.{b}.convs.{i}"
-            y = conv(prefix, y, strides[prefix])
-            if i < block["convs"] - 1:
-                y = F.relu(y)
-        shortcut = x
-        if block["projection"]:
-            prefix = f"net.blocks.{b}.projection"
-            shortcut = conv(prefix, x, strides[prefix])
-        x = F.relu(y + shortcut)
-    x = torch.cat([x.amax(dim=(2, 3)), x.mean(dim=(2, 3))], 1)
-    x = norm("net.head.bn_pool", x)
-    x = F.dropout(x, drop["head"], training)
-    x = F.relu(F.linear(x, P["net.head.linear.weight"], P["net.head.linear.bias"]))
-    x = norm("net.head.bn_hidden", x)
-    x = F.dropout(x, drop["fc"], training)
-    return F.linear(x, P["net.fc.weight"], P["net.fc.bias"])
+from torch_steps import forward, lr_at, trainer, unflatten
 
 
 def fastai_init(P, seed):
@@ -78,13 +41,8 @@ def fastai_init(P, seed):
 
 def train(m, P, data, seed):
     torch.manual_seed(seed)
-    for name, t in P.items():
-        t.requires_grad_(not is_statistic(name))
-    trainable = [t for name, t in P.items() if not is_statistic(name)]
-    spec = m["optimizer"]
-    opt = optimizer(spec["inner"], trainable, m["lr_max"])
-    la = spec["lookahead"]
-    stepper = Lookahead(opt, la["k"], la["alpha"], la["reset"]) if la else opt
+    trainable, opt, stepper = trainer(m, P)
+    la = m["optimizer"]["lookahead"]
     wd = m["true_weight_decay"] or 0.0
     for step, (x, y) in enumerate(data["train"]):
         lr = lr_at(m, step)

@@ -60,48 +60,53 @@ def is_statistic(name):
     return name.endswith(("running_mean", "running_var"))
 
 
-def bn(P, prefix, x):
+def bn(P, prefix, x, training=True):
     return F.batch_norm(
         x,
         P[prefix + ".running_mean"],
         P[prefix + ".running_var"],
         P[prefix + ".gamma"],
         P[prefix + ".beta"],
-        training=True,
+        training=training,
         momentum=0.1,
         eps=1e-5,
     )
 
 
-def conv_bn(P, prefix, x, stride):
+def conv_bn(P, prefix, x, stride, training=True):
     w = P[prefix + ".conv.weight"]
     x = F.conv2d(x, w, None, stride, w.shape[-1] // 2)
-    return bn(P, prefix + ".bn", x)
+    return bn(P, prefix + ".bn", x, training)
 
 
-def forward(P, s, x):
+def forward(P, s, x, drop=None, training=True):
+    """The network; `drop` the head's two dropout probabilities (none: off), `training` False
+    for evaluation (BatchNorm on its running statistics, no dropout)."""
+    drop = drop or {"head": 0.0, "fc": 0.0}
     strides = s["strides"]
     for i in range(sum(1 for k in strides if k.startswith("net.stem."))):
-        x = F.relu(conv_bn(P, f"net.stem.{i}", x, strides[f"net.stem.{i}"]))
+        x = F.relu(conv_bn(P, f"net.stem.{i}", x, strides[f"net.stem.{i}"], training))
     if s["stem_pool"]:
         x = F.max_pool2d(x, 3, 2, 1)
     for b, block in enumerate(s["blocks"]):
         y = x
         for i in range(block["convs"]):
             prefix = f"net.blocks.{b}.convs.{i}"
-            y = conv_bn(P, prefix, y, strides[prefix])
+            y = conv_bn(P, prefix, y, strides[prefix], training)
             if i < block["convs"] - 1:
                 y = F.relu(y)
         shortcut = x
         if block["projection"]:
             prefix = f"net.blocks.{b}.projection"
-            shortcut = conv_bn(P, prefix, x, strides[prefix])
+            shortcut = conv_bn(P, prefix, x, strides[prefix], training)
         x = F.relu(y + shortcut)
     assert s["head"], "the seed's models carry fastai's head"
     x = torch.cat([x.amax(dim=(2, 3)), x.mean(dim=(2, 3))], 1)
-    x = bn(P, "net.head.bn_pool", x)
+    x = bn(P, "net.head.bn_pool", x, training)
+    x = F.dropout(x, drop["head"], training)
     x = F.relu(F.linear(x, P["net.head.linear.weight"], P["net.head.linear.bias"]))
-    x = bn(P, "net.head.bn_hidden", x)
+    x = bn(P, "net.head.bn_hidden", x, training)
+    x = F.dropout(x, drop["fc"], training)
     return F.linear(x, P["net.fc.weight"], P["net.fc.bias"])
 
 
@@ -157,10 +162,9 @@ def lr_at(m, step):
     return m["lr_max"] / m["decay_factor"] ** decays
 
 
-def main():
-    dir = Path(sys.argv[1])
-    m, P = load(dir)
-    torch.set_num_threads(2)
+def trainer(m, P):
+    """The parameters made trainable, the optimizer, and what steps (Lookahead around it, if
+    the arm has it)."""
     for name, t in P.items():
         t.requires_grad_(not is_statistic(name))
     trainable = [t for name, t in P.items() if not is_statistic(name)]
@@ -171,6 +175,14 @@ def main():
     if la:
         assert la["slow_start"] == "AfterFirstStep", la
         assert la["policy"] in ("Keep", "ZeroMoments"), la
+    return trainable, opt, stepper
+
+
+def main():
+    dir = Path(sys.argv[1])
+    m, P = load(dir)
+    torch.set_num_threads(2)
+    trainable, opt, stepper = trainer(m, P)
     shape0 = m["structure"]
     steps = m["steps"]
     images = np.fromfile(dir / "images.bin", dtype="<f4").reshape(steps, -1)
