@@ -164,6 +164,23 @@ fn every_refusal_of_a_run_directory_leaves_it_as_it_was() {
         "field `lr_max`",
     );
 
+    // A FIFO where a config file is expected: refused by name (reading it blocked forever).
+    let fifo = path("config.toml");
+    if Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        let mut args = owned(train_args(negative.to_str().unwrap(), "1"));
+        args.extend(["--config".into(), fifo.to_str().unwrap().into()]);
+        run(
+            "a FIFO as the config",
+            &negative,
+            &args,
+            "not a regular file",
+        );
+    }
+
     let edited = path("edited");
     interrupted_copy(&a, &edited);
     let config = fs::read_to_string(edited.join("config.json")).unwrap();
