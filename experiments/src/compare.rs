@@ -203,8 +203,9 @@ fn one_run(
                 RunOutcome::Busy(holder.clone())
             }
             _ => {
-                console::line(format!("{name}: failed: {e:#}"));
-                RunOutcome::Failed(format!("{e:#}"))
+                let why = console::error_text(&e);
+                console::line(format!("{name}: failed: {why}"));
+                RunOutcome::Failed(why)
             }
         },
     })

@@ -20,6 +20,36 @@ pub fn line(text: impl std::fmt::Display) {
     let _ = std::io::stderr().lock().write_all(message.as_bytes());
 }
 
+/// The most characters one cause of an error prints ([`error_text`]): a value of 100 MB in a
+/// config is quoted by its parser, and must not be echoed whole.
+const MAX_CAUSE: usize = 600;
+
+/// An error and its causes as one line (`a: b: c`, as `{:#}` prints them), each cause shortened
+/// to [`MAX_CAUSE`] characters, and a cause left out when the one before already says it (an
+/// OS error that a message quotes and also carries as its source would print twice).
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if parts.last().is_some_and(|before| before.contains(&text)) {
+            continue;
+        }
+        parts.push(shortened(&text));
+    }
+    parts.join(": ")
+}
+
+fn shortened(text: &str) -> String {
+    let count = text.chars().count();
+    match count > MAX_CAUSE {
+        true => {
+            let head: String = text.chars().take(MAX_CAUSE).collect();
+            format!("{head}… ({count} characters in all)")
+        }
+        false => text.to_string(),
+    }
+}
+
 /// From now on, a panic raised in the source of one of `crates` (matched against the panic's
 /// file path, e.g. `burn-collective`) prints one line, `note: {label}: a background task of
 /// {crate} stopped: {message} ({file}:{line})`, without a backtrace; every other panic goes to
@@ -88,6 +118,25 @@ pub fn duration_text(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_prints_each_cause_once_and_shortened() {
+        let os = std::io::Error::from_raw_os_error(28);
+        let e = anyhow::Error::new(os).context(format!(
+            "cannot write x.json: {}",
+            std::io::Error::from_raw_os_error(28)
+        ));
+        assert_eq!(
+            error_text(&e),
+            "cannot write x.json: No space left on device (os error 28)"
+        );
+        let long = anyhow::anyhow!("bad value {}", "v".repeat(100_000)).context("config");
+        let text = error_text(&long);
+        assert!(
+            text.len() < 1000 && text.contains("characters in all"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn durations_read_as_a_person_says_them() {

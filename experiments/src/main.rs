@@ -569,7 +569,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(e) => {
-            console::line(format!("error: {e:#}"));
+            console::line(format!("error: {}", console::error_text(&e)));
             ExitCode::FAILURE
         }
     }

@@ -45,7 +45,7 @@ impl SessionClock {
         let elapsed = self.start.elapsed().as_secs_f64();
         self.sessions.update(self.epochs, elapsed);
         if let Err(e) = self.sessions.write(&self.dir) {
-            console::line(format!("warning: {e:#}"));
+            console::line(format!("warning: {}", console::error_text(&e)));
         }
         self.sessions.total_s()
     }
