@@ -28,10 +28,20 @@ pub fn read_text(path: &std::path::Path) -> anyhow::Result<String> {
     data::read_text(path, data::MAX_FILE_BYTES).map_err(|e| anyhow::anyhow!("cannot read {e}"))
 }
 
-/// Parses JSON text into `T`, refusing a key given twice in one object.
-pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, serde_json::Error> {
+/// Parses JSON text into `T`, refusing a key given twice in one object; a value of the wrong
+/// type names its field (`field `optimizers[2].lr_max`: invalid type …`), not only a position.
+pub fn from_json<T: DeserializeOwned>(text: &str) -> anyhow::Result<T> {
     serde_json::from_str::<Unique>(text)?;
-    serde_json::from_str(text)
+    let mut json = serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize(&mut json).map_err(|e| {
+        let path = e.path().to_string();
+        match path.as_str() {
+            "." | "" => anyhow::Error::new(e.into_inner()),
+            _ => anyhow::anyhow!("field `{path}`: {}", e.into_inner()),
+        }
+    })?;
+    json.end()?;
+    Ok(value)
 }
 
 /// Any JSON value, refusing duplicate keys at every depth (serde_json's recursion limit of 128
@@ -111,6 +121,18 @@ mod tests {
             from_json::<serde_json::Value>(&deep).is_err(),
             "depth-limited"
         );
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_field() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Row {
+            seeds: Vec<u64>,
+        }
+        let err = format!("{:#}", from_json::<Row>(r#"{"seeds": [1, "x"]}"#).unwrap_err());
+        assert!(err.contains("field `seeds[1]`"), "{err}");
+        assert!(from_json::<Row>(r#"{"seeds": []} x"#).is_err(), "trailing characters");
     }
 
     #[test]
