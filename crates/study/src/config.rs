@@ -239,6 +239,11 @@ macro_rules! train_config {
 
         /// The most epochs a run takes.
 pub const MAX_EPOCHS: usize = 100_000;
+/// The largest weight decay of a run (`1e308` was caught only as a divergence).
+pub const MAX_WD: f64 = 10.0;
+/// The largest mixup α (Beta(α, α) then draws λ ≈ ½ in any case).
+pub const MAX_MIXUP: f64 = 100.0;
+
 /// The largest batch.
 pub const MAX_BATCH: usize = 1 << 16;
 
@@ -513,13 +518,20 @@ impl TrainConfig {
             );
         }
         if let Some(wd) = self.weight_decay
-            && !(wd.is_finite() && wd >= 0.0)
+            && !(wd.is_finite() && (0.0..=MAX_WD).contains(&wd))
         {
-            bail!("field `weight_decay`: must be ≥ 0, got {wd}");
+            bail!("field `weight_decay`: must be in [0, {MAX_WD}], got {wd}");
         }
         if let Some(wd) = self.true_weight_decay {
-            if !(wd.is_finite() && wd >= 0.0) {
-                bail!("field `true_weight_decay`: must be ≥ 0, got {wd}");
+            if !(wd.is_finite() && (0.0..=MAX_WD).contains(&wd)) {
+                bail!("field `true_weight_decay`: must be in [0, {MAX_WD}], got {wd}");
+            }
+            if wd * self.lr_max >= 1.0 {
+                bail!(
+                    "field `true_weight_decay`: {wd} × `lr_max` {} ≥ 1: each step would multiply \
+                     every weight by 1 − wd·lr ≤ 0",
+                    self.lr_max
+                );
             }
             if self.weight_decay.is_some() {
                 bail!(
@@ -544,8 +556,11 @@ impl TrainConfig {
                 self.lr_decay_factor
             );
         }
-        if !(self.mixup.is_finite() && self.mixup >= 0.0) {
-            bail!("field `mixup`: must be ≥ 0 (0 = off), got {}", self.mixup);
+        if !(self.mixup.is_finite() && (0.0..=MAX_MIXUP).contains(&self.mixup)) {
+            bail!(
+                "field `mixup`: must be in [0, {MAX_MIXUP}] (0 = off), got {}",
+                self.mixup
+            );
         }
         if !(0.0..1.0).contains(&self.label_smoothing) {
             bail!(
@@ -641,6 +656,13 @@ mod tests {
         let both = bad(r#"{"true_weight_decay": 0.01, "weight_decay": 0.1}"#);
         assert!(both.contains("`weight_decay`") && both.contains("true_weight_decay"));
         assert!(bad(r#"{"lr_decay_epochs": "60,50"}"#).contains("strictly ascending"));
+        // Absurd magnitudes are refused by their field, not left to diverge.
+        assert!(bad(r#"{"weight_decay": 1e308}"#).contains("must be in [0, 10]"));
+        assert!(bad(r#"{"mixup": 1e308}"#).contains("field `mixup`"));
+        let flip = bad(r#"{"true_weight_decay": 5, "lr_max": 0.5}"#);
+        assert!(flip.contains("1 − wd·lr ≤ 0"), "{flip}");
+        let wd = bad(r#"{"optimizer": "sgd(wd=1e308)"}"#);
+        assert!(wd.contains("`wd`") && wd.contains("[0, 10]"), "{wd}");
         assert!(bad(r#"{"eval_weights": "ema"}"#).contains("field `eval_weights`"));
         let seed = TrainConfig::from_value(serde_json::json!({
             "schedule": "onecycle-v1", "moms": "0.95,0.85", "true_weight_decay": 0.01,

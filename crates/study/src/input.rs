@@ -130,9 +130,15 @@ mod tests {
         struct Row {
             seeds: Vec<u64>,
         }
-        let err = format!("{:#}", from_json::<Row>(r#"{"seeds": [1, "x"]}"#).unwrap_err());
+        let err = format!(
+            "{:#}",
+            from_json::<Row>(r#"{"seeds": [1, "x"]}"#).unwrap_err()
+        );
         assert!(err.contains("field `seeds[1]`"), "{err}");
-        assert!(from_json::<Row>(r#"{"seeds": []} x"#).is_err(), "trailing characters");
+        assert!(
+            from_json::<Row>(r#"{"seeds": []} x"#).is_err(),
+            "trailing characters"
+        );
     }
 
     #[test]

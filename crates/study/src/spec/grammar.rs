@@ -189,7 +189,8 @@ mod tests {
         for (text, needle) in [
             ("sgd(momentum=-0.1)", "`momentum` = -0.1: must be in [0, 1)"),
             ("sgd(momentum=nan)", "`momentum` = NaN"),
-            ("sgd(wd=-1)", "`wd` = -1: must be 0 or above"),
+            ("sgd(wd=-1)", "`wd` = -1: must be in [0, 10]"),
+            ("sgd(wd=1e308)", "must be in [0, 10]"),
             ("adam(beta1=1.5)", "`beta1` = 1.5"),
             ("adam(eps=-1e-8)", "`eps`"),
             ("sgd(dampening=2)", "`dampening` = 2"),

@@ -115,14 +115,15 @@ impl Value {
 }
 
 /// The range of each numeric parameter of the grammar, by name: momenta, betas and RMSProp's
-/// α in [0, 1), dampening in [0, 1], ε > 0, weight decay ≥ 0; every value finite.
+/// α in [0, 1), dampening in [0, 1], ε in (0, 1], weight decay in [0, 10] (beyond, every step
+/// mostly decays: `1e308` diverged at once instead of being refused); every value finite.
 fn check_range(key: &str, v: f64) -> Result<(), String> {
     let ok = v.is_finite()
         && match key {
             "momentum" | "beta1" | "beta2" | "alpha" => (0.0..1.0).contains(&v),
             "dampening" => (0.0..=1.0).contains(&v),
-            "eps" => v > 0.0,
-            "wd" => v >= 0.0,
+            "eps" => v > 0.0 && v <= 1.0,
+            "wd" => (0.0..=10.0).contains(&v),
             _ => true,
         };
     if ok {
@@ -131,8 +132,8 @@ fn check_range(key: &str, v: f64) -> Result<(), String> {
     let range = match key {
         "momentum" | "beta1" | "beta2" | "alpha" => "in [0, 1)",
         "dampening" => "in [0, 1]",
-        "eps" => "above 0",
-        "wd" => "0 or above",
+        "eps" => "in (0, 1]",
+        "wd" => "in [0, 10]",
         _ => "a finite number",
     };
     Err(format!("`{key}` = {text}: must be {range}", text = v))
