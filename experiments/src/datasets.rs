@@ -178,6 +178,18 @@ pub fn load(config: &TrainConfig) -> anyhow::Result<RunData> {
         Transforms::Study => (augment, valid_augment, normalize),
         Transforms::FastaiV1 => fastai_v1(&augment, config, normalize.mean.len()),
     };
+    let (names, valid_names) = (train.classes(), valid.classes());
+    let only = |a: &[String], b: &[String]| a.iter().find(|c| !b.contains(c)).cloned();
+    if let Some((class, split)) = only(names, valid_names)
+        .map(|c| (c, "training"))
+        .or_else(|| only(valid_names, names).map(|c| (c, "validation")))
+    {
+        bail!(
+            "{}: class `{}` is in the {split} split only: both splits need the same classes",
+            path.display(),
+            study::input::shown(&class)
+        );
+    }
     let classes = train.classes().len();
     if classes < 2 || valid.classes().len() != classes {
         bail!(
@@ -191,6 +203,16 @@ pub fn load(config: &TrainConfig) -> anyhow::Result<RunData> {
     let channels = train.get(0).map_or(3, |item| item.image.channels);
     let train_indices = subset(train.len(), config.train_limit);
     let valid_indices = subset(valid.len(), config.valid_limit);
+    if train_indices.is_empty() || valid_indices.is_empty() {
+        let (split, n) = match train_indices.is_empty() {
+            true => ("training", train.len()),
+            false => ("validation", valid.len()),
+        };
+        bail!(
+            "{}: the dataset has no {split} image ({n} read): nothing to train on or evaluate",
+            path.display()
+        );
+    }
     if train_indices.len() < config.batch_size {
         bail!(
             "field `batch_size`: {} is more than the {} training images",
@@ -231,6 +253,36 @@ mod tests {
         assert!(
             message.contains("cargo xtask download cifar10")
                 && message.contains("cargo xtask import cifar10"),
+            "{message}"
+        );
+    }
+
+    /// An Imagenette tree whose training split has a class the validation split lacks (and
+    /// the other way round): the class is named.
+    #[test]
+    fn a_class_in_one_split_only_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("imagenette2-160");
+        for (split, wnids) in [
+            ("train", ["n01440764", "n02102040"]),
+            ("val", ["n01440764", "n03000684"]),
+        ] {
+            for wnid in wnids {
+                let folder = root.join(split).join(wnid);
+                std::fs::create_dir_all(&folder).unwrap();
+                image::RgbImage::from_pixel(40, 32, image::Rgb([90, 120, 30]))
+                    .save(folder.join("a.png"))
+                    .unwrap();
+            }
+        }
+        let config = TrainConfig::new()
+            .with_dataset(DatasetKind::Imagenette(Some("imagenette2-160")))
+            .with_image_size(32)
+            .with_data_dir(Some(dir.path().display().to_string()));
+        let message = format!("{:#}", load(&config).err().unwrap());
+        assert!(
+            message.contains("is in the training split only")
+                && (message.contains("n02102040") || message.contains("springer")),
             "{message}"
         );
     }
