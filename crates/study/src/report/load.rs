@@ -26,6 +26,17 @@ pub struct RunRecord {
 /// Loads one run of a suite from its directory.
 pub fn load_run(dir: &Path, dataset: &str, label: &str, seed: u64) -> anyhow::Result<RunRecord> {
     let summary = read_summary(dir)?;
+    if let Some(s) = &summary
+        && (s.seed != seed || s.dataset != dataset)
+    {
+        anyhow::bail!(
+            "{}: the summary is of seed {} on `{}`, its folder of seed {seed} on `{dataset}`: \
+             a run's files moved or copied into another run's folder",
+            dir.join("summary.json").display(),
+            s.seed,
+            crate::input::shown(&s.dataset)
+        );
+    }
     let epochs = read_epochs(dir)?;
     let iterations = read_iterations(dir)?
         .into_iter()
@@ -74,6 +85,28 @@ mod tests {
             err.contains("train_loss.csv") && err.contains("`x`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_summary_of_another_run_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = crate::report::tests::run("sgd", 2, 80.0, crate::run_dir::RunStatus::Complete);
+        let summary = record.summary.unwrap();
+        crate::run_dir::write_summary(dir.path(), &summary).unwrap();
+        load_run(dir.path(), "fashion-mnist-embedded", "sgd", 2).unwrap();
+        let err = format!(
+            "{:#}",
+            load_run(dir.path(), "fashion-mnist-embedded", "sgd", 3).unwrap_err()
+        );
+        assert!(
+            err.contains("summary is of seed 2") && err.contains("seed 3"),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            load_run(dir.path(), "cifar10", "sgd", 2).unwrap_err()
+        );
+        assert!(err.contains("`fashion-mnist-embedded`"), "{err}");
     }
 
     #[test]

@@ -22,7 +22,7 @@ label = "la-keep"
 spec = "lookahead(sgd, keep)"
 "#;
 
-fn run(label: &str, seed: u64, accuracy: f64, status: RunStatus) -> RunRecord {
+pub(crate) fn run(label: &str, seed: u64, accuracy: f64, status: RunStatus) -> RunRecord {
     let summary = Summary {
         status,
         message: None,
