@@ -155,6 +155,30 @@ fn fastai_v1(
     (train, valid, Normalize::identity(channels))
 }
 
+/// The number of classes, the same in both splits (a class in one split only is named).
+fn check_classes(path: &Path, names: &[String], valid_names: &[String]) -> anyhow::Result<usize> {
+    let only = |a: &[String], b: &[String]| a.iter().find(|c| !b.contains(c)).cloned();
+    if let Some((class, split)) = only(names, valid_names)
+        .map(|c| (c, "training"))
+        .or_else(|| only(valid_names, names).map(|c| (c, "validation")))
+    {
+        bail!(
+            "{}: class `{}` is in the {split} split only: both splits need the same classes",
+            path.display(),
+            study::input::shown(&class)
+        );
+    }
+    if names.len() < 2 || valid_names.len() != names.len() {
+        bail!(
+            "{}: expected the same classes (at least 2) in both splits, got {} and {}",
+            path.display(),
+            names.len(),
+            valid_names.len()
+        );
+    }
+    Ok(names.len())
+}
+
 /// Reads the run's dataset. Errors name the file at fault, or the command that gets the data.
 pub fn load(config: &TrainConfig) -> anyhow::Result<RunData> {
     let dir = config.data_dir();
@@ -178,27 +202,7 @@ pub fn load(config: &TrainConfig) -> anyhow::Result<RunData> {
         Transforms::Study => (augment, valid_augment, normalize),
         Transforms::FastaiV1 => fastai_v1(&augment, config, normalize.mean.len()),
     };
-    let (names, valid_names) = (train.classes(), valid.classes());
-    let only = |a: &[String], b: &[String]| a.iter().find(|c| !b.contains(c)).cloned();
-    if let Some((class, split)) = only(names, valid_names)
-        .map(|c| (c, "training"))
-        .or_else(|| only(valid_names, names).map(|c| (c, "validation")))
-    {
-        bail!(
-            "{}: class `{}` is in the {split} split only: both splits need the same classes",
-            path.display(),
-            study::input::shown(&class)
-        );
-    }
-    let classes = train.classes().len();
-    if classes < 2 || valid.classes().len() != classes {
-        bail!(
-            "{}: expected the same classes (at least 2) in both splits, got {} and {}",
-            path.display(),
-            classes,
-            valid.classes().len()
-        );
-    }
+    let classes = check_classes(&path, train.classes(), valid.classes())?;
     use burn::data::dataset::Dataset;
     let channels = train.get(0).map_or(3, |item| item.image.channels);
     let train_indices = subset(train.len(), config.train_limit);

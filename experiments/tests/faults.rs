@@ -18,11 +18,12 @@ fn train(dir: &Path, fault: Option<&str>, resume: bool) -> Output {
         .arg("--out")
         .arg(dir)
         .arg("--no-dashboard");
+    // Flex on resume too: a session that failed before `backend.json` was written leaves no
+    // record of it, and the default backend (LibTorch where it is compiled in) trains differently.
+    command.args(["--backend", "flex"]);
     match resume {
         true => command.arg("--resume"),
         false => command.args([
-            "--backend",
-            "flex",
             "--model",
             "micro-resnet",
             "--epochs",

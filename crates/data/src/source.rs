@@ -183,7 +183,7 @@ fn read_from_archive(
 }
 
 #[cfg(test)]
-mod regular_tests {
+mod tests {
     use super::*;
 
     #[test]

@@ -497,6 +497,36 @@ impl TrainConfig {
         data::data_dir(self.data_dir.as_deref().map(Path::new))
     }
 
+    /// The weight decays: each in [0, `MAX_WD`]; a true decay that, times the learning rate,
+    /// would not shrink the weights; not both kinds at once.
+    fn check_decay(&self) -> anyhow::Result<()> {
+        if let Some(wd) = self.weight_decay
+            && !(wd.is_finite() && (0.0..=MAX_WD).contains(&wd))
+        {
+            bail!("field `weight_decay`: must be in [0, {MAX_WD}], got {wd}");
+        }
+        let Some(wd) = self.true_weight_decay else {
+            return Ok(());
+        };
+        if !(wd.is_finite() && (0.0..=MAX_WD).contains(&wd)) {
+            bail!("field `true_weight_decay`: must be in [0, {MAX_WD}], got {wd}");
+        }
+        if wd * self.lr_max >= 1.0 {
+            bail!(
+                "field `true_weight_decay`: {wd} × `lr_max` {} ≥ 1: each step would multiply \
+                 every weight by 1 − wd·lr ≤ 0",
+                self.lr_max
+            );
+        }
+        if self.weight_decay.is_some() {
+            bail!(
+                "field `weight_decay`: has no effect with `true_weight_decay` (the optimizer's \
+                 own decay is zeroed); set one of them"
+            );
+        }
+        Ok(())
+    }
+
     /// Checks the numeric fields (not the data on disk; the typed fields were checked when
     /// parsed): the errors name the field.
     pub fn check(&self) -> anyhow::Result<()> {
@@ -517,29 +547,7 @@ impl TrainConfig {
                 self.lr_max
             );
         }
-        if let Some(wd) = self.weight_decay
-            && !(wd.is_finite() && (0.0..=MAX_WD).contains(&wd))
-        {
-            bail!("field `weight_decay`: must be in [0, {MAX_WD}], got {wd}");
-        }
-        if let Some(wd) = self.true_weight_decay {
-            if !(wd.is_finite() && (0.0..=MAX_WD).contains(&wd)) {
-                bail!("field `true_weight_decay`: must be in [0, {MAX_WD}], got {wd}");
-            }
-            if wd * self.lr_max >= 1.0 {
-                bail!(
-                    "field `true_weight_decay`: {wd} × `lr_max` {} ≥ 1: each step would multiply \
-                     every weight by 1 − wd·lr ≤ 0",
-                    self.lr_max
-                );
-            }
-            if self.weight_decay.is_some() {
-                bail!(
-                    "field `weight_decay`: has no effect with `true_weight_decay` (the \
-                     optimizer's own decay is zeroed); set one of them"
-                );
-            }
-        }
+        self.check_decay()?;
         if !self.flip && self.transforms == Transforms::Study {
             bail!("field `flip`: the study transforms always flip; set `transforms` fastai-v1");
         }

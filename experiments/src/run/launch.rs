@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::epoch_logs::EpochLogs;
@@ -89,32 +89,12 @@ pub fn launch<B: AutodiffBackend>(
     .with_interrupter(interrupter)
     .num_epochs(config.epochs);
     training = for_session(training, writer, resumed_from, options);
-    if devices.len() > 1 {
-        training = training.with_training_strategy(TrainingStrategy::Default(
-            ExecutionStrategy::MultiDevice(devices.to_vec(), MultiDeviceOptim::OptimMainDevice),
-        ));
-    }
+    training = on_devices(training, devices);
     let start = Instant::now();
     let result = training.launch(Learner::new(setup.model, optim, setup.schedule));
     let wall_time_s = start.elapsed().as_secs_f64();
     drop(result.renderer);
-    if let Some(why) = recorder.failure() {
-        bail!(
-            "a checkpoint could not be written ({why}); training stopped. The checkpoints \
-             written before are whole: once the cause is fixed (space freed, permissions), \
-             continue with `--resume`"
-        );
-    }
-    if let Some(why) = log_failure
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
-    {
-        bail!(
-            "a metric log could not be written ({why}); training stopped. Once the cause is \
-             fixed (space freed, permissions), continue with `--resume`"
-        );
-    }
+    check_writes(&recorder, &log_failure)?;
     let total_wall_time_s = writer
         .then(|| close_session(dir, resumed_from, wall_time_s))
         .transpose()?;
@@ -138,6 +118,38 @@ pub fn launch<B: AutodiffBackend>(
         nodes: link.map(|l| NodesSummary::new(l.spec().nodes, l.spec().rank, l.stats())),
     };
     finish(dir, session, divergence)
+}
+
+/// Several devices: burn-train's multi-device strategy (the optimizer on the first).
+fn on_devices<LC: LearningComponentsTypes>(
+    training: SupervisedTraining<LC>,
+    devices: &[burn::tensor::Device<LC::Backend>],
+) -> SupervisedTraining<LC> {
+    match devices.len() > 1 {
+        true => training.with_training_strategy(TrainingStrategy::Default(
+            ExecutionStrategy::MultiDevice(devices.to_vec(), MultiDeviceOptim::OptimMainDevice),
+        )),
+        false => training,
+    }
+}
+
+/// The session's end when a checkpoint or a metric log could not be written (burn-train's
+/// loop was stopped at the first): one error naming the file and the OS reason.
+fn check_writes(recorder: &AtomicMpkRecorder, logs: &Mutex<Option<String>>) -> anyhow::Result<()> {
+    if let Some(why) = recorder.failure() {
+        bail!(
+            "a checkpoint could not be written ({why}); training stopped. The checkpoints \
+             written before are whole: once the cause is fixed (space freed, permissions), \
+             continue with `--resume`"
+        );
+    }
+    if let Some(why) = logs.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+        bail!(
+            "a metric log could not be written ({why}); training stopped. Once the cause is \
+             fixed (space freed, permissions), continue with `--resume`"
+        );
+    }
+    Ok(())
 }
 
 /// The run's metric logger with the session's clock (the writing process only); a log that

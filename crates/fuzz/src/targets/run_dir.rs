@@ -282,7 +282,14 @@ impl Report {
             let run_names: Vec<String> = ["summary.json", "metrics.csv", "train_loss.csv"]
                 .map(String::from)
                 .to_vec();
-            originals.extend(copy_files(&trained, &run.dir, &run_names)?);
+            let mut copied = copy_files(&trained, &run.dir, &run_names)?;
+            // One trained run stands for every run of the suite: its summary names each one's
+            // seed (a summary of another seed than its folder's is refused).
+            let mut summary: serde_json::Value = serde_json::from_slice(&copied[0])?;
+            summary["seed"] = run.seed.into();
+            copied[0] = serde_json::to_vec_pretty(&summary)?;
+            std::fs::write(run.dir.join(&run_names[0]), &copied[0])?;
+            originals.extend(copied);
             let rel = run.dir.strip_prefix(&dir)?.to_path_buf();
             names.extend(
                 run_names
@@ -327,8 +334,8 @@ impl Target for Report {
     }
 }
 
-/// Checkpoints (both epochs' model, optimizer and scheduler files) and `fingerprint.json` as
-/// `train --resume` reads them (`resume_point`): a file truncated, emptied (missing), edited.
+/// Checkpoints (both epochs' model, optimizer and scheduler files, with the epochs' loss logs)
+/// and `fingerprint.json` as `train --resume` reads them (`resume_point`): a file truncated, emptied (missing), edited.
 /// Oracle: a run with trained epochs never restarts from epoch 0, and a fingerprint that
 /// passes is the run's own.
 pub struct Checkpoint {
@@ -347,6 +354,12 @@ impl Checkpoint {
             })
             .collect();
         names.extend(["fingerprint.json", "config.json"].map(String::from));
+        // A checkpoint continues only from epochs whose metric logs are there.
+        names.extend(
+            (1..=2).flat_map(|e| {
+                ["train", "valid"].map(|split| format!("{split}/epoch-{e}/Loss.log"))
+            }),
+        );
         let originals = copy_files(&trained, &dir, &names)?;
         let device = Default::default();
         let net = config

@@ -212,6 +212,49 @@ pub fn conclusions(suite: &Suite, findings: &Findings, records: &[RunRecord]) ->
              test is possible there (`n/a`)."
         );
     }
+    md.push_str(&significance(findings, records, n_seeds, baseline));
+    let _ = writeln!(
+        md,
+        "- Every number here is regenerated from the runs' own files (`summary.json`, \
+         `metrics.csv`, `train_loss.csv` in `<dataset>/<label>/seed-<seed>/` beside this report) \
+         by `cargo xtask report <dir>`, and the runs by `cargo xtask compare {} --backend \
+         <backend>`; the CSV files beside this report hold every number (`results.csv` per run, \
+         `summary.csv` per optimizer, `epochs.csv` per epoch, `published.csv` beside the seed's \
+         numbers, `verdicts.csv` per comparison of each claim's parts).",
+        suite.name
+    );
+    let summaries = || records.iter().filter_map(|r| r.summary.as_ref());
+    let total_time: f64 = summaries().map(|s| s.training_time_s()).sum();
+    if let Some(s) = summaries().next() {
+        let _ = writeln!(
+            md,
+            "- Runs trained on {}; total training wall time {:.0} s (every process of a resumed \
+             run counted). Retrained at the commit below on the same backend and device (on a \
+             CPU: the same SIMD level) the runs reproduce byte for byte; at another commit, \
+             SIMD level or device, within the seeds' spread.",
+            s.backend, total_time
+        );
+    }
+    let mut origins: Vec<String> = summaries()
+        .filter_map(|s| s.provenance.as_ref().map(ToString::to_string))
+        .collect();
+    origins.sort();
+    origins.dedup();
+    for origin in origins {
+        let _ = writeln!(md, "- Code and machine: {origin}.");
+    }
+    md
+}
+
+/// The conclusions' bullets on the tables' tests: nothing tested, nothing significant, or the
+/// significant comparisons.
+fn significance(
+    findings: &Findings,
+    records: &[RunRecord],
+    n_seeds: usize,
+    baseline: &str,
+) -> String {
+    let mut md = String::new();
     let finished = records
         .iter()
         .filter(|r| {
@@ -256,36 +299,6 @@ pub fn conclusions(suite: &Suite, findings: &Findings, records: &[RunRecord]) ->
              difference. A raw p < 0.05 that does not survive the adjustment is a hint to rerun \
              with more seeds, not a finding."
         );
-    }
-    let _ = writeln!(
-        md,
-        "- Every number here is regenerated from the runs' own files (`summary.json`, \
-         `metrics.csv`, `train_loss.csv` in `<dataset>/<label>/seed-<seed>/` beside this report) \
-         by `cargo xtask report <dir>`, and the runs by `cargo xtask compare {} --backend \
-         <backend>`; the CSV files beside this report hold every number (`results.csv` per run, \
-         `summary.csv` per optimizer, `epochs.csv` per epoch, `published.csv` beside the seed's \
-         numbers, `verdicts.csv` per comparison of each claim's parts).",
-        suite.name
-    );
-    let summaries = || records.iter().filter_map(|r| r.summary.as_ref());
-    let total_time: f64 = summaries().map(|s| s.training_time_s()).sum();
-    if let Some(s) = summaries().next() {
-        let _ = writeln!(
-            md,
-            "- Runs trained on {}; total training wall time {:.0} s (every process of a resumed \
-             run counted). Retrained at the commit below on the same backend and device (on a \
-             CPU: the same SIMD level) the runs reproduce byte for byte; at another commit, \
-             SIMD level or device, within the seeds' spread.",
-            s.backend, total_time
-        );
-    }
-    let mut origins: Vec<String> = summaries()
-        .filter_map(|s| s.provenance.as_ref().map(ToString::to_string))
-        .collect();
-    origins.sort();
-    origins.dedup();
-    for origin in origins {
-        let _ = writeln!(md, "- Code and machine: {origin}.");
     }
     md
 }
