@@ -497,8 +497,7 @@ impl TrainConfig {
         data::data_dir(self.data_dir.as_deref().map(Path::new))
     }
 
-    /// The weight decays: each in [0, `MAX_WD`]; a true decay that, times the learning rate,
-    /// would not shrink the weights; not both kinds at once.
+    /// The weight decays: each in [0, `MAX_WD`]; not both kinds at once.
     fn check_decay(&self) -> anyhow::Result<()> {
         if let Some(wd) = self.weight_decay
             && !(wd.is_finite() && (0.0..=MAX_WD).contains(&wd))
@@ -510,13 +509,6 @@ impl TrainConfig {
         };
         if !(wd.is_finite() && (0.0..=MAX_WD).contains(&wd)) {
             bail!("field `true_weight_decay`: must be in [0, {MAX_WD}], got {wd}");
-        }
-        if wd * self.lr_max >= 1.0 {
-            bail!(
-                "field `true_weight_decay`: {wd} × `lr_max` {} ≥ 1: each step would multiply \
-                 every weight by 1 − wd·lr ≤ 0",
-                self.lr_max
-            );
         }
         if self.weight_decay.is_some() {
             bail!(
@@ -667,8 +659,6 @@ mod tests {
         // Absurd magnitudes are refused by their field, not left to diverge.
         assert!(bad(r#"{"weight_decay": 1e308}"#).contains("must be in [0, 10]"));
         assert!(bad(r#"{"mixup": 1e308}"#).contains("field `mixup`"));
-        let flip = bad(r#"{"true_weight_decay": 5, "lr_max": 0.5}"#);
-        assert!(flip.contains("1 − wd·lr ≤ 0"), "{flip}");
         let wd = bad(r#"{"optimizer": "sgd(wd=1e308)"}"#);
         assert!(wd.contains("`wd`") && wd.contains("[0, 10]"), "{wd}");
         assert!(bad(r#"{"eval_weights": "ema"}"#).contains("field `eval_weights`"));
