@@ -12,6 +12,7 @@ use study::run_dir::{
     best_valid_loss_epoch, epoch_dirs, set_smoothed_losses, write_metrics, write_summary,
 };
 
+use super::epoch_logs::EpochLogs;
 use crate::datasets::RunData;
 
 /// Burn's metric logs of a run directory, read through burn-train's own reader
@@ -32,11 +33,7 @@ impl MetricLogs {
     /// The entries of metric `name` in `epoch` of `split` (none when the log is missing).
     fn read(&mut self, name: &str, epoch: usize, split: Split) -> anyhow::Result<Vec<(f64, f64)>> {
         let entries = self.logger.read_numeric(name, epoch, &split).map_err(|e| {
-            let file = self
-                .dir
-                .join(split.to_string())
-                .join(format!("epoch-{epoch}"))
-                .join(format!("{}.log", name.replace(' ', "_")));
+            let file = EpochLogs::file(&self.dir, name, epoch, &split);
             anyhow::anyhow!("{}: {e}", file.display())
         })?;
         Ok(entries

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use burn::tensor::backend::AutodiffBackend;
+use burn::train::metric::store::Split;
 use study::config::TrainConfig;
 use study::run_dir::{
     FINGERPRINT, Fingerprint, Summary, checkpoint_epochs, epoch_dirs, read_fingerprint,
@@ -13,6 +14,7 @@ use study::run_dir::{
 };
 
 use super::checkpoint::{self, ParamShapes, Unusable};
+use super::epoch_logs::EpochLogs;
 use crate::console;
 use crate::model::Classifier;
 
@@ -64,7 +66,7 @@ fn newest_loadable<B: AutodiffBackend>(
 fn missing_log(dir: &Path, epoch: usize) -> Option<std::path::PathBuf> {
     (1..=epoch)
         .flat_map(|e| {
-            ["train", "valid"].map(|split| dir.join(format!("{split}/epoch-{e}/Loss.log")))
+            [Split::Train, Split::Valid].map(|split| EpochLogs::file(dir, "Loss", e, &split))
         })
         .find(|path| !path.is_file())
 }
