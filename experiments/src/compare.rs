@@ -31,36 +31,47 @@ pub enum RunOutcome {
     Failed(String),
 }
 
-/// Writes `suite.json` into `out` (created if needed), refusing a directory that holds a
-/// different suite, or this suite with a run's recipe changed (its finished runs would be
-/// skipped and reported as if they were the new recipe's). Every shard of a suite writes the same file (atomically), so the suite
-/// directory needs no lock of its own: each run directory has one.
+/// Refuses an output directory whose `suite.json` holds a different suite, or this suite with
+/// a run's recipe changed (its finished runs would be skipped and reported as if they were the
+/// new recipe's). Reads only.
+pub fn check_out(suite: &Suite, out: &Path) -> anyhow::Result<()> {
+    let path = out.join(SUITE_JSON);
+    if !path.exists() {
+        return Ok(());
+    }
+    let existing = read_suite_json(out)?;
+    if existing.name != suite.name {
+        bail!(
+            "{} holds suite `{}`, not `{}`; choose another --out",
+            out.display(),
+            existing.name,
+            suite.name
+        );
+    }
+    let changed = suite.changed_runs(&existing)?;
+    if !changed.is_empty() {
+        bail!(
+            "{} holds suite `{}` run under another recipe; nothing was changed. Change the \
+             suite back, or run it into another --out:\n  {}",
+            path.display(),
+            suite.name,
+            changed.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+/// Writes `suite.json` into `out` (created if needed), once [`check_out`] passes. Every shard
+/// of a suite writes the same file (atomically), so the suite directory needs no lock of its
+/// own: each run directory has one.
 pub fn prepare_out(suite: &Suite, out: &Path) -> anyhow::Result<()> {
+    check_out(suite, out)?;
     std::fs::create_dir_all(out)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
-    let path = out.join(SUITE_JSON);
-    if path.exists() {
-        let existing = read_suite_json(out)?;
-        if existing.name != suite.name {
-            bail!(
-                "{} holds suite `{}`, not `{}`; choose another --out",
-                out.display(),
-                existing.name,
-                suite.name
-            );
-        }
-        let changed = suite.changed_runs(&existing)?;
-        if !changed.is_empty() {
-            bail!(
-                "{} holds suite `{}` run under another recipe; nothing was changed. Change the \
-                 suite back, or run it into another --out:\n  {}",
-                path.display(),
-                suite.name,
-                changed.join("\n  ")
-            );
-        }
-    }
-    data::write_atomic(&path, serde_json::to_string_pretty(suite)?.as_bytes())?;
+    data::write_atomic(
+        &out.join(SUITE_JSON),
+        serde_json::to_string_pretty(suite)?.as_bytes(),
+    )?;
     Ok(())
 }
 
@@ -70,6 +81,30 @@ pub fn check_data(suite: &Suite) -> anyhow::Result<()> {
         data::locate(dataset, &suite.recipe.data_dir())?;
     }
     Ok(())
+}
+
+/// The runs of `slice` of `suite` in `out`, once every check `compare` makes before its first
+/// run has passed (the suite, the backend, the data on disk, `out`'s suite, each run directory
+/// against its recipe); nothing is written (`experiments compare --check`).
+pub fn plan(
+    suite: &Suite,
+    out: &Path,
+    backend: &str,
+    slice: &Slice,
+) -> anyhow::Result<Vec<SuiteRun>> {
+    suite.check()?;
+    backend::check_backend(backend)?;
+    check_data(suite)?;
+    check_out(suite, out)?;
+    let runs = slice.runs(suite, out)?;
+    for run in &runs {
+        check_dir(
+            &run.dir,
+            &run.config,
+            &format!("suite `{}`'s recipe", suite.name),
+        )?;
+    }
+    Ok(runs)
 }
 
 /// Runs the runs of `slice` of `suite` into `out`, in the suite's seed-major order: finished
@@ -88,17 +123,7 @@ pub fn compare(
     nodes: Option<&nodes::NodeSpec>,
     slice: &Slice,
 ) -> anyhow::Result<Vec<(SuiteRun, RunOutcome)>> {
-    suite.check()?;
-    backend::check_backend(backend)?;
-    check_data(suite)?;
-    let runs = slice.runs(suite, out)?;
-    for run in &runs {
-        check_dir(
-            &run.dir,
-            &run.config,
-            &format!("suite `{}`'s recipe", suite.name),
-        )?;
-    }
+    let runs = plan(suite, out, backend, slice)?;
     if nodes.is_none_or(nodes::NodeSpec::is_writer) {
         prepare_out(suite, out)?;
     }
@@ -180,6 +205,7 @@ fn one_run(
             label: format!("{name} "),
             nodes: nodes.cloned(),
             config_sources: Some(layered.sources_json()),
+            check: false,
         },
     };
     Ok(match train_on(backend, devices, task) {

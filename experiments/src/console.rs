@@ -39,6 +39,14 @@ pub fn error_text(e: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
+/// `text` with every word longer than [`MAX_CAUSE`] characters shortened (a command-line
+/// parser's usage error quotes the argument it refused, whatever its length).
+pub fn long_words_shortened(text: &str) -> String {
+    text.split_inclusive(char::is_whitespace)
+        .map(shortened)
+        .collect()
+}
+
 fn shortened(text: &str) -> String {
     let count = text.chars().count();
     match count > MAX_CAUSE {

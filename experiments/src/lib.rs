@@ -85,6 +85,46 @@ impl BackendTask for TrainTask {
     }
 }
 
+/// [`run::check`] as a [`BackendTask`]: `experiments train --check`.
+pub struct CheckTask(pub TrainTask);
+
+impl BackendTask for CheckTask {
+    type Output = anyhow::Result<run::Plan>;
+
+    fn run<B: AutodiffBackend>(self, devices: Vec<B::Device>, _: BackendInfo) -> Self::Output {
+        let TrainTask {
+            config,
+            dir,
+            options,
+        } = self.0;
+        run::check::<B>(&config, &dir, &options, devices)
+    }
+}
+
+/// Checks a run on `backend` and `devices` as its start would, training nothing and writing
+/// nothing ([`run::check`]), a panic inside Burn turned into an error.
+#[cfg_attr(test, inline)] // see `train_on`
+pub fn check_on(backend: &str, devices: &[usize], task: TrainTask) -> anyhow::Result<run::Plan> {
+    unwind("checking", || {
+        backend::dispatch(backend, devices, CheckTask(task))
+    })??
+}
+
+/// `f`'s result, or its panic as an error (`doing` names what failed inside Burn).
+fn unwind<R>(doing: &str, f: impl FnOnce() -> R) -> anyhow::Result<R> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => Ok(result),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            anyhow::bail!("{doing} failed inside Burn: {message}")
+        }
+    }
+}
+
 /// Runs one training task on `backend` and `devices` (indices; several = data-parallel),
 /// turning a panic inside Burn into an error.
 // `inline` in the unit-test build only: this function compiles the whole training loop once per
@@ -92,18 +132,5 @@ impl BackendTask for TrainTask {
 // again (about a third of CI's build time); the library itself compiles it as usual.
 #[cfg_attr(test, inline)]
 pub fn train_on(backend: &str, devices: &[usize], task: TrainTask) -> anyhow::Result<Summary> {
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        backend::dispatch(backend, devices, task)
-    }));
-    match outcome {
-        Ok(result) => result?,
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
-            anyhow::bail!("training failed inside Burn: {message}")
-        }
-    }
+    unwind("training", || backend::dispatch(backend, devices, task))??
 }

@@ -15,16 +15,16 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use experiments::backend::{self, default_backend};
-use experiments::compare::RunOutcome;
+use experiments::compare::{self, RunOutcome};
 use experiments::console;
 use experiments::nodes::{self, NodeSpec};
 use experiments::run::RunOptions;
 use experiments::throughput::ThroughputTask;
-use experiments::{TrainTask, compare, train_on};
+use experiments::{TrainTask, check_on, train_on};
 use study::config::{DatasetKind, ModelKind, Precision, TrainConfig, TrainFlags};
 use study::recipe::{Layered, Source, dataset_recipe, recipe_fields};
 use study::report;
-use study::run_dir::{RunStatus, read_config, recorded_backend};
+use study::run_dir::{RunStatus, read_config, recorded_backend, run_state};
 use study::slice::Slice;
 use study::spec::OptimizerSpec;
 use study::suite::Suite;
@@ -223,6 +223,11 @@ enum Command {
         /// Continue the run in --out from its last checkpoint (its config.json is used).
         #[arg(long)]
         resume: bool,
+        /// Check everything a start would (config, data on disk, model, devices, the run
+        /// directory and the checkpoint it would continue from), print what it would train,
+        /// and stop: nothing is trained or written. With `--resume`, checks the continuation.
+        #[arg(long, conflicts_with = "nodes")]
+        check: bool,
         #[command(flatten)]
         backend: BackendArgs,
         #[command(flatten)]
@@ -239,6 +244,11 @@ enum Command {
         /// Do not write the report at the end.
         #[arg(long)]
         no_report: bool,
+        /// Check everything the runs would (the suite, the backend, the data on disk, the
+        /// output directory and each run directory against its recipe), print each run's
+        /// state, and stop: nothing is trained or written.
+        #[arg(long, conflicts_with = "nodes")]
+        check: bool,
         /// Where datasets live (overrides the suite's recipe).
         #[arg(long)]
         data_dir: Option<String>,
@@ -319,9 +329,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             out,
             resume,
+            check,
             backend,
             nodes,
-        } => train(&config, out, resume, &backend, nodes.spec()?),
+        } => {
+            let how = How { resume, check };
+            train(&config, out, how, &backend, nodes.spec()?)
+        }
+        Command::Compare {
+            suite,
+            out,
+            check: true,
+            data_dir,
+            slice,
+            backend,
+            ..
+        } => check_suite(&suite, out, data_dir, &slice, &backend),
         Command::Compare {
             suite,
             out,
@@ -330,6 +353,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             slice,
             backend,
             nodes,
+            ..
         } => compare_suite(
             &suite,
             out,
@@ -420,11 +444,18 @@ fn train_config(
     Ok((config, dir, Some(layered)))
 }
 
-/// `experiments train`: one run, its summary printed.
+/// How `train` starts: `--resume`, `--check`.
+#[derive(Clone, Copy)]
+struct How {
+    resume: bool,
+    check: bool,
+}
+
+/// `experiments train`: one run, its summary printed (with `--check`, what it would train).
 fn train(
     flags: &ConfigFlags,
     out: Option<PathBuf>,
-    resume: bool,
+    How { resume, check }: How,
     backend: &BackendArgs,
     nodes: Option<NodeSpec>,
 ) -> anyhow::Result<ExitCode> {
@@ -444,19 +475,28 @@ fn train(
         None
     };
     let name = recorded.unwrap_or_else(|| backend.backend());
-    println!("training in {} on {name}", dir.display());
     let options = RunOptions {
         resume,
         dashboard: !backend.no_dashboard,
         label: String::new(),
         nodes,
         config_sources: layered.as_ref().map(Layered::sources_json),
+        check,
     };
     let task = TrainTask {
         config,
         dir: dir.clone(),
         options,
     };
+    if check {
+        let plan = check_on(&name, &backend.indices(), task)?;
+        println!(
+            "check of {} on {name} passed, nothing written: {plan}",
+            dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("training in {} on {name}", dir.display());
     let summary = train_on(&name, &backend.indices(), task)?;
     let or_dash =
         |v: Option<f64>, digits: usize| v.map_or("–".into(), |v| format!("{v:.digits$}"));
@@ -490,6 +530,56 @@ fn train(
     Ok(ExitCode::FAILURE)
 }
 
+/// The suite `compare` runs (`--data-dir` and `--precision` applied) and its output directory.
+fn load_suite(
+    suite: &str,
+    out: Option<PathBuf>,
+    data_dir: Option<String>,
+    slice: &SliceArgs,
+) -> anyhow::Result<(Suite, PathBuf)> {
+    let mut suite = Suite::load(suite)?;
+    if data_dir.is_some() {
+        suite.recipe.data_dir = data_dir;
+    }
+    if let Some(precision) = slice.precision {
+        suite.recipe.precision = precision;
+    }
+    let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&suite.name));
+    Ok((suite, out))
+}
+
+/// `experiments compare --check`: every run's state once the checks pass; nothing written.
+fn check_suite(
+    suite: &str,
+    out: Option<PathBuf>,
+    data_dir: Option<String>,
+    slice: &SliceArgs,
+    backend: &BackendArgs,
+) -> anyhow::Result<ExitCode> {
+    let (suite, out) = load_suite(suite, out, data_dir, slice)?;
+    let runs = compare::plan(&suite, &out, &backend.backend(), &slice.slice())?;
+    let mut left = 0;
+    for run in &runs {
+        let state = match run_state(&run.dir)? {
+            (Some(status @ (RunStatus::Complete | RunStatus::Diverged)), _) => {
+                format!("{status:?}, nothing to train")
+            }
+            (_, Some(progress)) => format!("to continue ({progress})"),
+            (Some(status), None) => format!("to continue ({status:?})"),
+            (None, None) => "to train".to_string(),
+        };
+        left += usize::from(state.starts_with("to "));
+        println!("{} {} seed {}: {state}", run.dataset, run.label, run.seed);
+    }
+    println!(
+        "check of suite `{}` in {} passed, nothing written: {} runs, {left} to train or continue",
+        suite.name,
+        out.display(),
+        runs.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `experiments compare`: the runs of a suite (or of a slice of it), then its report.
 fn compare_suite(
     suite: &str,
@@ -500,17 +590,10 @@ fn compare_suite(
     backend: &BackendArgs,
     nodes: Option<NodeSpec>,
 ) -> anyhow::Result<ExitCode> {
-    let mut suite = Suite::load(suite)?;
-    if data_dir.is_some() {
-        suite.recipe.data_dir = data_dir;
-    }
-    if let Some(precision) = slice.precision {
-        suite.recipe.precision = precision;
-    }
-    let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&suite.name));
+    let (suite, out) = load_suite(suite, out, data_dir, slice)?;
     let start = std::time::Instant::now();
     let dashboard = !backend.no_dashboard;
-    let outcomes = compare(
+    let outcomes = compare::compare(
         &suite,
         &out,
         &backend.backend(),
@@ -562,7 +645,17 @@ fn throughput(
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version go to stdout as they are; a usage error to stderr, the argument it
+        // quotes shortened.
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            let text = console::long_words_shortened(&e.render().to_string());
+            console::line(text.trim_end());
+            return ExitCode::from(2);
+        }
+    };
     let outcome = run(cli).context("experiments");
     // A multi-node process leaves the run (burn-collective's finish) once its command is done.
     nodes::leave();

@@ -146,7 +146,8 @@ enum Task {
     },
     /// Fuzzes every parser and reader (specs, configs, suites, IDX, CIFAR folders and archives,
     /// Imagenette folders and cache, run directories, checkpoints, report inputs) with
-    /// structure-aware mutations: `fuzz run` (crates/fuzz), built in release. Findings (crashes,
+    /// structure-aware mutations, and the `experiments` binary itself on hostile flags, configs,
+    /// suites, dataset trees and run directories: `fuzz run` (crates/fuzz), built in release. Findings (crashes,
     /// aborts, hangs, silent acceptance) and the summary go to target/fuzz/; the command fails
     /// when there is one. E.g. `cargo xtask fuzz -- --execs 1000000`, `-- --targets spec,idx`.
     Fuzz {
@@ -317,6 +318,8 @@ fn run(task: Task) -> Result<()> {
         Task::GpuCheck { features, run } => gpu_check(&features, run),
         Task::Bench { quick, dev } => bench::bench(quick, dev),
         Task::Fuzz { args } => {
+            // The command-line targets run the binary beside the fuzzer's (Flex only).
+            cargo(&["build", "--release", "--quiet", "-p", "experiments"])?;
             let mut command = vec!["run", "--release", "--quiet", "-p", "fuzz", "--", "run"];
             command.extend(args.iter().map(String::as_str));
             cargo(&command)

@@ -87,6 +87,13 @@ fn class_names(path: &Path, bytes: &[u8], expected: usize) -> Result<Vec<String>
             format!("{} class names, expected {expected}", names.len()),
         ));
     }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(twice) = names.iter().find(|n| !seen.insert(n.as_str())) {
+        return Err(DataError::format(
+            path,
+            format!("class `{twice}` is named twice: the {expected} classes need distinct names"),
+        ));
+    }
     Ok(names)
 }
 

@@ -74,11 +74,24 @@ pub fn find_full_fashion_mnist(data_dir: &Path) -> Option<PathBuf> {
 }
 
 /// The full Fashion-MNIST (60,000 train / 10,000 test) from `dir`.
+/// Refused: images of another size than Fashion-MNIST's 28×28 (a valid IDX file of another
+/// dataset, or a damaged header).
 pub fn read_fashion_mnist(dir: &Path, split: Split) -> Result<ImageSet> {
-    read_idx_dataset(
+    let set = read_idx_dataset(
         dir,
         split,
         &FASHION_MNIST_CLASSES,
         "Run `cargo xtask download fashion-mnist`, or `apt-get install dataset-fashion-mnist`",
-    )
+    )?;
+    if (set.channels, set.height, set.width) != (1, 28, 28) {
+        return Err(DataError::format(
+            dir,
+            format!(
+                "the {split:?} images are {}×{} pixels ({} channel(s)); Fashion-MNIST's are 28×28, \
+                 one channel",
+                set.height, set.width, set.channels
+            ),
+        ));
+    }
+    Ok(set)
 }

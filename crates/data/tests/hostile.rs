@@ -217,3 +217,52 @@ fn a_cache_that_does_not_fit_is_rebuilt_never_trusted() {
         assert_eq!(read.set, reference.set, "{what}");
     }
 }
+
+#[test]
+fn cifar_class_names_must_be_distinct() {
+    let tmp = tempfile::tempdir().unwrap();
+    let top = tmp.path().join("cifar-10-batches-bin");
+    fs::create_dir_all(&top).unwrap();
+    let record: Vec<u8> = std::iter::once(0).chain([7u8; 3072]).collect();
+    fs::write(top.join("test_batch.bin"), &record).unwrap();
+    fs::write(top.join("batches.meta.txt"), "cat\n".repeat(10)).unwrap();
+    let e = read_cifar10(tmp.path(), Split::Test)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("batches.meta.txt") && e.contains("class `cat` is named twice"),
+        "{e}"
+    );
+}
+
+#[test]
+fn fashion_mnist_images_must_be_28_by_28() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (side, n) in [(4u32, 2u32), (1, 2)] {
+        for split in ["train", "t10k"] {
+            let images = idx(
+                IMAGES_MAGIC,
+                &[n, side, side],
+                &vec![0; (n * side * side) as usize],
+            );
+            fs::write(
+                tmp.path().join(format!("{split}-images-idx3-ubyte")),
+                images,
+            )
+            .unwrap();
+            let labels = idx(LABELS_MAGIC, &[n], &[0, 1]);
+            fs::write(
+                tmp.path().join(format!("{split}-labels-idx1-ubyte")),
+                labels,
+            )
+            .unwrap();
+        }
+        let e = data::read_fashion_mnist(tmp.path(), Split::Train)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("{side}×{side} pixels")) && e.contains("28×28"),
+            "{e}"
+        );
+    }
+}

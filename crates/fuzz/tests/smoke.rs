@@ -1,5 +1,6 @@
 //! CI's smoke run of the fuzzer: a few hundred inputs of every target, no finding. (The long
-//! run is `cargo xtask fuzz -- --execs 1000000`.)
+//! run is `cargo xtask fuzz -- --execs 1000000`.) The command-line targets run the
+//! `experiments` binary beside the fuzzer's, which `cargo test --workspace` builds.
 #![allow(clippy::unwrap_used)]
 
 use std::process::Command;
@@ -31,6 +32,11 @@ fn every_target_runs_a_few_hundred_inputs_without_a_finding() {
         "run-dir",
         "report",
         "checkpoint",
+        "cli-flags",
+        "cli-config",
+        "cli-suite",
+        "cli-data",
+        "cli-run-dir",
     ];
     for name in targets {
         let row = summary

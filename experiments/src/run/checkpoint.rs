@@ -109,6 +109,13 @@ pub fn load<B: AutodiffBackend>(
 ) -> Result<Loaded, Unusable> {
     let recorder = CheckpointRecorder::new();
     let file = |kind: &str| dir.join("checkpoint").join(format!("{kind}-{epoch}"));
+    // Only regular files are opened: a FIFO would block the reader, a device feed it forever.
+    for kind in ["model", "optim", "scheduler"] {
+        let path = file(kind).with_extension("mpk");
+        if path.exists() {
+            data::check_regular(&path).map_err(|e| Unusable::Unreadable(e.to_string()))?;
+        }
+    }
     // Burn's decoding panics on some corrupt files (an invalid parameter id): a panic here is
     // an unreadable file like any other.
     let loaded = quietly(|| {

@@ -32,10 +32,15 @@ impl MetricLogs {
 
     /// The entries of metric `name` in `epoch` of `split` (none when the log is missing).
     fn read(&mut self, name: &str, epoch: usize, split: Split) -> anyhow::Result<Vec<(f64, f64)>> {
-        let entries = self.logger.read_numeric(name, epoch, &split).map_err(|e| {
-            let file = EpochLogs::file(&self.dir, name, epoch, &split);
-            anyhow::anyhow!("{}: {e}", file.display())
-        })?;
+        let file = EpochLogs::file(&self.dir, name, epoch, &split);
+        // Burn's reader opens whatever is there: a FIFO would block it, a device feed it.
+        if file.exists() {
+            data::check_regular(&file)?;
+        }
+        let entries = self
+            .logger
+            .read_numeric(name, epoch, &split)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         Ok(entries
             .into_iter()
             .map(|entry| match entry {

@@ -2,7 +2,7 @@
 //!
 //! | stage | file | what |
 //! | --- | --- | --- |
-//! | entry | `train.rs` | [`train`]: the stages below, in order |
+//! | entry | `train.rs` | [`train`]: the stages below, in order; [`check`]: prepare alone, nothing written |
 //! | prepare | `prepare.rs` | every local check, the directory lock, [`setup`](setup::RunSetup), the resume point; over nodes, their agreement |
 //! | setup | `setup.rs` | data, model, optimizer, loaders and schedule, built before the directory is touched |
 //! | schedule | `schedule.rs` | the config's schedule as `lookahead-optim`'s `AnySchedule` |
@@ -35,4 +35,4 @@ pub use options::RunOptions;
 pub use resume::{ResumePoint, resume_point};
 pub use schedule::run_schedule;
 pub use setup::RunSetup;
-pub use train::train;
+pub use train::{Plan, check, train};

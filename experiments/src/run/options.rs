@@ -17,4 +17,7 @@ pub struct RunOptions {
     /// Where each non-default field of the config came from (recipe, file, flag), written to
     /// `config_sources.json` beside `config.json` (`study::recipe::Layered::sources_json`).
     pub config_sources: Option<serde_json::Value>,
+    /// Check everything a start would (config, data, devices, the directory's state, the
+    /// resume point) and train nothing: no file is written, no lock taken ([`super::check`]).
+    pub check: bool,
 }

@@ -19,8 +19,8 @@ use crate::nodes::{NodeLink, NodeSpec};
 /// What a run trains with, once every local check has passed: the directory lock, the setup,
 /// and where the run starts.
 pub struct Prepared<B: AutodiffBackend> {
-    /// The run directory's lock, held until training ends.
-    pub lock: DirLock,
+    /// The run directory's lock, held until training ends (none for a check: it writes nothing).
+    pub lock: Option<DirLock>,
     /// What the run trains with.
     pub setup: RunSetup<B>,
     /// Whether this process writes the run directory (one process, or node 0).
@@ -53,7 +53,9 @@ impl<B: AutodiffBackend> Prepared<B> {
         // Held until training ends: a second writer of this directory is refused. An existing
         // directory is locked before its state is read; a new one is created (and locked) only
         // after every check, so a refused config leaves no directory behind.
-        let existing = (writer && dir.exists())
+        // A check (`options.check`) only reads, so it takes no lock.
+        let locks = !options.check;
+        let existing = (locks && writer && dir.exists())
             .then(|| DirLock::acquire(dir))
             .transpose()?;
         if writer {
@@ -65,8 +67,9 @@ impl<B: AutodiffBackend> Prepared<B> {
             false => dir.join(format!("node-{}", shard.rank)),
         };
         let lock = match existing {
-            Some(lock) => lock,
-            None => DirLock::create(&work_dir)?,
+            Some(lock) => Some(lock),
+            None if locks => Some(DirLock::create(&work_dir)?),
+            None => None,
         };
         let point = resume_point::<B>(config, dir, options.resume, &setup.model, &devices[0])?;
         Ok(Self {

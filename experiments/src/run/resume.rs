@@ -9,12 +9,14 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::train::metric::store::Split;
 use study::config::TrainConfig;
 use study::run_dir::{
-    FINGERPRINT, Fingerprint, Summary, checkpoint_epochs, epoch_dirs, read_fingerprint,
-    read_summary, recorded_progress, write_config,
+    BACKEND, CONFIG, FINGERPRINT, Fingerprint, METRICS, RunStatus, SESSIONS, SUMMARY, Sessions,
+    Summary, TRAIN_LOSS, checkpoint_epochs, epoch_dirs, read_fingerprint, read_summary,
+    recorded_progress, write_config,
 };
 
 use super::checkpoint::{self, ParamShapes, Unusable};
 use super::epoch_logs::EpochLogs;
+use super::finish::read_metrics;
 use crate::console;
 use crate::model::Classifier;
 
@@ -71,8 +73,43 @@ fn missing_log(dir: &Path, epoch: usize) -> Option<std::path::PathBuf> {
         .find(|path| !path.is_file())
 }
 
-/// Refuses a directory holding a finished or interrupted run unless resuming, before any work.
+/// The files a session writes at the top of its run directory (each atomically: a rename
+/// onto the name, which a folder there would refuse at the end of the session).
+const WRITTEN: [&str; 10] = [
+    CONFIG,
+    BACKEND,
+    FINGERPRINT,
+    SESSIONS,
+    METRICS,
+    TRAIN_LOSS,
+    SUMMARY,
+    "model.mpk",
+    "config_sources.json",
+    crate::tensorboard::EVENT_FILE,
+];
+
+/// Refuses, before any work: a folder where the session will write a file; a directory
+/// holding a finished or interrupted run unless resuming.
 pub fn check_dir_state(dir: &Path, resume: bool) -> anyhow::Result<()> {
+    for name in WRITTEN {
+        let path = dir.join(name);
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            bail!(
+                "{} is a folder, where the run writes a file; move it away; nothing was changed",
+                path.display()
+            );
+        }
+    }
+    let checkpoint = dir.join("checkpoint");
+    for entry in fs::read_dir(&checkpoint).into_iter().flatten().flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            bail!(
+                "{} is a folder, where checkpoint files are written; move it away; nothing was \
+                 changed",
+                entry.path().display()
+            );
+        }
+    }
     if resume {
         return Ok(());
     }
@@ -119,6 +156,18 @@ pub fn resume_point<B: AutodiffBackend>(
     if let Some(recorded) = &recorded {
         recorded.check_config(&own, dir, "its config.json")?;
     }
+    // A run that has ended (complete, or diverged: it would diverge again) has nothing to
+    // train, whatever its checkpoints hold: a damaged last checkpoint must not start its last
+    // epochs over.
+    if let Some(summary) = read_summary(dir)?
+        && matches!(summary.status, RunStatus::Complete | RunStatus::Diverged)
+    {
+        return Ok(ResumePoint {
+            epoch: summary.epochs_completed,
+            ended: Some(summary),
+            ..fresh(own)
+        });
+    }
     let (newest, skipped) = newest_loadable::<B>(dir, model, device)?;
     let Some((epoch, loaded)) = newest else {
         let summary = read_summary(dir)?;
@@ -147,6 +196,18 @@ pub fn resume_point<B: AutodiffBackend>(
         );
     };
     recorded.check_params(&loaded.params.digest(), &loaded.model_file)?;
+    // What the session reads back once it has trained (the sessions, the kept epochs' logs) is
+    // read now, so that a damaged record is refused before anything is written.
+    Sessions::read(dir)?;
+    let (kept, _) = read_metrics(dir, Some(epoch))?;
+    if let Some(hole) = (1..=epoch).find(|e| !kept.iter().any(|m| m.epoch == *e)) {
+        bail!(
+            "{}: cannot resume from the checkpoint of epoch {epoch}: the training losses of \
+             epoch {hole} are not in its logs ({} holds none); nothing was changed",
+            dir.display(),
+            EpochLogs::file(dir, "Loss", hole, &Split::Train).display()
+        );
+    }
     for message in &skipped {
         console::line(format!(
             "warning: {}: {message}: continuing from epoch {epoch}, the newest checkpoint that \
@@ -154,13 +215,9 @@ pub fn resume_point<B: AutodiffBackend>(
             dir.display()
         ));
     }
-    let ended = match epoch >= config.epochs {
-        true => read_summary(dir)?,
-        false => None,
-    };
     Ok(ResumePoint {
         epoch,
-        ended,
+        ended: None,
         fingerprint: own.with_params(loaded.params.digest()),
     })
 }
@@ -173,8 +230,12 @@ pub fn prepare_dir(config: &TrainConfig, dir: &Path, resumed_from: usize) -> any
     for split in ["train", "valid"] {
         for (epoch, path) in epoch_dirs(dir, split) {
             if epoch > resumed_from {
-                fs::remove_dir_all(&path)
-                    .with_context(|| format!("cannot remove {}", path.display()))?;
+                // Whatever stands there (a folder, or a file where one was expected) goes.
+                let removed = match fs::symlink_metadata(&path).map(|m| m.is_dir()) {
+                    Ok(true) => fs::remove_dir_all(&path),
+                    _ => fs::remove_file(&path),
+                };
+                removed.with_context(|| format!("cannot remove {}", path.display()))?;
             }
         }
     }

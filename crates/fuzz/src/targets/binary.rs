@@ -33,20 +33,20 @@ fn check_set(set: &ImageSet) {
     );
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub(super) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut out = GzEncoder::new(Vec::new(), Compression::fast());
     out.write_all(bytes).expect("in memory");
     out.finish().expect("in memory")
 }
 
-fn gunzip(bytes: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn gunzip(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     GzDecoder::new(bytes).read_to_end(&mut out).ok()?;
     Some(out)
 }
 
 /// A gzip stream's layout: header, and the CRC-32 and length of its trailer.
-fn gzip_layout(len: usize) -> Layout {
+pub(super) fn gzip_layout(len: usize) -> Layout {
     let trailer = len.saturating_sub(8);
     Layout {
         fields: vec![
@@ -65,6 +65,21 @@ fn gzip_layout(len: usize) -> Layout {
     }
 }
 
+/// The layout of an IDX file of `ndims` dimensions and `len` bytes: its magic and sizes.
+pub(super) fn idx_layout(ndims: usize, len: usize) -> Layout {
+    let fields = (0..=ndims)
+        .map(|d| Field {
+            offset: 4 * d,
+            width: 4,
+            encoding: Encoding::Big,
+        })
+        .collect();
+    Layout {
+        fields,
+        boundaries: vec![4, 4 + 4 * ndims, len],
+    }
+}
+
 /// IDX images (3 of 4×3) and labels, raw or gzipped; the mutated one is chosen by the input's
 /// first byte. Oracle: [`check_set`].
 pub struct Idx {
@@ -73,7 +88,7 @@ pub struct Idx {
     labels: Vec<u8>,
 }
 
-fn idx(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
+pub(super) fn idx(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
     let mut out = magic.to_be_bytes().to_vec();
     for d in dims {
         out.extend(d.to_be_bytes());
@@ -113,20 +128,7 @@ impl Target for Idx {
         let (choice, bytes) = split_choice(seed, 2);
         let layout = match bytes.starts_with(&[0x1f, 0x8b]) {
             true => gzip_layout(bytes.len()),
-            false => {
-                let ndims = if choice == 0 { 3 } else { 1 };
-                let fields = (0..=ndims)
-                    .map(|d| Field {
-                        offset: 4 * d,
-                        width: 4,
-                        encoding: Encoding::Big,
-                    })
-                    .collect();
-                Layout {
-                    fields,
-                    boundaries: vec![4, 4 + 4 * ndims, bytes.len()],
-                }
-            }
+            false => idx_layout(if choice == 0 { 3 } else { 1 }, bytes.len()),
         };
         with_choice(choice, &mutate_bytes(bytes, &layout, rng))
     }
@@ -147,17 +149,18 @@ impl Target for Idx {
 }
 
 const RECORD: usize = 1 + 3072;
-const META: &str = "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n";
+pub(super) const META: &str =
+    "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n";
 
 /// A CIFAR-10 test batch of `n` records.
-fn cifar_batch(n: usize) -> Vec<u8> {
+pub(super) fn cifar_batch(n: usize) -> Vec<u8> {
     (0..n)
         .flat_map(|r| std::iter::once(r as u8 % 10).chain((0..3072).map(move |i| (i + r) as u8)))
         .collect()
 }
 
 /// The layout of a batch: each record's label, and the record boundaries.
-fn batch_layout(len: usize) -> Layout {
+pub(super) fn batch_layout(len: usize) -> Layout {
     let records = len / RECORD;
     Layout {
         fields: (0..records)

@@ -5,8 +5,14 @@
 //! finding) when it accepts what it must not ("silent acceptance": its oracle, checked on every
 //! accepted input). Panics, aborts, stack overflows and hangs of the entry points themselves
 //! are findings too (the supervisor sees the worker die or stall).
+//!
+//! The `cli-*` targets run the real `experiments` binary instead ([`cli`]): users meet the
+//! program through its command line, its folders and a real file system.
 
 mod binary;
+mod cli;
+mod cli_dirs;
+mod cli_train;
 mod images;
 mod run_dir;
 mod text;
@@ -44,7 +50,7 @@ pub trait Target {
 }
 
 /// Every target, by name, with what it covers.
-pub const TARGETS: [(&str, &str); 11] = [
+pub const TARGETS: [(&str, &str); 16] = [
     ("spec", "optimizer specs (OptimizerSpec::parse)"),
     (
         "config",
@@ -83,6 +89,26 @@ pub const TARGETS: [(&str, &str); 11] = [
         "checkpoint",
         "checkpoints and fingerprint as --resume reads them (resume_point)",
     ),
+    (
+        "cli-flags",
+        "the binary: `train --check` with hostile flags",
+    ),
+    (
+        "cli-config",
+        "the binary: `train --check --config` with a hostile JSON or TOML file",
+    ),
+    (
+        "cli-suite",
+        "the binary: `compare --check` of a hostile suite file against a suite directory",
+    ),
+    (
+        "cli-data",
+        "the binary: `train --check` on a hostile dataset tree (Fashion-MNIST, CIFAR-10)",
+    ),
+    (
+        "cli-run-dir",
+        "the binary: `train --resume` of a hostile run directory, trained for real",
+    ),
 ];
 
 /// Builds target `name`, its files written under `work`.
@@ -99,6 +125,11 @@ pub fn build(name: &str, work: &Path) -> anyhow::Result<Box<dyn Target>> {
         "run-dir" => Box::new(run_dir::RunDir::new(work)?),
         "report" => Box::new(run_dir::Report::new(work)?),
         "checkpoint" => Box::new(run_dir::Checkpoint::new(work)?),
+        "cli-flags" => Box::new(cli_train::Flags::new(work)?),
+        "cli-config" => Box::new(cli_train::Config::new(work)?),
+        "cli-suite" => Box::new(cli_dirs::SuiteCheck::new(work)?),
+        "cli-data" => Box::new(cli_dirs::Data::new(work)?),
+        "cli-run-dir" => Box::new(cli_dirs::Resume::new(work)?),
         _ => anyhow::bail!(
             "unknown target `{name}`; the targets: {}",
             TARGETS.map(|(n, _)| n).join(", ")

@@ -70,6 +70,7 @@ fn trained(work: &Path) -> anyhow::Result<(PathBuf, TrainConfig)> {
             label: "fuzz seed run ".into(),
             nodes: None,
             config_sources: None,
+            check: false,
         };
         let task = TrainTask {
             config: config.clone(),

@@ -10,7 +10,7 @@ use super::{Target, Verdict};
 use crate::mutate::{Rng, mutate_text};
 
 /// Names the spec grammar knows.
-const SPEC_WORDS: [&str; 22] = [
+pub(super) const SPEC_WORDS: [&str; 22] = [
     "lookahead",
     "ranger",
     "sgd",
@@ -36,7 +36,7 @@ const SPEC_WORDS: [&str; 22] = [
 ];
 
 /// Names of config and suite fields.
-const FIELD_WORDS: [&str; 14] = [
+pub(super) const FIELD_WORDS: [&str; 14] = [
     "epochs",
     "batch_size",
     "lr_max",
