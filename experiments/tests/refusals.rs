@@ -32,7 +32,12 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
                 stack.push(entry.unwrap().path());
             }
         } else if path.file_name().is_some_and(|n| n != ".lock") {
-            files.insert(path.clone(), fs::read(&path).unwrap());
+            // A FIFO is recorded as one, not read (a read would wait for a writer).
+            let bytes = match path.is_file() {
+                true => fs::read(&path).unwrap(),
+                false => b"<not a regular file>".to_vec(),
+            };
+            files.insert(path.clone(), bytes);
         }
     }
     files
@@ -290,7 +295,7 @@ fn every_refusal_of_a_run_directory_leaves_it_as_it_was() {
         "checkpoint is a folder",
         &not_a_file,
         &resume(&not_a_file),
-        "no checkpoint that loads",
+        "is a folder, where checkpoint files are written",
     );
 
     let swapped = path("swapped");
@@ -314,6 +319,90 @@ fn every_refusal_of_a_run_directory_leaves_it_as_it_was() {
         &resume(&mixed),
         "optimizer state of another run",
     );
+}
+
+/// What the command-line campaign (`cargo xtask fuzz`, `cli-*` targets) found, each refused
+/// before anything is written, or left alone.
+#[test]
+fn what_the_command_line_campaign_found_is_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let a = cwd.join("a");
+    let output = experiments(&train_args(a.to_str().unwrap(), "1"), cwd);
+    assert!(output.status.success(), "{output:?}");
+    let resume = |dir: &Path| -> Vec<String> {
+        own([
+            "train",
+            "--resume",
+            "--backend",
+            "flex",
+            "--no-dashboard",
+            "--out",
+        ])
+        .into_iter()
+        .chain([dir.to_str().unwrap().to_string()])
+        .collect()
+    };
+    let case = |name: &str, damage: &dyn Fn(&Path), says: &str| {
+        let dir = cwd.join(name);
+        interrupted_copy(&a, &dir);
+        damage(&dir);
+        refused(name, &refs(&resume(&dir)), cwd, &dir, says);
+    };
+    let fifo = |path: &Path| {
+        let _ = fs::remove_file(path);
+        assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
+    };
+    // A FIFO in a checkpoint: named, never opened (it blocked the reader).
+    case(
+        "a FIFO checkpoint file",
+        &|d| fifo(&d.join("checkpoint/optim-2.mpk")),
+        "optim-2.mpk: is not a regular file",
+    );
+    case(
+        "a FIFO epoch log",
+        &|d| fifo(&d.join("valid/epoch-1/Accuracy.log")),
+        "not a regular file",
+    );
+    case(
+        "a damaged sessions.json",
+        &|d| fs::write(d.join("sessions.json"), "{\"sessions\": [}").unwrap(),
+        "sessions.json",
+    );
+    case(
+        "an empty training-loss log",
+        &|d| fs::write(d.join("train/epoch-1/Loss.log"), "").unwrap(),
+        "epoch 1 are not in its logs",
+    );
+    case(
+        "a folder where metrics.csv is written",
+        &|d| {
+            fs::remove_file(d.join("metrics.csv")).unwrap();
+            fs::create_dir(d.join("metrics.csv")).unwrap();
+        },
+        "is a folder, where the run writes a file",
+    );
+    // An ended run whose last checkpoint is damaged is not trained again.
+    let ended = cwd.join("ended");
+    copy_dir(&a, &ended);
+    fs::write(ended.join("checkpoint/model-3.mpk"), b"").unwrap();
+    let before = snapshot(&ended);
+    let output = experiments(&refs(&resume(&ended)), cwd);
+    assert!(output.status.success(), "{output:?}");
+    assert!(snapshot(&ended) == before, "an ended run was changed");
+    // A check writes nothing, not even the run directory.
+    let fresh = cwd.join("fresh");
+    let mut check = train_args(fresh.to_str().unwrap(), "1");
+    check.push("--check");
+    let output = experiments(&check, cwd);
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("nothing written"));
+    assert!(!fresh.exists(), "a check created the run directory");
+    // A usage error quotes a 100 kB argument shortened.
+    let long = "x".repeat(100_000);
+    let output = experiments(&["train", "--check", &long], cwd);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stderr.len() < 4_000, "{} bytes", output.stderr.len());
 }
 
 #[test]

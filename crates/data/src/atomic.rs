@@ -64,20 +64,34 @@ impl<'a> AtomicFile<'a> {
 
 /// The environment variable of the fault-injection tests: every atomic write whose path
 /// contains its value fails as on a full disk ("No space left on device"), the temporary file
-/// removed, the destination untouched.
+/// removed, the destination untouched. With the prefix `kill:` (`kill:metrics.csv`), the
+/// process is killed instead (SIGKILL), its temporary file written and not yet renamed: as a
+/// `kill -9` or a lost machine would stop it at that write.
 pub const FAULT_ENV: &str = "LOOKAHEAD_FAIL_WRITES";
 
 /// The injected failure of a write to `path` (see [`FAULT_ENV`]); none when it is unset.
 fn injected_fault(path: &Path) -> std::io::Result<()> {
-    match std::env::var_os(FAULT_ENV) {
-        Some(part)
-            if !part.is_empty() && path.to_string_lossy().contains(&*part.to_string_lossy()) =>
-        {
-            const ENOSPC: i32 = 28;
-            Err(std::io::Error::from_raw_os_error(ENOSPC))
-        }
-        _ => Ok(()),
+    let Some(value) = std::env::var_os(FAULT_ENV) else {
+        return Ok(());
+    };
+    let value = value.to_string_lossy();
+    let (kill, part) = match value.strip_prefix("kill:") {
+        Some(part) => (true, part),
+        None => (false, &*value),
+    };
+    if part.is_empty() || !path.to_string_lossy().contains(part) {
+        return Ok(());
     }
+    if kill {
+        let pid = std::process::id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid])
+            .status();
+        // Where `kill` is missing: still no unwinding, no destructor, no rename.
+        std::process::abort();
+    }
+    const ENOSPC: i32 = 28;
+    Err(std::io::Error::from_raw_os_error(ENOSPC))
 }
 
 /// Writes `path` atomically with `write`, through a buffered writer.

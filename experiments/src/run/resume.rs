@@ -73,6 +73,23 @@ fn missing_log(dir: &Path, epoch: usize) -> Option<std::path::PathBuf> {
         .find(|path| !path.is_file())
 }
 
+/// Reads now what a session resumed from the checkpoint of `epoch` reads back once it has
+/// trained (the sessions, the kept epochs' logs, each epoch with its training losses), so that
+/// a damaged record is refused before anything is written.
+fn check_records(dir: &Path, epoch: usize) -> anyhow::Result<()> {
+    Sessions::read(dir)?;
+    let (kept, _) = read_metrics(dir, Some(epoch))?;
+    if let Some(hole) = (1..=epoch).find(|e| !kept.iter().any(|m| m.epoch == *e)) {
+        bail!(
+            "{}: cannot resume from the checkpoint of epoch {epoch}: the training losses of \
+             epoch {hole} are not in its logs ({} holds none); nothing was changed",
+            dir.display(),
+            EpochLogs::file(dir, "Loss", hole, &Split::Train).display()
+        );
+    }
+    Ok(())
+}
+
 /// The files a session writes at the top of its run directory (each atomically: a rename
 /// onto the name, which a folder there would refuse at the end of the session).
 const WRITTEN: [&str; 10] = [
@@ -196,18 +213,7 @@ pub fn resume_point<B: AutodiffBackend>(
         );
     };
     recorded.check_params(&loaded.params.digest(), &loaded.model_file)?;
-    // What the session reads back once it has trained (the sessions, the kept epochs' logs) is
-    // read now, so that a damaged record is refused before anything is written.
-    Sessions::read(dir)?;
-    let (kept, _) = read_metrics(dir, Some(epoch))?;
-    if let Some(hole) = (1..=epoch).find(|e| !kept.iter().any(|m| m.epoch == *e)) {
-        bail!(
-            "{}: cannot resume from the checkpoint of epoch {epoch}: the training losses of \
-             epoch {hole} are not in its logs ({} holds none); nothing was changed",
-            dir.display(),
-            EpochLogs::file(dir, "Loss", hole, &Split::Train).display()
-        );
-    }
+    check_records(dir, epoch)?;
     for message in &skipped {
         console::line(format!(
             "warning: {}: {message}: continuing from epoch {epoch}, the newest checkpoint that \
