@@ -88,6 +88,12 @@ pub enum BackendError {
         /// Why.
         reason: String,
     },
+    /// A device given twice (`--devices 0,0`).
+    #[error("--devices lists device {index} twice; each device trains one replica")]
+    Twice {
+        /// The index given twice.
+        index: usize,
+    },
 }
 
 /// Work generic over the backend: [`dispatch`] calls [`BackendTask::run`] with the backend and
@@ -193,24 +199,18 @@ pub fn dispatch<T: BackendTask>(
 
 /// Refuses an empty or repeated device list.
 fn check_indices(name: &str, indices: &[usize]) -> Result<(), BackendError> {
-    let Some(&first) = indices.first() else {
+    if indices.is_empty() {
         return Err(BackendError::Device {
             name: name.to_string(),
             index: 0,
             reason: "no device given".into(),
         });
-    };
-    let mut seen = indices.to_vec();
-    seen.sort_unstable();
-    seen.dedup();
-    if seen.len() != indices.len() {
-        return Err(BackendError::Device {
-            name: name.to_string(),
-            index: first,
-            reason: "a device appears twice".into(),
-        });
     }
-    Ok(())
+    let mut seen = std::collections::HashSet::new();
+    match indices.iter().find(|&&i| !seen.insert(i)) {
+        Some(&index) => Err(BackendError::Twice { index }),
+        None => Ok(()),
+    }
 }
 
 /// CPU backends: indices 0..n name n workers on the one CPU device.
@@ -312,7 +312,8 @@ mod tests {
         let err = dispatch(name, &[1, 1], CountDevices)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("twice"), "{err}");
+        assert!(err.contains("lists device 1 twice"), "{err}");
+        assert!(!err.contains("has no device"), "{err}");
         assert!(dispatch(name, &[], CountDevices).is_err());
     }
 

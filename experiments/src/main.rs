@@ -623,11 +623,14 @@ fn compare_suite(
         let files = report::report(&out)?;
         println!("report: {}", files.markdown.display());
     }
-    Ok(if failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    if failed > 0 {
+        console::line(format!(
+            "error: {failed} of the suite's runs failed (their errors are above); rerun the same \
+             command to retry them"
+        ));
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `experiments throughput`: the table, and the JSON if asked.

@@ -273,9 +273,22 @@ pub struct Located {
     pub path: PathBuf,
 }
 
+/// Refuses a link at `path` that leads nowhere (to itself, round a loop, or to nothing): the
+/// dataset is there by name, and "not on disk" would send the user to download it again.
+fn no_dangling_link(path: &Path) -> Result<()> {
+    match (std::fs::symlink_metadata(path), std::fs::metadata(path)) {
+        (Ok(_), Err(e)) => Err(DataError::format(
+            path,
+            format!("is a link that leads nowhere readable ({e}): a loop, or a missing target"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Where dataset `kind` is under `dir`; the error names the download and import commands.
 /// Exactly what the readers can read counts as present: CIFAR's folder or archive, Imagenette's
 /// extracted folder only, Fashion-MNIST's files in `dir` or Debian's package.
+/// A link at the dataset's name that leads nowhere is named as such.
 pub fn locate(kind: &DatasetKind, dir: &Path) -> Result<Located> {
     let variants: Vec<&'static str> = match kind {
         DatasetKind::FashionMnistEmbedded => {
@@ -285,6 +298,7 @@ pub fn locate(kind: &DatasetKind, dir: &Path) -> Result<Located> {
             });
         }
         DatasetKind::FashionMnist => {
+            no_dangling_link(&dir.join("fashion-mnist"))?;
             return find_full_fashion_mnist(dir)
                 .map(|path| Located {
                     variant: "fashion-mnist",
@@ -301,6 +315,7 @@ pub fn locate(kind: &DatasetKind, dir: &Path) -> Result<Located> {
         let spec = dataset_spec(name)?;
         let folder = dir.join(spec.folder);
         let archive = dir.join(spec.files[0].file_name());
+        no_dangling_link(&folder)?;
         let path = if folder.exists() {
             folder
         } else if spec.reads_archive && archive.is_file() {

@@ -266,3 +266,20 @@ fn fashion_mnist_images_must_be_28_by_28() {
         );
     }
 }
+
+#[test]
+fn a_dataset_folder_linked_to_itself_is_named_not_called_absent() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (kind, name) in [
+        (DatasetKind::FashionMnist, "fashion-mnist"),
+        (DatasetKind::Cifar10, "cifar-10-batches-bin"),
+    ] {
+        let link = tmp.path().join(name);
+        std::os::unix::fs::symlink(&link, &link).unwrap();
+        let e = locate(&kind, tmp.path()).unwrap_err().to_string();
+        assert!(
+            e.contains(name) && e.contains("link that leads nowhere"),
+            "{e}"
+        );
+    }
+}
