@@ -451,7 +451,7 @@ impl Target for Resume {
         let dir = self.root.join("run");
         let entry = self.states.apply(input, &dir);
         let before = Snapshot::of(&dir);
-        let summary = std::fs::read_to_string(dir.join("summary.json")).unwrap_or_default();
+        let summary = summary_text(&dir);
         let ended = summary.contains("\"status\": \"complete\"");
         let args: Vec<OsString> = vec![
             "train".into(),
@@ -494,16 +494,26 @@ fn trained_from(entry: &Path) -> bool {
         .any(|top| entry.starts_with(top))
 }
 
+/// `dir/summary.json`, read only when it is a regular file (the fuzzer itself must not wait on
+/// a FIFO put there); empty otherwise.
+fn summary_text(dir: &Path) -> String {
+    let path = dir.join("summary.json");
+    match path.is_file() {
+        true => std::fs::read_to_string(&path).unwrap_or_default(),
+        false => String::new(),
+    }
+}
+
 /// Whether the run in `dir` ended diverged, by its summary.
 fn diverged(dir: &Path) -> bool {
-    let summary = std::fs::read_to_string(dir.join("summary.json")).unwrap_or_default();
+    let summary = summary_text(dir);
     summary.contains("\"status\": \"diverged\"")
 }
 
 impl Resume {
     /// The oracle of an accepted `--resume` (see [`Resume`]).
     fn check_finished(&self, dir: &Path, entry: &Path) {
-        let summary = std::fs::read_to_string(dir.join("summary.json")).unwrap_or_default();
+        let summary = summary_text(dir);
         assert!(
             summary.contains("\"status\": \"complete\""),
             "an accepted --resume ended without a complete summary: {summary}"
