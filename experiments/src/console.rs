@@ -58,6 +58,14 @@ fn shortened(text: &str) -> String {
     }
 }
 
+/// The message a panic carried (`panic!` gives a `String` or a `&str`), if it carried one.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<String> {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+}
+
 /// From now on, a panic raised in the source of one of `crates` (matched against the panic's
 /// file path, e.g. `burn-collective`) prints one line, `note: {label}: a background task of
 /// {crate} stopped: {message} ({file}:{line})`, without a backtrace; every other panic goes to

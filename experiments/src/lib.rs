@@ -115,11 +115,8 @@ fn unwind<R>(doing: &str, f: impl FnOnce() -> R) -> anyhow::Result<R> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(result) => Ok(result),
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
+            let message =
+                console::panic_message(panic.as_ref()).unwrap_or_else(|| "unknown panic".into());
             anyhow::bail!("{doing} failed inside Burn: {message}")
         }
     }

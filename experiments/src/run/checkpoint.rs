@@ -65,11 +65,7 @@ fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     std::panic::set_hook(hook);
     outcome.map_err(|panic| {
-        let message = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
+        let message = crate::console::panic_message(panic.as_ref()).unwrap_or_default();
         format!("Burn's decoder failed: {message}")
     })
 }
