@@ -132,8 +132,8 @@ fn gz(bytes: &[u8]) -> Vec<u8> {
 
 #[test]
 fn idx_round_trip_gz_and_raw() {
-    let pixels: Vec<u8> = (0..3 * 4 * 5).map(|i| (i * 3) as u8).collect();
-    let images = idx_bytes(IMAGES_MAGIC, &[3, 4, 5], &pixels);
+    let pixels: Vec<u8> = (0..3 * 28 * 28).map(|i| (i * 3) as u8).collect();
+    let images = idx_bytes(IMAGES_MAGIC, &[3, 28, 28], &pixels);
     let labels = idx_bytes(LABELS_MAGIC, &[3], &[7, 0, 9]);
     for compress in [false, true] {
         let tmp = tempfile::tempdir().unwrap();
@@ -156,7 +156,7 @@ fn idx_round_trip_gz_and_raw() {
         let set = read_fashion_mnist(tmp.path(), Split::Train).unwrap();
         assert_eq!(
             (set.len(), set.channels, set.height, set.width),
-            (3, 1, 4, 5)
+            (3, 1, 28, 28)
         );
         assert_eq!(set.pixels, pixels);
         assert_eq!(set.labels, vec![7, 0, 9]);
