@@ -101,6 +101,7 @@ pub(crate) fn train(
         nodes,
         config_sources: layered.as_ref().map(Layered::sources_json),
         check,
+        loader_workers: backend.loader_workers(),
     };
     let task = TrainTask {
         config,
@@ -211,16 +212,15 @@ pub(crate) fn compare_suite(
 ) -> anyhow::Result<ExitCode> {
     let (suite, out) = load_suite(suite, out, data_dir, slice)?;
     let start = std::time::Instant::now();
-    let dashboard = !backend.no_dashboard;
-    let outcomes = compare::compare(
-        &suite,
-        &out,
-        &backend.backend(),
-        &backend.indices(),
-        dashboard,
-        nodes.as_ref(),
-        &slice.slice(),
-    )?;
+    let (name, devices) = (backend.backend(), backend.indices());
+    let exec = compare::Execution {
+        backend: &name,
+        devices: &devices,
+        dashboard: !backend.no_dashboard,
+        loader_workers: backend.loader_workers(),
+        nodes: nodes.as_ref(),
+    };
+    let outcomes = compare::compare(&suite, &out, &exec, &slice.slice())?;
     let count = |f: fn(&RunOutcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
     let failed = count(|o| matches!(o, RunOutcome::Failed(_)));
     let busy = count(|o| matches!(o, RunOutcome::Busy(_)));

@@ -107,24 +107,49 @@ pub fn plan(
     Ok(runs)
 }
 
+/// How a suite's runs are executed; nothing here changes what they compute.
+#[derive(Debug, Clone, Copy)]
+pub struct Execution<'a> {
+    /// The backend's name.
+    pub backend: &'a str,
+    /// Its devices (indices).
+    pub devices: &'a [usize],
+    /// Burn's TUI dashboard when stdout is a terminal.
+    pub dashboard: bool,
+    /// Threads building batches ahead of the step ([`RunOptions::loader_workers`]).
+    pub loader_workers: usize,
+    /// This process's place in a multi-node run.
+    pub nodes: Option<&'a nodes::NodeSpec>,
+}
+
+impl<'a> Execution<'a> {
+    /// One process on `backend`'s `devices`, plain lines, batches built ahead on every core.
+    pub fn new(backend: &'a str, devices: &'a [usize]) -> Self {
+        Self {
+            backend,
+            devices,
+            dashboard: false,
+            loader_workers: crate::loader::default_workers(),
+            nodes: None,
+        }
+    }
+}
+
 /// Runs the runs of `slice` of `suite` into `out`, in the suite's seed-major order: finished
 /// runs are skipped, interrupted ones resumed, a run another process is training left to it, a
 /// diverged or failed run recorded and the suite goes on. Checks every config and the data on
 /// disk before the first run, and prints an estimate of the time left after each run. With
-/// `nodes`, every run is a multi-node run (every node runs the same `compare`; node 0 writes
-/// `out`, see [`nodes`]).
+/// `exec.nodes`, every run is a multi-node run (every node runs the same `compare`; node 0
+/// writes `out`, see [`nodes`]).
 #[cfg_attr(test, inline)] // see `train_on`
 pub fn compare(
     suite: &Suite,
     out: &Path,
-    backend: &str,
-    devices: &[usize],
-    dashboard: bool,
-    nodes: Option<&nodes::NodeSpec>,
+    exec: &Execution,
     slice: &Slice,
 ) -> anyhow::Result<Vec<(SuiteRun, RunOutcome)>> {
-    let runs = plan(suite, out, backend, slice)?;
-    if nodes.is_none_or(nodes::NodeSpec::is_writer) {
+    let runs = plan(suite, out, exec.backend, slice)?;
+    if exec.nodes.is_none_or(nodes::NodeSpec::is_writer) {
         prepare_out(suite, out)?;
     }
     let mut eta = Eta::new(&runs);
@@ -139,7 +164,7 @@ pub fn compare(
             run.label,
             run.seed
         );
-        let outcome = one_run(&suite.name, &run, &name, backend, devices, dashboard, nodes)?;
+        let outcome = one_run(&suite.name, &run, &name, exec)?;
         eta.done(&run, &outcome);
         if let Some(left) = eta.left(i + 1) {
             println!(
@@ -162,13 +187,10 @@ fn one_run(
     suite: &str,
     run: &SuiteRun,
     name: &str,
-    backend: &str,
-    devices: &[usize],
-    dashboard: bool,
-    nodes: Option<&nodes::NodeSpec>,
+    exec: &Execution,
 ) -> anyhow::Result<RunOutcome> {
     // The state is read under the run's lock: a shard that holds it is training the run.
-    let lock = match nodes.is_none_or(nodes::NodeSpec::is_writer) {
+    let lock = match exec.nodes.is_none_or(nodes::NodeSpec::is_writer) {
         true => match DirLock::create(&run.dir) {
             Ok(lock) => Some(lock),
             Err(LockError::Held { holder, .. }) => {
@@ -201,14 +223,15 @@ fn one_run(
         dir: run.dir.clone(),
         options: RunOptions {
             resume,
-            dashboard,
+            dashboard: exec.dashboard,
             label: format!("{name} "),
-            nodes: nodes.cloned(),
+            nodes: exec.nodes.cloned(),
             config_sources: Some(layered.sources_json()),
             check: false,
+            loader_workers: exec.loader_workers,
         },
     };
-    Ok(match train_on(backend, devices, task) {
+    Ok(match train_on(exec.backend, exec.devices, task) {
         Ok(summary) => {
             match (&summary.status, &summary.message) {
                 (RunStatus::Complete, _) => println!(

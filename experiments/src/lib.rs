@@ -49,6 +49,7 @@ pub mod model;
 pub mod monitor;
 pub mod nodes;
 pub mod optim;
+pub mod prefetch;
 pub mod provenance;
 pub mod run;
 pub mod tensorboard;
@@ -65,7 +66,7 @@ use study::run_dir::{BackendInfo, Summary};
 use backend::BackendTask;
 use run::RunOptions;
 
-pub use compare::compare;
+pub use compare::{Execution, compare};
 
 /// [`run::train`] as a [`BackendTask`], for [`backend::dispatch`].
 pub struct TrainTask {

@@ -1,19 +1,23 @@
 //! A Burn [`DataLoader`] whose every epoch is a pure function of (seed, epoch): the shuffle, the
 //! augmentation and mixup of epoch `e` are the same whether the run went through epochs
 //! `1..e` or was resumed from a checkpoint at `e - 1`. (Burn's own loader draws each epoch's
-//! order from one generator that advances, so a resumed run would see other batches.)
+//! order from one generator that advances, so a resumed run would see other batches.) Batches
+//! are built ahead on worker threads ([`Prefetch`]) while the device runs the step; a batch is a
+//! function of its items and the epoch's seed alone, so they are the same for any number of
+//! workers.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::data::dataset::Dataset;
 use burn::tensor::backend::Backend;
-use data::{ImageBatch, ImageBatcher, ImageDataset, ImageItem};
+use data::{HostBatch, ImageBatch, ImageBatcher, ImageDataset, ImageItem};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+
+use crate::prefetch::Prefetch;
 
 /// Mixes a seed and an epoch into a new seed (SplitMix64's output function).
 pub fn mix_seed(seed: u64, salt: u64) -> u64 {
@@ -60,6 +64,8 @@ pub struct EpochLoader<B: Backend> {
     shuffle: bool,
     drop_last: bool,
     epoch: Arc<AtomicUsize>,
+    /// Threads building batches ahead (0: on the training thread).
+    workers: usize,
     device: B::Device,
 }
 
@@ -74,6 +80,7 @@ impl<B: Backend> Clone for EpochLoader<B> {
             shuffle: self.shuffle,
             drop_last: self.drop_last,
             epoch: self.epoch.clone(),
+            workers: self.workers,
             device: self.device.clone(),
         }
     }
@@ -98,6 +105,7 @@ impl<B: Backend> EpochLoader<B> {
             shuffle: true,
             drop_last: true,
             epoch: Arc::new(AtomicUsize::new(0)),
+            workers: default_workers(),
             device,
         }
     }
@@ -122,6 +130,12 @@ impl<B: Backend> EpochLoader<B> {
     /// `shard.count`, which the run checks).
     pub fn sharded(self, shard: Shard) -> Self {
         Self { shard, ..self }
+    }
+
+    /// This loader, building its batches on `workers` threads ahead of their use (0: on the
+    /// thread that asks for them, one at a time). The batches are the same for any count.
+    pub fn with_workers(self, workers: usize) -> Self {
+        Self { workers, ..self }
     }
 
     /// Sets the number of epochs already done (the next `iter()` is epoch `epochs_done + 1`).
@@ -170,33 +184,34 @@ impl<B: Backend> EpochLoader<B> {
     }
 }
 
-struct EpochIter<'a, B: Backend> {
-    loader: &'a EpochLoader<B>,
-    batcher: ImageBatcher,
-    order: Vec<usize>,
-    position: usize,
+/// The loader's default worker count: the machine's cores.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-impl<B: Backend> Iterator for EpochIter<'_, B> {
+/// One epoch's batches, built ahead by a [`Prefetch`] and uploaded to the device when taken.
+struct EpochIter<B: Backend> {
+    batches: Prefetch<HostBatch>,
+    /// Items per batch, and items in the epoch (for the progress).
+    batch: usize,
+    items: usize,
+    position: usize,
+    device: B::Device,
+}
+
+impl<B: Backend> Iterator for EpochIter<B> {
     type Item = ImageBatch<B>;
 
     fn next(&mut self) -> Option<ImageBatch<B>> {
-        if self.position >= self.order.len() {
-            return None;
-        }
-        let end = (self.position + self.loader.shard_batch()).min(self.order.len());
-        let items: Vec<ImageItem> = self.order[self.position..end]
-            .iter()
-            .filter_map(|&i| self.loader.dataset.get(i))
-            .collect();
-        self.position = end;
-        Some(self.batcher.batch(items, &self.loader.device))
+        let host = self.batches.next()?;
+        self.position = (self.position + self.batch).min(self.items);
+        Some(host.into_batch(&self.device))
     }
 }
 
-impl<B: Backend> DataLoaderIterator<ImageBatch<B>> for EpochIter<'_, B> {
+impl<B: Backend> DataLoaderIterator<ImageBatch<B>> for EpochIter<B> {
     fn progress(&self) -> Progress {
-        Progress::new(self.position, self.order.len())
+        Progress::new(self.position, self.items)
     }
 }
 
@@ -209,11 +224,20 @@ impl<B: Backend> DataLoader<B, ImageBatch<B>> for EpochLoader<B> {
             let salt = ((epoch as u64) << 32) + self.shard.rank as u64;
             batcher.seed = mix_seed(self.batcher.seed, salt);
         }
+        let order = Arc::new(self.epoch_order(epoch));
+        let (batch, items) = (self.shard_batch(), order.len());
+        let dataset = self.dataset.clone();
+        let make = move |b: usize| {
+            let chunk = &order[b * batch..((b + 1) * batch).min(order.len())];
+            let items: Vec<ImageItem> = chunk.iter().filter_map(|&i| dataset.get(i)).collect();
+            batcher.batch_host(&items)
+        };
         Box::new(EpochIter {
-            loader: self,
-            batcher,
-            order: self.epoch_order(epoch),
+            batches: Prefetch::new(items.div_ceil(batch), self.workers, make),
+            batch,
+            items,
             position: 0,
+            device: self.device.clone(),
         })
     }
 
@@ -297,6 +321,22 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted.len(), 8);
+    }
+
+    #[test]
+    fn batches_are_the_same_for_any_number_of_workers() {
+        let bits = |workers: usize| -> Vec<Vec<u32>> {
+            let l = loader().with_workers(workers);
+            (0..3)
+                .flat_map(|_| epoch_data(&l))
+                .map(|b| b.iter().map(|v| v.to_bits()).collect())
+                .collect()
+        };
+        let inline = bits(0);
+        assert_eq!(inline.len(), 6);
+        for workers in [1, 2, 3, 7] {
+            assert_eq!(bits(workers), inline, "{workers} workers");
+        }
     }
 
     /// Two nodes' shards of an epoch are disjoint, together are the one-process epoch, and

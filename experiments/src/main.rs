@@ -56,6 +56,10 @@ struct BackendArgs {
     /// Plain progress lines even when stdout is a terminal (no Burn TUI dashboard).
     #[arg(long)]
     no_dashboard: bool,
+    /// Threads building training and validation batches ahead of the step (default: the
+    /// machine's cores; 0: on the training thread). The batches are the same for any count.
+    #[arg(long, value_name = "N")]
+    loader_workers: Option<usize>,
 }
 
 impl BackendArgs {
@@ -71,6 +75,11 @@ impl BackendArgs {
         self.backend
             .clone()
             .unwrap_or_else(|| default_backend().to_string())
+    }
+
+    fn loader_workers(&self) -> usize {
+        self.loader_workers
+            .unwrap_or_else(experiments::loader::default_workers)
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use experiments::Execution;
 use experiments::compare::RunOutcome;
 use experiments::lock::DirLock;
 use study::run_dir::{RunStatus, Summary, read_summary};
@@ -87,8 +88,13 @@ fn micro_suite_compares_reports_and_survives_a_diverging_run() {
     // A third optimizer with an absurd learning rate (ABSURD).
     let text = format!("name = \"micro\"\n{MICRO}{ABSURD}");
     let suite = Suite::parse(&text, "micro").unwrap();
-    let outcomes =
-        experiments::compare(&suite, &out, "flex", &[0], false, None, &Slice::default()).unwrap();
+    let outcomes = experiments::compare(
+        &suite,
+        &out,
+        &Execution::new("flex", &[0]),
+        &Slice::default(),
+    )
+    .unwrap();
     assert_eq!(outcomes.len(), 6);
     for (run, outcome) in &outcomes {
         let summary = read_summary(&run.dir).unwrap().unwrap();
@@ -115,8 +121,13 @@ fn micro_suite_compares_reports_and_survives_a_diverging_run() {
     assert!(best > 20.0, "best valid accuracy {best} % (chance: 10 %)");
 
     // A second compare skips every finished run.
-    let again =
-        experiments::compare(&suite, &out, "flex", &[0], false, None, &Slice::default()).unwrap();
+    let again = experiments::compare(
+        &suite,
+        &out,
+        &Execution::new("flex", &[0]),
+        &Slice::default(),
+    )
+    .unwrap();
     assert!(
         again
             .iter()
@@ -370,7 +381,8 @@ fn a_second_writer_is_refused_and_touches_nothing() {
         seeds: vec![1],
         ..Slice::default()
     };
-    let outcomes = experiments::compare(&suite, &out, "flex", &[0], false, None, &slice).unwrap();
+    let outcomes =
+        experiments::compare(&suite, &out, &Execution::new("flex", &[0]), &slice).unwrap();
     let got: Vec<(&str, u64, bool)> = outcomes
         .iter()
         .map(|(r, o)| (r.label.as_str(), r.seed, matches!(o, RunOutcome::Busy(_))))
@@ -388,7 +400,7 @@ fn a_second_writer_is_refused_and_touches_nothing() {
         ..Slice::default()
     };
     let error =
-        experiments::compare(&suite, &out, "flex", &[0], false, None, &unknown).unwrap_err();
+        experiments::compare(&suite, &out, &Execution::new("flex", &[0]), &unknown).unwrap_err();
     assert!(format!("{error:#}").contains("--only"), "{error:#}");
 }
 
@@ -543,16 +555,13 @@ fn backends_agree_on_the_same_seed() {
     let runs: Vec<Vec<Summary>> = backends
         .iter()
         .map(|backend| {
-            let outcomes = experiments::compare(
-                &suite,
-                &dir.path().join(backend),
-                backend,
-                &[0],
-                false,
-                None,
-                &Slice::default(),
-            )
-            .unwrap();
+            let exec = Execution {
+                loader_workers: 2,
+                ..Execution::new(backend, &[0])
+            };
+            let outcomes =
+                experiments::compare(&suite, &dir.path().join(backend), &exec, &Slice::default())
+                    .unwrap();
             assert_eq!(outcomes.len(), 2, "{backend}");
             outcomes
                 .iter()

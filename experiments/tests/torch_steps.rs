@@ -194,7 +194,7 @@ fn train_burn(run: &SuiteRun, dir: &Path) -> Vec<f64> {
     let mut config = run.config.clone();
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets");
     config.data_dir = Some(data.to_string_lossy().into_owned());
-    let setup = RunSetup::<B>::new(&config, &[device], Shard::WHOLE).unwrap();
+    let setup = RunSetup::<B>::new(&config, &[device], Shard::WHOLE, 2).unwrap();
     let RunSetup {
         mut model,
         mut optim,
@@ -440,7 +440,7 @@ fn dump_run(run: &SuiteRun, dir: &Path) {
     let mut config = run.config.clone();
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets");
     config.data_dir = Some(data.to_string_lossy().into_owned());
-    let setup = RunSetup::<B>::new(&config, &[device], Shard::WHOLE).unwrap();
+    let setup = RunSetup::<B>::new(&config, &[device], Shard::WHOLE, 2).unwrap();
     let model = &setup.model;
     let initial = flatten(model);
     let head_dropout = model.net.head.as_ref().map(|h| h.dropout.prob);

@@ -53,8 +53,10 @@ fn test_build_benches(libtorch: Option<&LibTorch>) -> Result<Vec<(PathBuf, PathB
 fn bench_summary(bench: &str, output: &str) -> Vec<(String, String)> {
     let last = |line: &str| line.split_whitespace().last().unwrap_or("").to_string();
     let second = |line: &str| line.split_whitespace().nth(1).unwrap_or("").to_string();
-    // The throughput bench prints one table per model, each under its title.
+    // The throughput bench prints one table per model, each under its title; the step bench
+    // one per backend.
     let mut model = "CIFAR ResNet-18";
+    let mut backend = String::from("Flex");
     output
         .lines()
         .filter_map(|line| match bench {
@@ -78,15 +80,16 @@ fn bench_summary(bench: &str, output: &str) -> Vec<(String, String)> {
                         .join(" / "),
                 )
             }),
-            "step" => line.starts_with("Lookahead").then(|| {
-                (
-                    format!(
-                        "optimizer step ratio, {} / inner",
-                        line[..26.min(line.len())].trim()
-                    ),
-                    last(line),
-                )
-            }),
+            "step" => {
+                if let Some(title) = line.strip_suffix(" backend,") {
+                    backend = title.rsplit(", ").next().unwrap_or("").to_string();
+                }
+                line.starts_with("Lookahead").then(|| {
+                    let name = line[..30.min(line.len())].trim();
+                    let key = format!("optimizer step ratio on {backend}, {name} / inner");
+                    (key, last(line))
+                })
+            }
             "pipeline" => {
                 (line.starts_with("CIFAR") || line.starts_with("Imagenette")).then(|| {
                     (
@@ -110,9 +113,9 @@ pub fn bench(quick: bool, dev: bool) -> Result<()> {
     };
     // Release benches: the default backends, and tch (the throughput bench's LibTorch row).
     let features = if libtorch.is_some() {
-        "experiments/tch"
+        "lookahead-optim/bench-wgpu,experiments/tch"
     } else {
-        ""
+        "lookahead-optim/bench-wgpu"
     };
     let mut summary = Vec::new();
     // lookahead-optim's optimizer step, models' training throughput and its profile by op
@@ -235,6 +238,29 @@ mod tests {
             Some("1000.0")
         );
         assert_eq!(summary.len(), 5);
+    }
+
+    #[test]
+    fn the_step_summary_names_each_backend() {
+        let output = "optimizer step over 11,173,962 parameters (CIFAR ResNet-18 shapes), Flex backend,\n\
+            SGD-momentum                          25.51    1.000\n\
+            Lookahead(SGD) pullback               27.65    1.084\n\
+            optimizer step over 11,173,962 parameters (CIFAR ResNet-18 shapes), wgpu backend,\n\
+            Lookahead(SGD) pullback               30.00    1.020\n";
+        let summary = bench_summary("step", output);
+        assert_eq!(
+            summary,
+            [
+                (
+                    "optimizer step ratio on Flex, Lookahead(SGD) pullback / inner".to_string(),
+                    "1.084".to_string()
+                ),
+                (
+                    "optimizer step ratio on wgpu, Lookahead(SGD) pullback / inner".to_string(),
+                    "1.020".to_string()
+                )
+            ]
+        );
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub fn cargo(args: &[&str]) -> Result<()> {
 /// ndarray (its defaults), wgpu (on a Vulkan driver), and tch when LibTorch is set up. CUDA's
 /// code compiles without a GPU or a toolkit but cannot run here: `lint` checks it.
 pub fn test_features(libtorch: Option<&LibTorch>) -> String {
-    with_tch("experiments/wgpu", libtorch)
+    with_tch("experiments/wgpu,lookahead-optim/bench-wgpu", libtorch)
 }
 
 /// The features `lint` checks: every backend that compiles here.

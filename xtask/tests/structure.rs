@@ -5,7 +5,11 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
+
+use support::{rust_files, workspace};
 
 /// The source folders of the workspace's crates.
 const CRATES: &[&str] = &[
@@ -19,22 +23,6 @@ const CRATES: &[&str] = &[
 
 const MAX_FILE_LINES: usize = 600;
 const MAX_FN_LINES: usize = 80;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Every `.rs` file under `dir`.
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
 
 /// A file's module path inside its crate (`lib.rs`/`main.rs` → [], `a/mod.rs` → [a]).
 fn module_path(src: &Path, file: &Path) -> Vec<String> {

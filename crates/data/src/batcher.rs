@@ -188,21 +188,28 @@ impl ImageBatcher {
     }
 }
 
-impl<B: Backend> Batcher<B, ImageItem, ImageBatch<B>> for ImageBatcher {
-    fn batch(&self, items: Vec<ImageItem>, device: &B::Device) -> ImageBatch<B> {
-        let host = self.batch_host(&items);
-        let n = host.shape[0];
+impl HostBatch {
+    /// The batch as tensors on `device`: the host → device upload, the only step of a batch
+    /// that needs the backend (a prefetching loader prepares the host batch on another thread).
+    pub fn into_batch<B: Backend>(self, device: &B::Device) -> ImageBatch<B> {
+        let n = self.shape[0];
         let ints = |v: &[u16]| {
             let data: Vec<i64> = v.iter().map(|&t| t as i64).collect();
             Tensor::<B, 1, Int>::from_data(TensorData::new(data, [n]), device)
         };
         ImageBatch {
-            images: Tensor::from_data(TensorData::new(host.images, host.shape), device),
-            targets: ints(&host.targets),
-            mix: host.mix.map(|(partner, lambda)| MixTargets {
+            images: Tensor::from_data(TensorData::new(self.images, self.shape), device),
+            targets: ints(&self.targets),
+            mix: self.mix.map(|(partner, lambda)| MixTargets {
                 partner_targets: ints(&partner),
                 lambda: Tensor::from_data(TensorData::new(lambda, [n]), device),
             }),
         }
+    }
+}
+
+impl<B: Backend> Batcher<B, ImageItem, ImageBatch<B>> for ImageBatcher {
+    fn batch(&self, items: Vec<ImageItem>, device: &B::Device) -> ImageBatch<B> {
+        self.batch_host(&items).into_batch(device)
     }
 }

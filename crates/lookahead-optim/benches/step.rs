@@ -1,16 +1,19 @@
 //! Cost of one optimizer step over a ResNet-18-sized parameter set, Lookahead vs its inner
-//! optimizer, measured side by side (interleaved rounds) on the Flex CPU backend.
+//! optimizer, measured side by side (interleaved rounds), on Flex (CPU) and, with the
+//! `bench-wgpu` feature, on wgpu (a CubeCL backend: the GPU, or Mesa's lavapipe on a CPU).
 //!
 //! ```text
-//! cargo bench -p lookahead-optim            # full: 7 rounds of 2·k steps per optimizer
-//! cargo bench -p lookahead-optim -- --quick # 2 rounds, for a smoke test
+//! cargo bench -p lookahead-optim                                # full: 7 rounds per optimizer
+//! cargo bench -p lookahead-optim --features bench-wgpu          # and the wgpu table
+//! cargo bench -p lookahead-optim -- --quick                     # 2 rounds, a smoke test
 //! ```
 //!
 //! Parameters: the 62 tensors of the CIFAR ResNet-18 of the Lookahead paper (11,173,962
 //! parameters: 3×3 convolutions, 1×1 shortcuts, BatchNorm γ/β, the 512→10 classifier). Each
 //! timed sample is k = 5 consecutive steps (one full Lookahead cycle, so the sync is amortised;
 //! only the steps are timed, not the making of fresh gradient buffers between them);
-//! the table reports the median per-step time and the ratio to the inner optimizer.
+//! the table reports the median per-step time and the ratio to the inner optimizer, for every
+//! inner-state policy (keep, reset, pullback, zero-moments) over SGD with momentum and Adam.
 
 use std::time::{Duration, Instant};
 
@@ -23,8 +26,6 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use lookahead_optim::{InnerStatePolicy, LookaheadConfig};
 
-type B = Autodiff<Flex>;
-type Inner = Flex;
 const K: usize = 5;
 
 #[derive(Module, Debug)]
@@ -55,14 +56,17 @@ fn resnet18_shapes() -> (Vec<[usize; 4]>, Vec<usize>, Vec<[usize; 2]>) {
     (convs, vectors, vec![[10, 512]])
 }
 
-fn random<const D: usize>(shape: [usize; D]) -> Tensor<Inner, D> {
+fn random<I: Backend, const D: usize>(shape: [usize; D]) -> Tensor<I, D> {
     Tensor::random(shape, Distribution::Normal(0.0, 0.01), &Default::default())
 }
 
 /// A parameter of the given shape, and (in `grads`) a closure registering a fixed gradient for it.
-fn param<const D: usize>(shape: [usize; D], grads: &mut Vec<GradFn>) -> Param<Tensor<B, D>> {
-    let param = Param::from_tensor(Tensor::from_inner(random(shape)).require_grad());
-    let (id, grad) = (param.id, random(shape));
+fn param<I: Backend, const D: usize>(
+    shape: [usize; D],
+    grads: &mut Vec<GradFn>,
+) -> Param<Tensor<Autodiff<I>, D>> {
+    let param = Param::from_tensor(Tensor::from_inner(random::<I, D>(shape)).require_grad());
+    let (id, grad) = (param.id, random::<I, D>(shape));
     // A fresh buffer per step, as backward produces: a shared one would defeat in-place updates.
     grads.push(Box::new(move |gp: &mut GradientsParams| {
         gp.register(id, grad.clone().mul_scalar(1.0))
@@ -70,14 +74,14 @@ fn param<const D: usize>(shape: [usize; D], grads: &mut Vec<GradFn>) -> Param<Te
     param
 }
 
-fn param_set() -> (ParamSet<B>, Vec<GradFn>) {
+fn param_set<I: Backend>() -> (ParamSet<Autodiff<I>>, Vec<GradFn>) {
     let (convs, vectors, matrices) = resnet18_shapes();
     let mut grads = Vec::new();
     let set = ParamSet {
         convs: convs.into_iter().map(|s| param(s, &mut grads)).collect(),
         vectors: vectors
             .into_iter()
-            .map(|s| param([s], &mut grads))
+            .map(|s| param::<I, 1>([s], &mut grads))
             .collect(),
         matrices: matrices.into_iter().map(|s| param(s, &mut grads)).collect(),
     };
@@ -98,11 +102,11 @@ struct Case {
     samples: Vec<Duration>,
 }
 
-fn case<O: SimpleOptimizer<Inner> + 'static>(
+fn case<I: Backend, O: SimpleOptimizer<I> + 'static>(
     name: &str,
-    optim: OptimizerAdaptor<O, ParamSet<B>, B>,
+    optim: OptimizerAdaptor<O, ParamSet<Autodiff<I>>, Autodiff<I>>,
 ) -> Case {
-    let (model, grads) = param_set();
+    let (model, grads) = param_set::<I>();
     let mut model = Some(model);
     let mut optim = optim;
     let run = move || {
@@ -111,12 +115,12 @@ fn case<O: SimpleOptimizer<Inner> + 'static>(
         for _ in 0..K {
             let mut gp = GradientsParams::new();
             grads.iter().for_each(|g| g(&mut gp));
-            Inner::sync(&device).expect("sync");
+            I::sync(&device).expect("sync");
             let start = Instant::now();
             // The model is moved into the step, as in a training loop, so that backends can
             // update tensors in place.
             model = model.take().map(|m| optim.step(1e-3, m, gp));
-            Inner::sync(&device).expect("sync");
+            I::sync(&device).expect("sync");
             elapsed += start.elapsed();
         }
         elapsed
@@ -134,46 +138,39 @@ fn median(samples: &[Duration]) -> Duration {
     s[s.len() / 2]
 }
 
-fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this without it, as a
-    // smoke test: then (or with `--quick`) fewer, smaller rounds.
-    let quick =
-        std::env::args().any(|a| a == "--quick") || !std::env::args().any(|a| a == "--bench");
-    let rounds = if quick { 2 } else { 7 };
+/// SGD with momentum and Adam, each alone and inside Lookahead with every inner-state policy.
+fn cases<I: Backend>() -> Vec<Case> {
     let sgd = || {
         SgdConfig::new()
             .with_momentum(Some(MomentumConfig::new()))
-            .build::<Inner>()
+            .build::<I>()
     };
     let adam = || AdamConfig::new().build();
     let la = |policy| LookaheadConfig::new().with_k(K).with_inner_state(policy);
     use InnerStatePolicy::*;
-    let mut cases = vec![
-        case("SGD-momentum", OptimizerAdaptor::from(sgd())),
-        case("Lookahead(SGD) keep", la(Keep).init(sgd()).expect("valid")),
-        case(
-            "Lookahead(SGD) reset",
-            la(Reset).init(sgd()).expect("valid"),
-        ),
-        case(
-            "Lookahead(SGD) pullback",
-            la(Pullback).init(sgd()).expect("valid"),
-        ),
-        case("Adam", OptimizerAdaptor::from(adam())),
-        case(
-            "Lookahead(Adam) keep",
-            la(Keep).init(adam()).expect("valid"),
-        ),
-        case(
-            "Lookahead(Adam) reset",
-            la(Reset).init(adam()).expect("valid"),
-        ),
-        case(
-            "Lookahead(Adam) pullback",
-            la(Pullback).init(adam()).expect("valid"),
-        ),
+    let policies = [
+        ("keep", Keep),
+        ("reset", Reset),
+        ("pullback", Pullback),
+        ("zero-moments", ZeroMoments),
     ];
-    // Warm-up: one full cycle each (allocations, first-step state creation).
+    let mut cases = vec![case::<I, _>("SGD-momentum", OptimizerAdaptor::from(sgd()))];
+    for (word, policy) in policies {
+        let optim = la(policy).init(sgd()).expect("valid");
+        cases.push(case::<I, _>(&format!("Lookahead(SGD) {word}"), optim));
+    }
+    cases.push(case::<I, _>("Adam", OptimizerAdaptor::from(adam())));
+    for (word, policy) in policies {
+        let optim = la(policy).init(adam()).expect("valid");
+        cases.push(case::<I, _>(&format!("Lookahead(Adam) {word}"), optim));
+    }
+    cases
+}
+
+/// Runs every case `rounds` times, interleaved, and prints the table under `backend`'s name.
+fn table<I: Backend>(backend: &str, rounds: usize) {
+    let mut cases = cases::<I>();
+    // Warm-up: one full cycle each (allocations, first-step state creation, kernel compiles).
     cases.iter_mut().for_each(|c| {
         (c.run)();
     });
@@ -183,9 +180,11 @@ fn main() {
             c.samples.push(t);
         }
     }
-    println!("optimizer step over 11,173,962 parameters (CIFAR ResNet-18 shapes), Flex backend,");
+    println!(
+        "optimizer step over 11,173,962 parameters (CIFAR ResNet-18 shapes), {backend} backend,"
+    );
     println!("median of {rounds} samples of k = {K} steps, per step; ratio vs the inner optimizer");
-    println!("{:<26} {:>12} {:>8}", "optimizer", "ms/step", "ratio");
+    println!("{:<30} {:>12} {:>8}", "optimizer", "ms/step", "ratio");
     let mut base = Duration::ZERO;
     for c in &cases {
         let per_step = median(&c.samples) / K as u32;
@@ -193,10 +192,30 @@ fn main() {
             base = per_step;
         }
         println!(
-            "{:<26} {:>12.2} {:>8.3}",
+            "{:<30} {:>12.2} {:>8.3}",
             c.name,
             per_step.as_secs_f64() * 1e3,
             per_step.as_secs_f64() / base.as_secs_f64()
         );
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this without it, as a
+    // smoke test: then (or with `--quick`) fewer rounds.
+    let quick =
+        std::env::args().any(|a| a == "--quick") || !std::env::args().any(|a| a == "--bench");
+    let rounds = if quick { 2 } else { 7 };
+    let momentum = if cfg!(feature = "patched-burn-optim") {
+        "on the device (patched burn-optim)"
+    } else {
+        "through a host copy (burn-optim as published; feature patched-burn-optim moves it)"
+    };
+    println!("SGD's velocity at a Pullback sync: {momentum}");
+    table::<Flex>("Flex", rounds);
+    #[cfg(feature = "bench-wgpu")]
+    {
+        println!();
+        table::<burn::backend::Wgpu>("wgpu", rounds);
     }
 }

@@ -4,9 +4,13 @@
 //! [`Lookahead`](crate::Lookahead) accepts any inner optimizer implementing [`FirstMoment`]. The
 //! optimizers with a first moment implement it by naming their buffer: Burn's [`Adam`] and
 //! [`AdamW`] and this crate's [`RAdam`] through their public `moment_1` fields, Burn's [`Sgd`]
-//! and [`RmsProp`] (whose `velocity`/`buf` fields are private) through the public fields of their
-//! derived record items, written back with their states' public constructors. Every access is
-//! typed: a rename in Burn is a compile error here, never a silent miss at run time. Any other
+//! and [`RmsProp`] through their `velocity`/`buf` fields. Those two are private in burn-optim
+//! 0.21.0: with the crate's `patched-burn-optim` feature (which needs burn-optim patched to make
+//! them public, as this repository's workspace does) they are read and written on the device;
+//! without it, through the public fields of their derived record items, a device → host → device
+//! copy at each Pullback sync. Zeroing never reads a buffer: zeros are made in the parameter's
+//! shape. Every access is typed: a rename in Burn is a compile error here, never a silent miss at
+//! run time. Any other
 //! optimizer is wrapped in [`NoFirstMoment`], which refuses `Pullback` when the Lookahead is
 //! built.
 
@@ -15,9 +19,10 @@ use burn::optim::{
     Adam, AdamState, AdamW, AdamWState, LearningRate, RmsProp, RmsPropMomentumState, RmsPropState,
     Sgd, SgdState, SimpleOptimizer,
 };
-use burn::record::{DoublePrecisionSettings, FullPrecisionSettings, Record};
+#[cfg(not(feature = "patched-burn-optim"))]
+use burn::record::Record;
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use burn::tensor::{DType, Element, Tensor};
 
 use crate::{ConfigError, RAdam, RAdamState};
 
@@ -61,8 +66,10 @@ pub trait FirstMoment<B: Backend>: SimpleOptimizer<B> {
 
     /// `state` with every moment buffer (first and second moments, momentum, square averages)
     /// set to zero and everything else, step counts included, kept: the seed study's "reset"
-    /// ([`InnerStatePolicy::ZeroMoments`](crate::InnerStatePolicy::ZeroMoments)).
-    fn zero_moments<const D: usize>(state: Self::State<D>, device: &B::Device) -> Self::State<D>;
+    /// ([`InnerStatePolicy::ZeroMoments`](crate::InnerStatePolicy::ZeroMoments)). `like` has the
+    /// parameter's shape, dtype and device (the new slow weights): a buffer the state does not
+    /// expose is replaced by zeros made from it, so nothing is read.
+    fn zero_moments<const D: usize>(state: Self::State<D>, like: &Tensor<B, D>) -> Self::State<D>;
 }
 
 /// `t` replaced by zeros of its shape, dtype and device.
@@ -92,7 +99,7 @@ impl<B: Backend> FirstMoment<B> for Adam {
 
     fn zero_moments<const D: usize>(
         mut state: AdamState<B, D>,
-        _device: &B::Device,
+        _like: &Tensor<B, D>,
     ) -> AdamState<B, D> {
         state.momentum = zero_adaptive(state.momentum);
         state
@@ -111,7 +118,7 @@ impl<B: Backend> FirstMoment<B> for AdamW {
 
     fn zero_moments<const D: usize>(
         mut state: AdamWState<B, D>,
-        _device: &B::Device,
+        _like: &Tensor<B, D>,
     ) -> AdamWState<B, D> {
         state.momentum = zero_adaptive(state.momentum);
         state
@@ -130,7 +137,7 @@ impl<B: Backend> FirstMoment<B> for RAdam {
 
     fn zero_moments<const D: usize>(
         mut state: RAdamState<B, D>,
-        _device: &B::Device,
+        _like: &Tensor<B, D>,
     ) -> RAdamState<B, D> {
         state.moment_1 = zero(state.moment_1);
         state.moment_2 = zero(state.moment_2);
@@ -138,29 +145,40 @@ impl<B: Backend> FirstMoment<B> for RAdam {
     }
 }
 
-/// Reads tensor field `$field` of Burn record `$record` through its derived record item, whose
-/// fields are public, rebuilding the tensor on `$device`. Record items are host data at a chosen
-/// precision: f32 items carry f32 and narrower float types unchanged, f64 backends need f64
-/// items. This is a device → host → device copy, taken once per sync, for SGD and RMSProp only.
-macro_rules! read_field {
+/// Takes tensor field `$field` out of Burn record `$record`. With `patched-burn-optim` the field
+/// is public and moved out as it is, on its device.
+#[cfg(feature = "patched-burn-optim")]
+macro_rules! take_field {
+    ($record:expr, $field:ident, $device:expr) => {{
+        let _ = $device;
+        $record.$field
+    }};
+}
+
+/// Takes tensor field `$field` out of Burn record `$record` through its derived record item,
+/// whose fields are public, rebuilding the tensor on `$device`. Record items are host data at a
+/// chosen precision: f32 items carry f32 and narrower float types unchanged, f64 backends need
+/// f64 items. This is a device → host → device copy, taken at each Pullback sync, for SGD and
+/// RMSProp only, when burn-optim is not patched.
+#[cfg(not(feature = "patched-burn-optim"))]
+macro_rules! take_field {
     ($record:expr, $field:ident, $device:expr) => {
-        if <B::FloatElem as Element>::dtype() == DType::F64 {
-            let item = $record.into_item::<DoublePrecisionSettings>();
-            Tensor::from_item::<DoublePrecisionSettings>(item.$field, $device)
+        if <B::FloatElem as burn::tensor::Element>::dtype() == burn::tensor::DType::F64 {
+            let item = $record.into_item::<burn::record::DoublePrecisionSettings>();
+            Tensor::from_item::<burn::record::DoublePrecisionSettings>(item.$field, $device)
         } else {
-            let item = $record.into_item::<FullPrecisionSettings>();
-            Tensor::from_item::<FullPrecisionSettings>(item.$field, $device)
+            let item = $record.into_item::<burn::record::FullPrecisionSettings>();
+            Tensor::from_item::<burn::record::FullPrecisionSettings>(item.$field, $device)
         }
     };
 }
 
-/// Burn's SGD: the momentum `velocity` (private) is read from the derived `MomentumStateItem`
-/// and written back with `MomentumState::new`. An SGD without momentum has no buffer.
+/// Burn's SGD: the momentum `velocity` (see [`take_field!`]), written back with
+/// `MomentumState::new`. An SGD without momentum has no buffer.
 ///
 /// Measured alternative, not taken: reading the velocity on the device through Burn's public
 /// `Momentum::transform` as an identity (μ = 1, dampening 1, a broadcast −0 gradient: bit-exact)
-/// made Pullback over SGD 2.4–3.9× the inner step on Flex instead of 1.3–1.45× (the broadcast
-/// add is slow there; on a CPU backend the record's round trip is two plain copies).
+/// made Pullback over SGD 2.4–3.9× the inner step on Flex (the broadcast add is slow there).
 impl<B: Backend> FirstMoment<B> for Sgd<B> {
     fn map_first_moment<const D: usize>(
         state: SgdState<B, D>,
@@ -170,19 +188,21 @@ impl<B: Backend> FirstMoment<B> for Sgd<B> {
         let Some(momentum) = state.momentum else {
             return Err(state);
         };
-        let velocity = read_field!(momentum, velocity, device);
+        let velocity = take_field!(momentum, velocity, device);
         Ok(SgdState::new(Some(MomentumState::new(f(velocity)))))
     }
 
     /// The velocity zeroed: the next step's is `μ·0 + (1 − dampening)·g`, i.e. the gradient
     /// itself without dampening (PyTorch's `momentum_buffer.fill_(0)` of the seed study).
-    fn zero_moments<const D: usize>(state: SgdState<B, D>, device: &B::Device) -> SgdState<B, D> {
-        <Self as FirstMoment<B>>::map_first_moment(state, device, zero).unwrap_or_else(|s| s)
+    fn zero_moments<const D: usize>(state: SgdState<B, D>, like: &Tensor<B, D>) -> SgdState<B, D> {
+        let momentum = state
+            .momentum
+            .map(|_| MomentumState::new(like.zeros_like()));
+        SgdState::new(momentum)
     }
 }
 
-/// Burn's RMSProp: the momentum `buf` (private) is read from the derived
-/// `RmsPropMomentumStateItem` and written back with `RmsPropMomentumState::new`; the square
+/// Burn's RMSProp: the momentum `buf` (see [`take_field!`]), written back with `RmsPropMomentumState::new`; the square
 /// average and the centred state are kept. An RMSProp with momentum 0 has no buffer.
 impl<B: Backend> FirstMoment<B> for RmsProp {
     fn map_first_moment<const D: usize>(
@@ -193,18 +213,19 @@ impl<B: Backend> FirstMoment<B> for RmsProp {
         let Some(momentum) = state.momentum.take() else {
             return Err(state);
         };
-        let buf = read_field!(momentum, buf, device);
+        let buf = take_field!(momentum, buf, device);
         state.momentum = Some(RmsPropMomentumState::new(f(buf)));
         Ok(state)
     }
 
     /// The square average, the centred averages and the momentum buffer zeroed.
     fn zero_moments<const D: usize>(
-        state: RmsPropState<B, D>,
-        device: &B::Device,
+        mut state: RmsPropState<B, D>,
+        like: &Tensor<B, D>,
     ) -> RmsPropState<B, D> {
-        let mut state =
-            <Self as FirstMoment<B>>::map_first_moment(state, device, zero).unwrap_or_else(|s| s);
+        state.momentum = state
+            .momentum
+            .map(|_| RmsPropMomentumState::new(like.zeros_like()));
         state.square_avg.square_avg = zero(state.square_avg.square_avg);
         state.centered.avg = zero(state.centered.avg);
         state.centered.grad_avg = state.centered.grad_avg.map(zero);
@@ -275,7 +296,7 @@ impl<B: Backend, O: SimpleOptimizer<B>> FirstMoment<B> for NoFirstMoment<O> {
 
     /// Unreachable through [`Lookahead`](crate::Lookahead), which refuses `ZeroMoments` for
     /// this wrapper when built; the state is returned as it is.
-    fn zero_moments<const D: usize>(state: O::State<D>, _device: &B::Device) -> O::State<D> {
+    fn zero_moments<const D: usize>(state: O::State<D>, _like: &Tensor<B, D>) -> O::State<D> {
         state
     }
 }
@@ -284,7 +305,7 @@ impl<B: Backend, O: SimpleOptimizer<B>> FirstMoment<B> for NoFirstMoment<O> {
 mod tests {
     use burn::backend::Flex;
     use burn::optim::{RmsPropConfig, SgdConfig};
-    use burn::record::FullPrecisionSettings;
+    use burn::record::{FullPrecisionSettings, Record};
     use burn::tensor::TensorData;
 
     use super::*;

@@ -286,7 +286,7 @@ impl<B: Backend, O: SimpleOptimizer<B>, P: SyncPolicy<B, O>> SimpleOptimizer<B>
                 cache: pullback_cache,
             },
             self.alpha,
-            &slow.device(),
+            &slow,
         );
         let state = LookaheadState {
             inner,

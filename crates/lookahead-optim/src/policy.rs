@@ -34,15 +34,15 @@ pub struct AtSync<B: Backend, S, const D: usize> {
     pub cache: Option<Tensor<B, D>>,
 }
 
-/// A policy for the inner optimizer `O`'s state at each sync (after φ ← φ + α(θ − φ), with the
-/// new slow weights on `device`).
+/// A policy for the inner optimizer `O`'s state at each sync (after φ ← φ + α(θ − φ); `slow` is
+/// the new φ, whose shape, dtype and device the inner state's buffers share).
 pub trait SyncPolicy<B: Backend, O: SimpleOptimizer<B>>: Clone + Send + Sync + 'static {
     /// The state after the sync.
     fn sync<const D: usize>(
         &self,
         state: AtSync<B, O::State<D>, D>,
         alpha: f64,
-        device: &B::Device,
+        slow: &Tensor<B, D>,
     ) -> AtSync<B, O::State<D>, D>;
 
     /// The policy as the run-time enum (for display and configs).
@@ -81,7 +81,7 @@ impl<B: Backend, O: SimpleOptimizer<B>> SyncPolicy<B, O> for Keep {
         &self,
         state: AtSync<B, O::State<D>, D>,
         _alpha: f64,
-        _device: &B::Device,
+        _slow: &Tensor<B, D>,
     ) -> AtSync<B, O::State<D>, D> {
         state
     }
@@ -96,7 +96,7 @@ impl<B: Backend, O: SimpleOptimizer<B>> SyncPolicy<B, O> for Reset {
         &self,
         _state: AtSync<B, O::State<D>, D>,
         _alpha: f64,
-        _device: &B::Device,
+        _slow: &Tensor<B, D>,
     ) -> AtSync<B, O::State<D>, D> {
         AtSync {
             inner: None,
@@ -115,11 +115,12 @@ impl<B: Backend, O: FirstMoment<B>> SyncPolicy<B, O> for Pullback {
         &self,
         state: AtSync<B, O::State<D>, D>,
         alpha: f64,
-        device: &B::Device,
+        slow: &Tensor<B, D>,
     ) -> AtSync<B, O::State<D>, D> {
         match state.inner {
             Some(inner) => {
-                let (inner, cache) = pull_back::<B, O, D>(inner, state.cache, alpha, device);
+                let (inner, cache) =
+                    pull_back::<B, O, D>(inner, state.cache, alpha, &slow.device());
                 AtSync {
                     inner: Some(inner),
                     cache,
@@ -143,10 +144,10 @@ impl<B: Backend, O: FirstMoment<B>> SyncPolicy<B, O> for ZeroMoments {
         &self,
         state: AtSync<B, O::State<D>, D>,
         _alpha: f64,
-        device: &B::Device,
+        slow: &Tensor<B, D>,
     ) -> AtSync<B, O::State<D>, D> {
         AtSync {
-            inner: state.inner.map(|inner| O::zero_moments(inner, device)),
+            inner: state.inner.map(|inner| O::zero_moments(inner, slow)),
             cache: state.cache,
         }
     }
@@ -166,14 +167,14 @@ impl<B: Backend, O: FirstMoment<B>> SyncPolicy<B, O> for InnerStatePolicy {
         &self,
         state: AtSync<B, O::State<D>, D>,
         alpha: f64,
-        device: &B::Device,
+        slow: &Tensor<B, D>,
     ) -> AtSync<B, O::State<D>, D> {
         match self {
-            InnerStatePolicy::Keep => SyncPolicy::<B, O>::sync(&Keep, state, alpha, device),
-            InnerStatePolicy::Reset => SyncPolicy::<B, O>::sync(&Reset, state, alpha, device),
-            InnerStatePolicy::Pullback => SyncPolicy::<B, O>::sync(&Pullback, state, alpha, device),
+            InnerStatePolicy::Keep => SyncPolicy::<B, O>::sync(&Keep, state, alpha, slow),
+            InnerStatePolicy::Reset => SyncPolicy::<B, O>::sync(&Reset, state, alpha, slow),
+            InnerStatePolicy::Pullback => SyncPolicy::<B, O>::sync(&Pullback, state, alpha, slow),
             InnerStatePolicy::ZeroMoments => {
-                SyncPolicy::<B, O>::sync(&ZeroMoments, state, alpha, device)
+                SyncPolicy::<B, O>::sync(&ZeroMoments, state, alpha, slow)
             }
         }
     }

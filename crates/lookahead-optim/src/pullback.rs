@@ -20,9 +20,12 @@ pub(crate) fn pull_back<B: Backend, O: FirstMoment<B>, const D: usize>(
     alpha: f64,
     device: &B::Device,
 ) -> (O::State<D>, Option<Tensor<B, D>>) {
+    // The cache is moved into the interpolation, not cloned, so that the backend can write the
+    // result in place; it stays here when the state has no buffer (the closure is not called).
+    let mut cache = cache;
     let mut new_cache = None;
     let pulled = O::map_first_moment(state, device, |moment| {
-        let pulled = match cache.clone() {
+        let pulled = match cache.take() {
             Some(cached) => interpolate(cached, moment, alpha),
             // c = 0: c + α(m − c) = α·m.
             None => moment.mul_scalar(alpha),

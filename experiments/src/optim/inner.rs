@@ -91,10 +91,10 @@ macro_rules! burn_inners {
                 }
             }
 
-            fn zero_moments(self, device: &B::Device) -> Self {
+            fn zero_moments(self, like: &Tensor<B, D>) -> Self {
                 match self {
                     $(InnerState::$variant(s) => InnerState::$variant(
-                        <$optim as FirstMoment<B>>::zero_moments(s, device),
+                        <$optim as FirstMoment<B>>::zero_moments(s, like),
                     ),)*
                 }
             }
@@ -301,9 +301,9 @@ impl<B: Backend> FirstMoment<B> for Inner<B> {
 
     fn zero_moments<const D: usize>(
         state: InnerState<B, D>,
-        device: &B::Device,
+        like: &Tensor<B, D>,
     ) -> InnerState<B, D> {
-        state.zero_moments(device)
+        state.zero_moments(like)
     }
 }
 

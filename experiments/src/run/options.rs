@@ -3,7 +3,7 @@
 use crate::nodes::NodeSpec;
 
 /// How to run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Continue from the run directory's last checkpoint.
     pub resume: bool,
@@ -20,4 +20,22 @@ pub struct RunOptions {
     /// Check everything a start would (config, data, devices, the directory's state, the
     /// resume point) and train nothing: no file is written, no lock taken ([`super::check`]).
     pub check: bool,
+    /// Threads building batches ahead of the training step (0: on the training thread); the
+    /// batches are the same for any count.
+    pub loader_workers: usize,
+}
+
+impl Default for RunOptions {
+    /// A fresh start in one process, plain lines, batches built ahead on every core.
+    fn default() -> Self {
+        Self {
+            resume: false,
+            dashboard: false,
+            label: String::new(),
+            nodes: None,
+            config_sources: None,
+            check: false,
+            loader_workers: crate::loader::default_workers(),
+        }
+    }
 }

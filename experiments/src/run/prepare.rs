@@ -61,7 +61,7 @@ impl<B: AutodiffBackend> Prepared<B> {
         if writer {
             check_dir_state(dir, options.resume)?;
         }
-        let setup = RunSetup::<B>::new(config, devices, shard)?;
+        let setup = RunSetup::<B>::new(config, devices, shard, options.loader_workers)?;
         let work_dir = match writer {
             true => dir.to_path_buf(),
             false => dir.join(format!("node-{}", shard.rank)),

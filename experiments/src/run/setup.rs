@@ -49,8 +49,13 @@ pub struct RunSetup<B: AutodiffBackend> {
 
 impl<B: AutodiffBackend> RunSetup<B> {
     /// Loads the data and builds the model, optimizer, loaders and schedule of `config`
-    /// (this process's `shard` of each batch).
-    pub fn new(config: &TrainConfig, devices: &[B::Device], shard: Shard) -> anyhow::Result<Self> {
+    /// (this process's `shard` of each batch, built ahead on `workers` threads).
+    pub fn new(
+        config: &TrainConfig,
+        devices: &[B::Device],
+        shard: Shard,
+        workers: usize,
+    ) -> anyhow::Result<Self> {
         let device = devices[0].clone();
         let data: RunData = datasets::load(config)?;
         check_precision::<B>(config.precision, &device)?;
@@ -83,14 +88,16 @@ impl<B: AutodiffBackend> RunSetup<B> {
             local_batch,
             device.clone(),
         )
-        .sharded(shard);
+        .sharded(shard)
+        .with_workers(workers);
         let valid_loader = EpochLoader::<B::InnerBackend>::valid(
             data.valid.clone(),
             data.valid_indices.clone(),
             data.valid_batcher.clone(),
             config.batch_size,
             device,
-        );
+        )
+        .with_workers(workers);
         // With n devices, each optimizer step takes one batch of batch_size/n per device
         // (burn-train's multi-device strategy deals the epoch's batches out to them and sums
         // their gradients, each a 1/n share): the global batch, and so the schedule, are the

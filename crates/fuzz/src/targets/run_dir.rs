@@ -65,12 +65,8 @@ fn trained(work: &Path) -> anyhow::Result<(PathBuf, TrainConfig)> {
     let config = recipe()?;
     if read_summary(&dir)?.is_none() {
         let options = RunOptions {
-            resume: false,
-            dashboard: false,
             label: "fuzz seed run ".into(),
-            nodes: None,
-            config_sources: None,
-            check: false,
+            ..RunOptions::default()
         };
         let task = TrainTask {
             config: config.clone(),
