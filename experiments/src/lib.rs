@@ -49,7 +49,6 @@ pub mod model;
 pub mod monitor;
 pub mod nodes;
 pub mod optim;
-pub mod prefetch;
 pub mod provenance;
 pub mod run;
 pub mod tensorboard;

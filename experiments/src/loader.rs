@@ -17,7 +17,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use crate::prefetch::Prefetch;
+use data::Prefetch;
 
 /// Mixes a seed and an epoch into a new seed (SplitMix64's output function).
 pub fn mix_seed(seed: u64, salt: u64) -> u64 {

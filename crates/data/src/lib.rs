@@ -61,6 +61,7 @@ mod images;
 #[cfg(feature = "burn")]
 mod mixup;
 mod normalize;
+mod prefetch;
 mod seed;
 mod source;
 mod split;
@@ -91,6 +92,7 @@ pub use images::{Image, ImageSet, VarImageSet};
 #[cfg(feature = "burn")]
 pub use mixup::{Mix, MixPlan, MixTargets, mixed_cross_entropy, smoothed_cross_entropy};
 pub use normalize::Normalize;
+pub use prefetch::{DEPTH as PREFETCH_DEPTH, Prefetch};
 pub use seed::{GOLDEN_GAMMA, mix64, splitmix64};
 pub use source::{MAX_FILE_BYTES, check_regular, read_regular, read_text};
 pub use split::Split;

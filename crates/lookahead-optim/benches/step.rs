@@ -3,7 +3,7 @@
 //! `bench-wgpu` feature, on wgpu (a CubeCL backend: the GPU, or Mesa's lavapipe on a CPU).
 //!
 //! ```text
-//! cargo bench -p lookahead-optim                                # full: 7 rounds per optimizer
+//! cargo bench -p lookahead-optim                                # full: 15 rounds per optimizer
 //! cargo bench -p lookahead-optim --features bench-wgpu          # and the wgpu table
 //! cargo bench -p lookahead-optim -- --quick                     # 2 rounds, a smoke test
 //! ```
@@ -205,7 +205,7 @@ fn main() {
     // smoke test: then (or with `--quick`) fewer rounds.
     let quick =
         std::env::args().any(|a| a == "--quick") || !std::env::args().any(|a| a == "--bench");
-    let rounds = if quick { 2 } else { 7 };
+    let rounds = if quick { 2 } else { 15 };
     let momentum = if cfg!(feature = "patched-burn-optim") {
         "on the device (patched burn-optim)"
     } else {

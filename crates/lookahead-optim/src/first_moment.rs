@@ -72,8 +72,12 @@ pub trait FirstMoment<B: Backend>: SimpleOptimizer<B> {
     fn zero_moments<const D: usize>(state: Self::State<D>, like: &Tensor<B, D>) -> Self::State<D>;
 }
 
-/// `t` replaced by zeros of its shape, dtype and device.
+/// `t` replaced by zeros of its shape, dtype and device, without reading it (on Flex, filled in
+/// place when nothing else holds it).
 fn zero<B: Backend, const D: usize>(t: Tensor<B, D>) -> Tensor<B, D> {
+    #[cfg(feature = "flex")]
+    return crate::flex_sync::zeroed(t);
+    #[cfg(not(feature = "flex"))]
     t.zeros_like()
 }
 
@@ -155,6 +159,26 @@ macro_rules! take_field {
     }};
 }
 
+/// Zeros in place of tensor field `$field` of Burn record `$record` (on Flex, the buffer itself
+/// filled when nothing else holds it).
+#[cfg(feature = "patched-burn-optim")]
+macro_rules! zero_field {
+    ($record:expr, $field:ident, $like:expr) => {{
+        let _ = $like;
+        zero($record.$field)
+    }};
+}
+
+/// Without `patched-burn-optim`: zeros of the parameter's shape made from `$like`; the private
+/// field is dropped unread.
+#[cfg(not(feature = "patched-burn-optim"))]
+macro_rules! zero_field {
+    ($record:expr, $field:ident, $like:expr) => {{
+        let _ = $record;
+        $like.zeros_like()
+    }};
+}
+
 /// Takes tensor field `$field` out of Burn record `$record` through its derived record item,
 /// whose fields are public, rebuilding the tensor on `$device`. Record items are host data at a
 /// chosen precision: f32 items carry f32 and narrower float types unchanged, f64 backends need
@@ -197,7 +221,7 @@ impl<B: Backend> FirstMoment<B> for Sgd<B> {
     fn zero_moments<const D: usize>(state: SgdState<B, D>, like: &Tensor<B, D>) -> SgdState<B, D> {
         let momentum = state
             .momentum
-            .map(|_| MomentumState::new(like.zeros_like()));
+            .map(|m| MomentumState::new(zero_field!(m, velocity, like)));
         SgdState::new(momentum)
     }
 }
@@ -225,7 +249,7 @@ impl<B: Backend> FirstMoment<B> for RmsProp {
     ) -> RmsPropState<B, D> {
         state.momentum = state
             .momentum
-            .map(|_| RmsPropMomentumState::new(like.zeros_like()));
+            .map(|m| RmsPropMomentumState::new(zero_field!(m, buf, like)));
         state.square_avg.square_avg = zero(state.square_avg.square_avg);
         state.centered.avg = zero(state.centered.avg);
         state.centered.grad_avg = state.centered.grad_avg.map(zero);

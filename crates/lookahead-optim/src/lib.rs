@@ -44,6 +44,8 @@
 
 mod error;
 mod first_moment;
+#[cfg(feature = "flex")]
+mod flex_sync;
 mod lookahead;
 mod policy;
 mod pullback;

@@ -10,7 +10,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
 use crate::policy::{AtSync, SyncPolicy};
-use crate::pullback::interpolate;
+use crate::pullback::interpolate_twice;
 use crate::{ConfigError, FirstMoment, InnerStatePolicy};
 
 /// Which weights the slow weights start from.
@@ -276,7 +276,7 @@ impl<B: Backend, O: SimpleOptimizer<B>, P: SyncPolicy<B, O>> SimpleOptimizer<B>
         }
 
         // Outer step: φ ← φ + α(θ_k − φ); θ ← φ; then the policy acts on the inner state.
-        let slow = interpolate(slow, fast, self.alpha);
+        let (slow, fast) = interpolate_twice(slow, fast, self.alpha);
         let AtSync {
             inner,
             cache: pullback_cache,
@@ -290,11 +290,11 @@ impl<B: Backend, O: SimpleOptimizer<B>, P: SyncPolicy<B, O>> SimpleOptimizer<B>
         );
         let state = LookaheadState {
             inner,
-            slow: slow.clone(),
+            slow,
             count,
             pullback_cache,
         };
-        (slow, Some(state))
+        (fast, Some(state))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &B::Device) -> Self::State<D> {

@@ -25,12 +25,15 @@ pub(crate) fn pull_back<B: Backend, O: FirstMoment<B>, const D: usize>(
     let mut cache = cache;
     let mut new_cache = None;
     let pulled = O::map_first_moment(state, device, |moment| {
-        let pulled = match cache.take() {
-            Some(cached) => interpolate(cached, moment, alpha),
+        let (copy, pulled) = match cache.take() {
+            Some(cached) => interpolate_twice(cached, moment, alpha),
             // c = 0: c + α(m − c) = α·m.
-            None => moment.mul_scalar(alpha),
+            None => {
+                let pulled = moment.mul_scalar(alpha);
+                (pulled.clone(), pulled)
+            }
         };
-        new_cache = Some(pulled.clone());
+        new_cache = Some(copy);
         pulled
     });
     match pulled {
@@ -39,17 +42,25 @@ pub(crate) fn pull_back<B: Backend, O: FirstMoment<B>, const D: usize>(
     }
 }
 
-/// `from + α(to − from)`, the one interpolation Lookahead uses for weights and buffers alike.
-/// With α = 1 it returns `to` itself, so that Lookahead(α = 1) is bit-identical to its inner
-/// optimizer.
-pub(crate) fn interpolate<B: Backend, const D: usize>(
+/// `from + α(to − from)`, the one interpolation Lookahead uses for weights and buffers alike,
+/// returned twice: after a sync the slow and fast weights (and Pullback's buffer and its cache)
+/// hold the same value and then part. On Flex the value is written into both tensors' own
+/// buffers in one pass (see `flex_sync`), so that neither step after the sync has to copy a
+/// shared buffer; elsewhere the two share one tensor. With α = 1 the value is `to` itself, so
+/// that Lookahead(α = 1) is bit-identical to its inner optimizer.
+pub(crate) fn interpolate_twice<B: Backend, const D: usize>(
     from: Tensor<B, D>,
     to: Tensor<B, D>,
     alpha: f64,
-) -> Tensor<B, D> {
+) -> (Tensor<B, D>, Tensor<B, D>) {
     if alpha == 1.0 {
-        to
-    } else {
-        from.clone() + (to - from).mul_scalar(alpha)
+        return (to.clone(), to);
     }
+    #[cfg(feature = "flex")]
+    let (from, to) = match crate::flex_sync::lerp_into_both(from, to, alpha) {
+        Ok(both) => return both,
+        Err(pair) => pair,
+    };
+    let value = from.clone() + (to - from).mul_scalar(alpha);
+    (value.clone(), value)
 }
