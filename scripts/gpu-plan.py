@@ -3,10 +3,14 @@
 
 For each suite in crates/study/suites/ that needs a GPU: runs x epochs x training images
 (image-epochs), the floating-point operations of one training step per image (forward and
-backward, counted by PyTorch's FlopCounterMode on the same architecture), the activation memory
-of one batch (every tensor autograd saves, float32), and the time all of it takes at a stated
-fraction of a GPU's float32 peak. Needs torch and torchvision (the LibTorch venv has both:
-`cargo xtask setup libtorch`):
+backward, counted by PyTorch's FlopCounterMode on the same architecture), and the memory of one
+training step, counted per component: the weights, their gradients, the optimizer's state (the
+largest of the suite's arms: SGD's velocity, Adam's two moments, RMSProp's square average and
+momentum, Lookahead's slow copy and Pullback's cache, all float32), and the activations of one
+batch (each tensor autograd saves for the backward, counted once, the weights themselves left
+out, at the suite's precision). Then the time at a stated fraction of a GPU's float32 peak.
+`--measure` checks the activation count against the process's peak memory over one step on the
+CPU. Needs torch and torchvision (the LibTorch venv has both: `cargo xtask setup libtorch`):
 
     ~/.cache/lookahead-burn/libtorch-2.9.0/bin/python scripts/gpu-plan.py
 
@@ -14,6 +18,7 @@ The models are PyTorch twins of this project's: torchvision's ResNet bodies, fas
 the CIFAR ResNet-18 of the Lookahead paper, and XResNet-50 (three-convolution stem, average-pool
 shortcuts); counts are per image, so they do not depend on the batch used to measure them.
 """
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -92,23 +97,86 @@ MODELS = {
 
 
 def step_cost(model, size, batch=4):
-    """(GFLOP per image for forward + backward, MiB of saved activations per image)."""
+    """(GFLOP per image for forward + backward, MiB of saved activations per image, float32).
+
+    A tensor saved by several ops (a ReLU's output kept by the ReLU and the next convolution) is
+    counted once, by its storage; the weights that ops save are parameters, not activations."""
     x = torch.randn(batch, 3, size, size)
-    saved = []
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    saved = {}
 
     def pack(t):
-        saved.append(t.numel() * t.element_size())
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in weights:
+            saved[storage.data_ptr()] = storage.nbytes()
         return t
 
     with FlopCounterMode(display=False) as counter, torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         model(x).sum().backward()
-    return counter.get_total_flops() / batch / 1e9, sum(saved) / batch / 2**20
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / batch / 1e9, sum(saved.values()) / batch / 2**20
+
+
+def state_copies(spec):
+    """Float32 copies of the weights an optimizer spec keeps as state (the largest of its parts)."""
+    s = spec.replace(" ", "")
+    copies = 0
+    if "adam" in s or "ranger" in s:
+        copies += 2
+    elif "rmsprop" in s:
+        copies += 1 + (1 if re.search(r"momentum=(0\.0*[1-9]|[1-9])", s) else 0)
+    elif "sgd" in s:
+        copies += 0 if re.search(r"momentum=0(\.0*)?[,)]", s) else 1
+    if s.startswith("lookahead") or "ranger" in s:
+        copies += 1 + (1 if "pullback" in s else 0)
+    return copies
+
+
+def peak_rss_mib(fn):
+    """The process's peak resident memory while `fn` runs, above its resident memory before (MiB;
+    Linux: the peak is reset through /proc/self/clear_refs)."""
+    import gc
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")
+    status = lambda key: next(int(l.split()[1]) for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(key))
+    before = status("VmRSS:")
+    fn()
+    return (status("VmHWM:") - before) / 1024
+
+
+def measure_one(name, size, batch):
+    """Prints the peak memory of one training step of `name` (MiB), in this fresh process."""
+    net = MODELS[name](10).train()
+    x = torch.randn(batch, 3, size, size)
+    print(peak_rss_mib(lambda: net(x).sum().backward()))
+
+
+def measure():
+    """The activation count against a measurement: one training step of each twin on the CPU, in
+    a fresh process each (so that no freed memory is reused), its peak resident memory above the
+    weights and the input: activations, gradients and the backward's temporaries."""
+    import subprocess
+    print(f"{'model':<16} {'px':>4} {'batch':>6} {'counted act. + grads MiB':>25} {'measured peak MiB':>18} {'ratio':>6}")
+    for name, size, batch in [("resnet18-cifar", 32, 64), ("resnet18-fastai", 32, 128), ("xresnet50", 128, 16)]:
+        net = MODELS[name](10).train()
+        _, mib = step_cost(net, size)
+        params = sum(p.numel() for p in net.parameters())
+        counted = mib * batch + params * 4 / 2**20
+        one = [sys.executable, __file__, "--measure-one", name, str(size), str(batch)]
+        measured = float(subprocess.run(one, check=True, capture_output=True, text=True).stdout)
+        print(f"{name:<16} {size:>4} {batch:>6} {counted:>25.0f} {measured:>18.0f} {measured / counted:>6.2f}")
 
 
 def main():
+    torch.set_num_threads(1)
+    if "--measure-one" in sys.argv:
+        name, size, batch = sys.argv[-3:]
+        return measure_one(name, int(size), int(batch))
+    if "--measure" in sys.argv:
+        return measure()
     print(f"assumed: {UTILISATION:.0%} of {PEAK_TFLOPS:.0f} TFLOP/s (H100 SXM, float32)\n")
-    print(f"{'suite':<20} {'model':<16} {'px':>4} {'img-epochs':>11} {'GFLOP/img':>10} "
-          f"{'PFLOP':>8} {'batch act. GiB':>14} {'params M':>9} {'hours':>7}")
+    print(f"{'suite':<20} {'model':<16} {'px':>4} {'batch':>5} {'prec.':>5} {'img-epochs':>11} {'GFLOP/img':>10} "
+          f"{'PFLOP':>7} {'params M':>9} {'weights':>8} {'grads':>6} {'optim':>6} {'acts':>6} {'total GiB':>9} {'hours':>6}")
     for path in sorted((ROOT / "crates/study/suites").glob("*.toml")):
         suite = tomllib.loads(path.read_text())
         recipe = suite.get("recipe", {})
@@ -120,14 +188,20 @@ def main():
         runs = len(suite["optimizers"]) * len(suite["seeds"]) * len(suite["datasets"])
         epochs = recipe.get("epochs", 5)
         batch = recipe.get("batch_size", 128)
+        precision = recipe.get("precision", "f32")
         image_epochs = runs * epochs * TRAIN_IMAGES[dataset]
         net = MODELS[model](CLASSES[dataset]).train()
         gflop, mib = step_cost(net, size)
-        params = sum(p.numel() for p in net.parameters()) / 1e6
+        params = sum(p.numel() for p in net.parameters())
+        gib = lambda copies: copies * params * 4 / 2**30
+        copies = max(state_copies(o["spec"]) for o in suite["optimizers"])
+        # bf16/f16 halve the activations; weights, gradients and the optimizer stay f32.
+        acts = mib * batch / 1024 * (0.5 if precision in ("bf16", "f16") else 1.0)
+        total = gib(1) + gib(1) + gib(copies) + acts
         pflop = image_epochs * gflop / 1e6
         hours = pflop * 1e15 / (PEAK_TFLOPS * 1e12 * UTILISATION) / 3600
-        print(f"{suite['name']:<20} {model:<16} {size:>4} {image_epochs / 1e6:>10.1f}M {gflop:>10.2f} "
-              f"{pflop:>8.1f} {mib * batch / 1024:>14.2f} {params:>9.1f} {hours:>7.1f}")
+        print(f"{suite['name']:<20} {model:<16} {size:>4} {batch:>5} {precision:>5} {image_epochs / 1e6:>10.1f}M {gflop:>10.2f} "
+              f"{pflop:>7.1f} {params / 1e6:>9.1f} {gib(1):>8.2f} {gib(1):>6.2f} {gib(copies):>6.2f} {acts:>6.2f} {total:>9.2f} {hours:>6.1f}")
 
 
 if __name__ == "__main__":
