@@ -61,10 +61,10 @@ pub fn test_features(libtorch: Option<&LibTorch>) -> String {
     with_tch("experiments/wgpu,lookahead-optim/bench-wgpu", libtorch)
 }
 
-/// The features `lint` checks: every backend that compiles here.
+/// The features `lint` checks: every backend that compiles here, and the step bench's wgpu table.
 pub fn lint_features(libtorch: Option<&LibTorch>) -> String {
     with_tch(
-        "experiments/ndarray,experiments/wgpu,experiments/cuda",
+        "experiments/ndarray,experiments/wgpu,experiments/cuda,lookahead-optim/bench-wgpu",
         libtorch,
     )
 }
