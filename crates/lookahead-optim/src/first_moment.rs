@@ -197,7 +197,7 @@ macro_rules! take_field {
     };
 }
 
-/// Burn's SGD: the momentum `velocity` (see [`take_field!`]), written back with
+/// Burn's SGD: the momentum `velocity` (see `take_field!`), written back with
 /// `MomentumState::new`. An SGD without momentum has no buffer.
 ///
 /// Measured alternative, not taken: reading the velocity on the device through Burn's public
@@ -226,7 +226,7 @@ impl<B: Backend> FirstMoment<B> for Sgd<B> {
     }
 }
 
-/// Burn's RMSProp: the momentum `buf` (see [`take_field!`]), written back with `RmsPropMomentumState::new`; the square
+/// Burn's RMSProp: the momentum `buf` (see `take_field!`), written back with `RmsPropMomentumState::new`; the square
 /// average and the centred state are kept. An RMSProp with momentum 0 has no buffer.
 impl<B: Backend> FirstMoment<B> for RmsProp {
     fn map_first_moment<const D: usize>(
