@@ -4,10 +4,11 @@
 //! Written with Burn's tensor ops, the interpolation is three passes over memory (`to − from`,
 //! `· α`, `from + ·`), each single-threaded on Flex; at a sync they are most of what Lookahead
 //! adds to its inner optimizer's step. When the backend is Flex and both tensors are f32,
-//! contiguous and `from` is not shared, this computes the same three f32 operations per element
+//! contiguous and neither is shared, this computes the same three f32 operations per element
 //! (bit for bit: `from + (to − from)·α` with α rounded to f32 as Flex's `mul_scalar` does, no
-//! fused multiply-add) in one pass, in place in `from`, across threads. Any other case is handed
-//! back for the generic path. (On CubeCL backends Burn's fusion already makes the three ops one
+//! fused multiply-add) in one pass, across threads, writing the result into both tensors' own
+//! buffers (the slow and the fast weights part again at the next step, so neither has to copy a
+//! shared one). Any other case is handed back for the generic path. (On CubeCL backends Burn's fusion already makes the three ops one
 //! kernel.) A buffer to be zeroed that nothing else holds is filled with zeros where it is, not
 //! replaced by a freshly allocated one (whose pages the next step would fault in).
 
@@ -24,6 +25,18 @@ type Pair<B, const D: usize> = (Tensor<B, D>, Tensor<B, D>);
 /// Elements per thread's chunk: small tensors stay on one thread.
 const CHUNK: usize = 1 << 16;
 
+/// Whether `B`'s float tensors are Flex's.
+fn is_flex<B: Backend>() -> bool {
+    TypeId::of::<B::FloatTensorPrimitive>() == TypeId::of::<FlexTensor>()
+}
+
+/// Whether `x` is held by nothing else and stored contiguously over its whole buffer from 0,
+/// so that it can be written in place.
+fn writable(x: &FlexTensor) -> bool {
+    let n = x.layout().num_elements();
+    x.is_unique() && matches!(x.layout().contiguous_offsets(), Some((0, e)) if e == n)
+}
+
 /// `from + α(to − from)` written into both `from`'s and `to`'s buffers in one pass, when `B` is
 /// Flex and both are f32, contiguous and not shared; otherwise the two tensors back, untouched.
 pub(crate) fn lerp_into_both<B: Backend, const D: usize>(
@@ -31,9 +44,8 @@ pub(crate) fn lerp_into_both<B: Backend, const D: usize>(
     to: Tensor<B, D>,
     alpha: f64,
 ) -> Result<Pair<B, D>, Pair<B, D>> {
-    let flex = TypeId::of::<B::FloatTensorPrimitive>() == TypeId::of::<FlexTensor>();
     let f32s = from.dtype() == DType::F32 && to.dtype() == DType::F32;
-    if !flex || !f32s || from.shape() != to.shape() {
+    if !is_flex::<B>() || !f32s || from.shape() != to.shape() {
         return Err((from, to));
     }
     let (mut f, mut t) = match (as_flex(from), as_flex(to)) {
@@ -45,13 +57,10 @@ pub(crate) fn lerp_into_both<B: Backend, const D: usize>(
             ));
         }
     };
-    let n = f.layout().num_elements();
-    let own = |x: &FlexTensor| {
-        x.is_unique() && matches!(x.layout().contiguous_offsets(), Some((0, e)) if e == n)
-    };
-    if !(own(&f) && own(&t)) {
+    if !(writable(&f) && writable(&t)) {
         return Err((from_flex(f), from_flex(t)));
     }
+    let n = f.layout().num_elements();
     let a = alpha as f32;
     if let (Some(fs), Some(ts)) = (f.try_storage_mut::<f32>(), t.try_storage_mut::<f32>()) {
         fs[..n]
@@ -72,16 +81,14 @@ pub(crate) fn lerp_into_both<B: Backend, const D: usize>(
 /// buffer, contiguous), else a new tensor of zeros of its shape, dtype and device. Nothing is
 /// read either way.
 pub(crate) fn zeroed<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Tensor<B, D> {
-    let flex = TypeId::of::<B::FloatTensorPrimitive>() == TypeId::of::<FlexTensor>();
-    if !flex || tensor.dtype() != DType::F32 {
+    if !is_flex::<B>() || tensor.dtype() != DType::F32 {
         return tensor.zeros_like();
     }
     let mut t = match as_flex(tensor) {
         Ok(t) => t,
         Err(tensor) => return tensor.zeros_like(),
     };
-    let n = t.layout().num_elements();
-    let whole = matches!(t.layout().contiguous_offsets(), Some((0, e)) if e == n);
+    let (n, whole) = (t.layout().num_elements(), writable(&t));
     match t.try_storage_mut::<f32>() {
         Some(values) if whole => {
             values[..n].par_chunks_mut(CHUNK).for_each(|c| c.fill(0.0));
